@@ -1,0 +1,138 @@
+/**
+ * Works out who the caller is from what Envoy (and, when configured, trustgate's own wasm filter) reports, and
+ * refuses any identity that is malformed, inconsistent, expired or from a trust domain that is not allowed.
+ *
+ * Sources, strongest first:
+ *  - `source.certificate`: the peer's leaf certificate (Envoy `include_peer_certificate: true`);
+ *  - `source.principal`: the first URI SAN of the peer certificate, filled by Envoy from the TLS connection;
+ *  - the `x-trustgate-peer-*` headers written by trustgate's wasm filter — only when the sidecars are configured to
+ *    run it (`trustFilterHeaders`); otherwise a client could have sent them, so they are ignored.
+ * When two sources name the caller, they must agree; a disagreement is a rejection, never a guess.
+ */
+import type { CertificateCache } from "./certificate-cache.js";
+import { parseSpiffeId, type SpiffeId } from "./spiffe-id.js";
+import { validityError } from "./svid.js";
+
+export const FILTER_HEADER_PREFIX = "x-trustgate-peer-";
+export const FILTER_SPIFFE_ID_HEADER = "x-trustgate-peer-spiffe-id";
+export const FILTER_FINGERPRINT_HEADER = "x-trustgate-peer-cert-sha256";
+export const FILTER_SUBJECT_HEADER = "x-trustgate-peer-cert-subject";
+export const FILTER_MTLS_HEADER = "x-trustgate-peer-mtls";
+
+const FINGERPRINT_PATTERN = /^sha256:[0-9a-f]{64}$/;
+
+export interface CallerIdentity {
+  /** null for a caller without (m)TLS identity. */
+  readonly spiffeId: SpiffeId | null;
+  readonly fingerprint: string;
+  readonly subject: string;
+  readonly mtls: boolean;
+}
+
+export type CallerIdentityResult = { ok: true; identity: CallerIdentity } | { ok: false; reason: string };
+
+export interface IdentityPolicy {
+  /** Allowed trust domains; empty means any. */
+  readonly trustDomains: ReadonlySet<string>;
+  /** The sidecars run trustgate's wasm filter, so its `x-trustgate-peer-*` headers are facts, not claims. */
+  readonly trustFilterHeaders: boolean;
+}
+
+export interface IdentityInputs {
+  readonly principal: string;
+  readonly certificate: string;
+  /** Lower-cased request headers, or null for a TCP check. */
+  readonly headers: Readonly<Record<string, string>> | null;
+}
+
+const ANONYMOUS: CallerIdentity = Object.freeze({ spiffeId: null, fingerprint: "", subject: "", mtls: false });
+
+function header(headers: Readonly<Record<string, string>> | null, name: string): string | undefined {
+  return headers !== null && Object.hasOwn(headers, name) ? headers[name] : undefined;
+}
+
+function reject(reason: string): CallerIdentityResult {
+  return { ok: false, reason };
+}
+
+export function resolveCallerIdentity(
+  inputs: IdentityInputs,
+  policy: IdentityPolicy,
+  certificates: CertificateCache,
+  nowMs: number,
+): CallerIdentityResult {
+  let spiffeId: SpiffeId | null = null;
+  let fingerprint = "";
+  let subject = "";
+  let mtls = false;
+
+  if (inputs.principal !== "") {
+    const parsed = parseSpiffeId(inputs.principal);
+    if (!parsed.ok) return reject(`peer principal "${inputs.principal}" is not a valid SPIFFE ID: ${parsed.error}`);
+    spiffeId = parsed.id;
+    mtls = true;
+  }
+
+  if (inputs.certificate !== "") {
+    const cert = certificates.get(inputs.certificate);
+    if (!cert.ok) return reject(`peer certificate rejected: ${cert.error}`);
+    const invalid = validityError(cert.facts, nowMs);
+    if (invalid) return reject(`peer certificate rejected: ${invalid}`);
+    if (spiffeId !== null && spiffeId.uri !== cert.facts.spiffeId.uri) {
+      return reject(
+        `peer principal "${spiffeId.uri}" does not match the certificate's SPIFFE ID "${cert.facts.spiffeId.uri}"`,
+      );
+    }
+    spiffeId = cert.facts.spiffeId;
+    fingerprint = cert.facts.fingerprint;
+    subject = cert.facts.subject;
+    mtls = true;
+  }
+
+  if (policy.trustFilterHeaders) {
+    const claimedId = header(inputs.headers, FILTER_SPIFFE_ID_HEADER);
+    if (claimedId !== undefined && claimedId !== "") {
+      if (spiffeId === null) {
+        const parsed = parseSpiffeId(claimedId);
+        if (!parsed.ok) return reject(`wasm filter SPIFFE ID "${claimedId}" is not valid: ${parsed.error}`);
+        spiffeId = parsed.id;
+        mtls = true;
+      } else if (spiffeId.uri !== claimedId) {
+        return reject(`wasm filter SPIFFE ID "${claimedId}" does not match the peer principal "${spiffeId.uri}"`);
+      }
+    }
+    const claimedFingerprint = header(inputs.headers, FILTER_FINGERPRINT_HEADER);
+    if (claimedFingerprint !== undefined && claimedFingerprint !== "") {
+      if (!FINGERPRINT_PATTERN.test(claimedFingerprint)) {
+        return reject(`wasm filter certificate fingerprint "${claimedFingerprint}" is not sha256:<64 hex>`);
+      }
+      if (fingerprint === "") fingerprint = claimedFingerprint;
+      else if (fingerprint !== claimedFingerprint) {
+        return reject("wasm filter certificate fingerprint does not match the peer certificate");
+      }
+    }
+    // The subject is informational: Envoy's and trustgate's RFC 2253 renderings can differ in escaping details, so
+    // the certificate's own subject wins when both exist instead of rejecting on a formatting difference.
+    const claimedSubject = header(inputs.headers, FILTER_SUBJECT_HEADER);
+    if (subject === "" && claimedSubject !== undefined) subject = claimedSubject;
+  }
+
+  if (spiffeId === null) {
+    return fingerprint === "" ? { ok: true, identity: ANONYMOUS } : reject("certificate fingerprint without identity");
+  }
+  if (spiffeId.path === "") return reject(`caller SPIFFE ID "${spiffeId.uri}" has no path; it cannot be a workload`);
+  if (policy.trustDomains.size > 0 && !policy.trustDomains.has(spiffeId.trustDomain)) {
+    return reject(`trust domain "${spiffeId.trustDomain}" is not allowed`);
+  }
+  return { ok: true, identity: { spiffeId, fingerprint, subject, mtls } };
+}
+
+/** Names of identity headers present in a request that no trusted filter wrote (a spoofing attempt). */
+export function spoofedIdentityHeaders(headers: Readonly<Record<string, string>> | null): string[] | null {
+  if (headers === null) return null;
+  let found: string[] | null = null;
+  for (const name in headers) {
+    if (name.startsWith(FILTER_HEADER_PREFIX)) (found ??= []).push(name);
+  }
+  return found;
+}

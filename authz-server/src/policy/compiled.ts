@@ -1,0 +1,71 @@
+/**
+ * The compiled form of AuthorizationPolicies: what the evaluator walks. Built once per policy set by
+ * compile-policy.ts; immutable afterwards, so a set can be swapped atomically under live traffic.
+ */
+import type { Attribute } from "./attributes.js";
+import type { Matcher } from "./matchers/string-matcher.js";
+
+export type Action = "ALLOW" | "DENY" | "AUDIT";
+
+export interface FieldCheck {
+  /** Where the check came from, for explanations: `from[0].source.principals`, `when[1] custom.falco_alert`. */
+  readonly field: string;
+  readonly attribute: Attribute;
+  /** Lower-cased header name for Attribute.Header, "" otherwise. */
+  readonly header: string;
+  readonly matcher: Matcher;
+  /** `not*` fields and `notValues`: the check passes when the matcher does not match. */
+  readonly negate: boolean;
+  /** The values as written, for explanations. */
+  readonly written: readonly string[];
+}
+
+/** One entry of `from` or `to`: all its checks must pass. */
+export type Clause = readonly FieldCheck[];
+
+export interface CompiledRule {
+  readonly index: number;
+  /** null when the rule has no `from` (any source). Otherwise at least one clause must pass. */
+  readonly from: readonly Clause[] | null;
+  readonly to: readonly Clause[] | null;
+  /** All must pass. */
+  readonly when: readonly FieldCheck[];
+  /** The rule reads the caller's identity, so an anonymous caller fails it for lack of identity. */
+  readonly needsIdentity: boolean;
+  /** The rule reads Falco risk: a decision it makes names the alert behind it. */
+  readonly readsRisk: boolean;
+  readonly line: number;
+}
+
+export interface CompiledPolicy {
+  /** `<namespace>/<name>`. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly action: Action;
+  /** null = every workload of the namespace (or of the mesh for the root namespace). */
+  readonly selector: ReadonlyArray<readonly [string, string]> | null;
+  readonly rules: readonly CompiledRule[];
+  /** `istio.io/dry-run: "true"`: evaluated and reported, never enforced. */
+  readonly dryRun: boolean;
+  readonly file: string;
+  readonly line: number;
+}
+
+export interface PolicyLoadError {
+  readonly file: string;
+  readonly line: number;
+  /** `<namespace>/<name>` when known. */
+  readonly policy: string;
+  readonly rule: number | null;
+  /** Dotted path of the offending field, e.g. `spec.rules[0].from[0].source.principals[1]`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export function formatLoadError(e: PolicyLoadError): string {
+  const where = [e.policy && `policy ${e.policy}`, e.rule !== null && `rule ${e.rule}`, e.field && `field ${e.field}`]
+    .filter(Boolean)
+    .join(", ");
+  return `${e.file}:${e.line}: ${where ? `${where}: ` : ""}${e.message}`;
+}

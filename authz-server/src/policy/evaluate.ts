@@ -1,0 +1,299 @@
+/**
+ * The policy engine: Istio AuthorizationPolicy semantics over a compiled PolicySet.
+ *   1. any matching DENY policy → deny;
+ *   2. no ALLOW policy applies to the destination → allow;
+ *   3. a matching ALLOW policy → allow;
+ *   4. otherwise deny.
+ * AUDIT policies never change the outcome; they are reported. Dry-run policies (`istio.io/dry-run`) are skipped when
+ * enforcing and evaluated separately as the "shadow" decision. Pure and synchronous; with a Trace it records
+ * everything for `explain`, without one it stops at the first answer.
+ */
+import { redactHeaderValue } from "../observability/redaction.js";
+import type { RequestModel } from "../request/request-model.js";
+import { Attribute, isHttpOnly, readAttribute } from "./attributes.js";
+import type { Action, CompiledPolicy, CompiledRule, FieldCheck } from "./compiled.js";
+import { DEFAULT_DENY_POLICY, type Decision, decision, NO_ALLOW_POLICY } from "./decision.js";
+import type { PolicySet } from "./policy-set.js";
+import type { FieldTrace, PolicyTrace, RuleTrace, Trace } from "./trace.js";
+
+export interface Evaluation {
+  /** The enforced decision. */
+  readonly decision: Decision;
+  /** The decision with dry-run policies enforced too; null when no dry-run policy applies (and no global dry run). */
+  readonly shadow: Decision | null;
+  /** AUDIT policies with a matching rule. */
+  readonly audit: readonly string[] | null;
+}
+
+export interface EvaluateOptions {
+  /** Global dry run: nothing is enforced; the real decision is reported as the shadow. */
+  readonly dryRun?: boolean;
+  /** Filled with every policy, rule and field when given. */
+  readonly trace?: Trace;
+}
+
+function checkPasses(check: FieldCheck, model: RequestModel, action: Action): boolean {
+  // Istio: on a TCP request, HTTP-only fields never match in ALLOW rules and count as matched in DENY rules.
+  if (model.http === null && isHttpOnly(check.attribute)) return action === "DENY";
+  const hit = check.matcher.matches(readAttribute(model, check.attribute, check.header));
+  return hit !== check.negate;
+}
+
+function traceField(check: FieldCheck, model: RequestModel, action: Action, passed: boolean): FieldTrace {
+  const tcp = model.http === null && isHttpOnly(check.attribute);
+  const raw = tcp ? "" : readAttribute(model, check.attribute, check.header);
+  return {
+    field: check.field,
+    written: check.written,
+    negate: check.negate,
+    value: check.attribute === Attribute.Header ? redactHeaderValue(check.header, raw) : raw,
+    passed,
+    note: tcp ? `HTTP-only field on a TCP request: counts as ${action === "DENY" ? "matched" : "not matched"}` : "",
+  };
+}
+
+function clausePasses(clause: readonly FieldCheck[], model: RequestModel, action: Action, out: FieldTrace[] | null): boolean {
+  let all = true;
+  for (const check of clause) {
+    const passed = checkPasses(check, model, action);
+    if (out !== null) out.push(traceField(check, model, action, passed));
+    else if (!passed) return false;
+    all &&= passed;
+  }
+  return all;
+}
+
+function anyClausePasses(
+  clauses: readonly (readonly FieldCheck[])[] | null,
+  model: RequestModel,
+  action: Action,
+  out: FieldTrace[] | null,
+): boolean {
+  if (clauses === null) return true;
+  let any = false;
+  for (const clause of clauses) {
+    const passed = clausePasses(clause, model, action, out);
+    if (passed && out === null) return true;
+    any ||= passed;
+  }
+  return any;
+}
+
+export function ruleMatches(rule: CompiledRule, model: RequestModel, action: Action, out: FieldTrace[] | null): boolean {
+  if (out === null) {
+    return (
+      anyClausePasses(rule.from, model, action, null) &&
+      anyClausePasses(rule.to, model, action, null) &&
+      clausePasses(rule.when, model, action, null)
+    );
+  }
+  const from = anyClausePasses(rule.from, model, action, out);
+  const to = anyClausePasses(rule.to, model, action, out);
+  const when = clausePasses(rule.when, model, action, out);
+  return from && to && when;
+}
+
+function selects(policy: CompiledPolicy, model: RequestModel): boolean {
+  if (policy.selector === null) return true;
+  const labels = model.destination.labels;
+  for (const [key, value] of policy.selector) {
+    if (!Object.hasOwn(labels, key) || labels[key] !== value) return false;
+  }
+  return true;
+}
+
+function scopeNote(policy: CompiledPolicy, set: PolicySet, model: RequestModel): string {
+  const ns = model.destination.namespace;
+  if (policy.namespace !== set.rootNamespace && policy.namespace !== ns) {
+    return `namespace ${policy.namespace} is neither the destination's (${ns}) nor the root namespace (${set.rootNamespace})`;
+  }
+  if (!selects(policy, model)) {
+    const wanted = policy.selector!.map(([k, v]) => `${k}=${v}`).join(",");
+    const have = Object.entries(model.destination.labels).map(([k, v]) => `${k}=${v}`).join(",") || "none";
+    return `selector ${wanted} does not match the destination's labels (${have})`;
+  }
+  return policy.namespace === set.rootNamespace ? "mesh-wide (root namespace)" : `namespace ${ns}`;
+}
+
+/** Index of the first matching rule, or -1. With a trace, every rule is evaluated and recorded. */
+function firstMatchingRule(policy: CompiledPolicy, model: RequestModel, trace: PolicyTrace | null): number {
+  let first = -1;
+  for (const rule of policy.rules) {
+    const fields: FieldTrace[] | null = trace === null ? null : [];
+    const matched = ruleMatches(rule, model, policy.action, fields);
+    if (trace !== null) trace.rules.push({ index: rule.index, line: rule.line, matched, fields: fields! } satisfies RuleTrace);
+    if (matched && first === -1) {
+      first = rule.index;
+      if (trace === null) return first;
+    }
+  }
+  return first;
+}
+
+interface PassResult {
+  decision: Decision;
+  audit: string[] | null;
+  /** A dry-run policy applied but was skipped: the shadow decision may differ. */
+  skippedDryRun: boolean;
+}
+
+function describeRisk(rule: CompiledRule, model: RequestModel): string {
+  if (!rule.readsRisk) return "";
+  const notes: string[] = [];
+  const attributes = new Set<Attribute>();
+  for (const clause of [...(rule.from ?? []), ...(rule.to ?? []), rule.when]) for (const c of clause) attributes.add(c.attribute);
+  if (attributes.has(Attribute.SourceRiskLevel) || attributes.has(Attribute.SourceAlert)) {
+    const r = model.sourceRiskAssessment();
+    notes.push(`caller risk ${r.level}, highest alert ${r.highestAlert}${r.explanation ? ` (${r.explanation})` : ""}`);
+  }
+  if (attributes.has(Attribute.DestinationRiskLevel) || attributes.has(Attribute.DestinationAlert)) {
+    const r = model.destinationRiskAssessment();
+    notes.push(`destination risk ${r.level}, highest alert ${r.highestAlert}${r.explanation ? ` (${r.explanation})` : ""}`);
+  }
+  if (attributes.has(Attribute.FalcoFeed)) notes.push(`Falco feed ${model.feed()}`);
+  return notes.join("; ");
+}
+
+/** Explains a default deny: the ALLOW rule that came closest, and the fields it failed on. */
+function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel): string {
+  let best: { policy: CompiledPolicy; rule: CompiledRule; failed: FieldTrace[] } | null = null;
+  for (const policy of allow) {
+    for (const rule of policy.rules) {
+      const fields: FieldTrace[] = [];
+      ruleMatches(rule, model, policy.action, fields);
+      const failed = fields.filter((f) => !f.passed);
+      if (best === null || failed.length < best.failed.length) best = { policy, rule, failed };
+    }
+  }
+  if (best === null) return "the applicable ALLOW policies have no rules";
+  const fields = [...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${f.value}")`}`))];
+  const risk = describeRisk(best.rule, model);
+  return `closest: ${best.policy.id} rule ${best.rule.index} failed on ${fields.join(", ")}${risk ? `; ${risk}` : ""}`;
+}
+
+function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, trace: Trace | undefined): PassResult {
+  const groups = [set.root, set.namespaceGroup(model.destination.namespace)];
+  const tracing = trace !== undefined;
+  const traceOf = (p: CompiledPolicy): PolicyTrace | null => {
+    if (!tracing) return null;
+    const t: PolicyTrace = {
+      id: p.id,
+      action: p.action,
+      dryRun: p.dryRun,
+      file: p.file,
+      line: p.line,
+      inScope: true,
+      scopeNote: scopeNote(p, set, model),
+      rules: [],
+    };
+    trace.policies.push(t);
+    return t;
+  };
+  let skippedDryRun = false;
+  let denied: Decision | null = null;
+
+  for (const g of groups) {
+    for (const p of g.deny) {
+      if (!selects(p, model)) continue;
+      if (p.dryRun && !includeDryRun) {
+        skippedDryRun = true;
+        if (!tracing) continue;
+      }
+      const rule = firstMatchingRule(p, model, traceOf(p));
+      if (rule === -1 || denied !== null || (p.dryRun && !includeDryRun)) continue;
+      const compiled = p.rules[rule]!;
+      const anonymous = model.source.principal === "" && compiled.needsIdentity;
+      const risk = describeRisk(compiled, model);
+      denied = decision(
+        anonymous ? "unauthenticated" : "deny",
+        `denied by DENY policy ${p.id} rule ${rule}${anonymous ? " (the caller has no identity)" : ""}${risk ? `: ${risk}` : ""}`,
+        p.id,
+        rule,
+      );
+      if (!tracing) break;
+    }
+    if (denied !== null && !tracing) break;
+  }
+
+  let allowed: Decision | null = null;
+  const applicable: CompiledPolicy[] = [];
+  if (denied === null || tracing) {
+    for (const g of groups) {
+      for (const p of g.allow) {
+        if (!selects(p, model)) continue;
+        if (p.dryRun && !includeDryRun) {
+          skippedDryRun = true;
+          if (!tracing) continue;
+        }
+        const rule = firstMatchingRule(p, model, traceOf(p));
+        if (p.dryRun && !includeDryRun) continue;
+        applicable.push(p);
+        if (rule !== -1 && allowed === null) {
+          allowed = decision("allow", `allowed by ALLOW policy ${p.id} rule ${rule}`, p.id, rule);
+          if (!tracing) break;
+        }
+      }
+      if (allowed !== null && !tracing) break;
+    }
+  }
+
+  let audit: string[] | null = null;
+  for (const g of groups) {
+    for (const p of g.audit) {
+      if (!selects(p, model)) continue;
+      if (p.dryRun && !includeDryRun) {
+        skippedDryRun = true;
+        if (!tracing) continue;
+      }
+      if (firstMatchingRule(p, model, traceOf(p)) !== -1 && !(p.dryRun && !includeDryRun)) (audit ??= []).push(p.id);
+    }
+  }
+
+  if (tracing) {
+    for (const p of set.policies) {
+      const applies = (p.namespace === set.rootNamespace || p.namespace === model.destination.namespace) && selects(p, model);
+      if (!applies) {
+        trace.policies.push({
+          id: p.id,
+          action: p.action,
+          dryRun: p.dryRun,
+          file: p.file,
+          line: p.line,
+          inScope: false,
+          scopeNote: scopeNote(p, set, model),
+          rules: [],
+        });
+      }
+    }
+  }
+
+  let result: Decision;
+  if (denied !== null) result = denied;
+  else if (applicable.length === 0) {
+    result = decision("allow", "allowed: no ALLOW policy applies to the destination", NO_ALLOW_POLICY);
+  } else if (allowed !== null) result = allowed;
+  else {
+    const anonymous =
+      model.source.principal === "" && applicable.some((p) => p.rules.some((r) => r.needsIdentity));
+    result = decision(
+      anonymous ? "unauthenticated" : "deny",
+      `no ALLOW rule matched${anonymous ? " (the caller has no identity)" : ""}; ${closestMiss(applicable, model)}`,
+      DEFAULT_DENY_POLICY,
+    );
+  }
+  return { decision: result, audit, skippedDryRun };
+}
+
+export function evaluate(set: PolicySet, model: RequestModel, options: EvaluateOptions = {}): Evaluation {
+  const enforced = decide(set, model, false, options.trace);
+  if (options.dryRun) {
+    const shadow = enforced.skippedDryRun ? decide(set, model, true, undefined).decision : enforced.decision;
+    return {
+      decision: decision("allow", `dry-run mode, not enforced: ${shadow.reason}`, shadow.policy, shadow.rule),
+      shadow,
+      audit: enforced.audit,
+    };
+  }
+  const shadow = enforced.skippedDryRun ? decide(set, model, true, undefined).decision : null;
+  return { decision: enforced.decision, shadow, audit: enforced.audit };
+}

@@ -1,0 +1,71 @@
+/**
+ * Directory (or files) → PolicySet. All or nothing: any error anywhere means no set, so a broken file can never
+ * leave a partial policy set in force.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { relative } from "node:path";
+import { compilePolicy } from "./compile-policy.js";
+import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
+import { listYamlFiles, parsePolicyText } from "./policy-files.js";
+import { PolicySet } from "./policy-set.js";
+
+export type LoadResult = { ok: true; set: PolicySet; files: string[] } | { ok: false; errors: PolicyLoadError[] };
+
+export interface LoadOptions {
+  readonly rootNamespace: string;
+  /** Paths in errors are shown relative to this directory (default: the working directory). */
+  readonly displayBase?: string;
+}
+
+export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
+  const base = options.displayBase ?? process.cwd();
+  let files: string[];
+  try {
+    files = await listYamlFiles(paths);
+  } catch (err) {
+    return {
+      ok: false,
+      errors: [{ file: paths.join(", "), line: 0, policy: "", rule: null, field: "", message: (err as Error).message }],
+    };
+  }
+  const errors: PolicyLoadError[] = [];
+  const policies: CompiledPolicy[] = [];
+  const seen = new Map<string, string>();
+  const digest = createHash("sha256");
+  for (const file of files) {
+    const display = relative(base, file) || file;
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      errors.push({ file: display, line: 0, policy: "", rule: null, field: "", message: `cannot read: ${(err as Error).message}` });
+      continue;
+    }
+    digest.update(display).update("\0").update(text).update("\0");
+    const parsed = parsePolicyText(text, display);
+    errors.push(...parsed.errors);
+    for (const doc of parsed.documents) {
+      const result = compilePolicy(doc);
+      errors.push(...result.errors);
+      if (!result.policy) continue;
+      const where = `${display}:${result.policy.line}`;
+      const previous = seen.get(result.policy.id);
+      if (previous) {
+        errors.push({
+          file: display,
+          line: result.policy.line,
+          policy: result.policy.id,
+          rule: null,
+          field: "metadata.name",
+          message: `duplicate policy ${result.policy.id} (also defined at ${previous})`,
+        });
+        continue;
+      }
+      seen.set(result.policy.id, where);
+      policies.push(result.policy);
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, set: new PolicySet(policies, options.rootNamespace, digest.digest("hex")), files };
+}

@@ -1,0 +1,41 @@
+/**
+ * IP and CIDR matching (IPv4 and IPv6) on Node's `net.BlockList`, built once per policy field.
+ */
+import { BlockList, isIP } from "node:net";
+import type { Matcher } from "./string-matcher.js";
+
+export interface IpBlock {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: "ipv4" | "ipv6";
+}
+
+/** Parses `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`; returns an error message when invalid. */
+export function parseIpBlock(raw: string): IpBlock | string {
+  const slash = raw.indexOf("/");
+  const address = slash === -1 ? raw : raw.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return `"${raw}" is not an IP address or CIDR block`;
+  const max = version === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash !== -1) {
+    const text = raw.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(text) || Number(text) > max) return `"${raw}" has an invalid prefix length`;
+    prefix = Number(text);
+  }
+  return { address, prefix, family: version === 4 ? "ipv4" : "ipv6" };
+}
+
+export class IpMatcher implements Matcher {
+  private readonly list = new BlockList();
+
+  constructor(blocks: readonly IpBlock[]) {
+    for (const b of blocks) this.list.addSubnet(b.address, b.prefix, b.family);
+  }
+
+  matches(ip: string): boolean {
+    const version = isIP(ip);
+    if (version === 0) return false;
+    return this.list.check(ip, version === 4 ? "ipv4" : "ipv6");
+  }
+}
