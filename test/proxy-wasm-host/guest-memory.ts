@@ -1,0 +1,76 @@
+// Access to the module's linear memory with Envoy's bounds rules, and host-to-guest copies through
+// the module's allocator (WasmBase::copyToPointerSize: an empty value is written as ptr=0/size=0
+// without calling the allocator).
+
+const decoder = new TextDecoder();
+
+export class GuestMemory {
+  private bytes: Uint8Array;
+  private view: DataView;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly allocate: (size: number) => number,
+  ) {
+    this.bytes = new Uint8Array(memory.buffer);
+    this.view = new DataView(memory.buffer);
+  }
+
+  /** Views must be rebuilt after the module grows its memory (the old ArrayBuffer is detached). */
+  private sync(): void {
+    if (this.bytes.buffer !== this.memory.buffer) {
+      this.bytes = new Uint8Array(this.memory.buffer);
+      this.view = new DataView(this.memory.buffer);
+    }
+  }
+
+  get byteLength(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  private inBounds(ptr: number, len: number): boolean {
+    return ptr >= 0 && len >= 0 && ptr + len <= this.memory.buffer.byteLength;
+  }
+
+  /** A copy of [ptr, ptr+len), or null when out of bounds (the hostcall then returns INVALID_MEMORY_ACCESS). */
+  read(ptr: number, len: number): Uint8Array | null {
+    this.sync();
+    if (!this.inBounds(ptr, len)) return null;
+    return this.bytes.slice(ptr, ptr + len);
+  }
+
+  readString(ptr: number, len: number): string | null {
+    this.sync();
+    if (!this.inBounds(ptr, len)) return null;
+    return decoder.decode(this.bytes.subarray(ptr, ptr + len));
+  }
+
+  writeU32(ptr: number, value: number): boolean {
+    this.sync();
+    if (!this.inBounds(ptr, 4)) return false;
+    this.view.setUint32(ptr, value >>> 0, true);
+    return true;
+  }
+
+  writeU64(ptr: number, value: bigint): boolean {
+    this.sync();
+    if (!this.inBounds(ptr, 8)) return false;
+    this.view.setBigUint64(ptr, BigInt.asUintN(64, value), true);
+    return true;
+  }
+
+  write(ptr: number, data: Uint8Array): boolean {
+    this.sync();
+    if (!this.inBounds(ptr, data.length)) return false;
+    this.bytes.set(data, ptr);
+    return true;
+  }
+
+  /** Copies `data` into memory the module allocates, then writes pointer and size into the return slots. */
+  copyIn(data: Uint8Array, ptrPtr: number, sizePtr: number): boolean {
+    if (data.length === 0) return this.writeU32(ptrPtr, 0) && this.writeU32(sizePtr, 0);
+    const ptr = this.allocate(data.length) >>> 0;
+    if (ptr === 0) return false;
+    return this.write(ptr, data) && this.writeU32(ptrPtr, ptr) && this.writeU32(sizePtr, data.length);
+  }
+}
