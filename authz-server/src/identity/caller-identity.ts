@@ -36,6 +36,14 @@ export interface IdentityPolicy {
   readonly trustDomains: ReadonlySet<string>;
   /** The sidecars run trustgate's wasm filter, so its `x-trustgate-peer-*` headers are facts, not claims. */
   readonly trustFilterHeaders: boolean;
+  /** Operator revocations: a revoked identity or certificate is refused whatever the policies say. */
+  readonly revocations?: RevocationLookup;
+}
+
+export interface RevocationLookup {
+  readonly hasOperatorRevocations: boolean;
+  identityRevocation(spiffeId: string): { reason: string } | undefined;
+  fingerprintRevocation(fingerprint: string): { reason: string } | undefined;
 }
 
 export interface IdentityInputs {
@@ -124,6 +132,13 @@ export function resolveCallerIdentity(
   if (policy.trustDomains.size > 0 && !policy.trustDomains.has(spiffeId.trustDomain)) {
     return reject(`trust domain "${spiffeId.trustDomain}" is not allowed`);
   }
+  const revocations = policy.revocations;
+  if (revocations?.hasOperatorRevocations) {
+    const byId = revocations.identityRevocation(spiffeId.uri);
+    if (byId) return reject(`identity ${spiffeId.uri} is revoked by an operator: ${byId.reason}`);
+    const byFingerprint = fingerprint === "" ? undefined : revocations.fingerprintRevocation(fingerprint);
+    if (byFingerprint) return reject(`certificate ${fingerprint} is revoked by an operator: ${byFingerprint.reason}`);
+  }
   return { ok: true, identity: { spiffeId, fingerprint, subject, mtls } };
 }
 
@@ -132,7 +147,9 @@ export function spoofedIdentityHeaders(headers: Readonly<Record<string, string>>
   if (headers === null) return null;
   let found: string[] | null = null;
   for (const name in headers) {
-    if (name.startsWith(FILTER_HEADER_PREFIX)) (found ??= []).push(name);
+    if (!name.startsWith(FILTER_HEADER_PREFIX)) continue;
+    if (found === null) found = [];
+    found.push(name);
   }
   return found;
 }

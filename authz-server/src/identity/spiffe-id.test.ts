@@ -69,7 +69,11 @@ describe("parseSpiffeId", () => {
     const result = parseSpiffeId("spiffe://cluster.local/ns/services/sa/order");
     expect(result).toEqual({
       ok: true,
-      id: { uri: "spiffe://cluster.local/ns/services/sa/order", trustDomain: "cluster.local", path: "/ns/services/sa/order" },
+      id: {
+        uri: "spiffe://cluster.local/ns/services/sa/order",
+        trustDomain: "cluster.local",
+        path: "/ns/services/sa/order",
+      },
     });
   });
 

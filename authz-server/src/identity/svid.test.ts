@@ -47,7 +47,9 @@ describe("parseSvidCertificate", () => {
 
   it("rejects keyCertSign and cRLSign on a leaf, and a leaf without digitalSignature", async () => {
     const certSign = await ca.issue(ORDER, { keyUsage: 1 | 32 });
-    expect(parseSvidCertificate(certSign.urlEncodedPem)).toMatchObject({ error: expect.stringContaining("keyCertSign") });
+    expect(parseSvidCertificate(certSign.urlEncodedPem)).toMatchObject({
+      error: expect.stringContaining("keyCertSign"),
+    });
     const crlSign = await ca.issue(ORDER, { keyUsage: 1 | 64 });
     expect(parseSvidCertificate(crlSign.urlEncodedPem)).toMatchObject({ error: expect.stringContaining("cRLSign") });
     const noSig = await ca.issue(ORDER, { keyUsage: 4 });
@@ -58,7 +60,10 @@ describe("parseSvidCertificate", () => {
 
   it("rejects a certificate without URI SAN, with a non-SPIFFE URI, or with a root-path ID", async () => {
     const dnsOnly = await ca.issue("", { subject: "CN=x", dnsNames: ["order.services.svc"] });
-    expect(parseSvidCertificate(dnsOnly.urlEncodedPem)).toEqual({ ok: false, error: "certificate contains no URI SAN" });
+    expect(parseSvidCertificate(dnsOnly.urlEncodedPem)).toEqual({
+      ok: false,
+      error: "certificate contains no URI SAN",
+    });
     const https = await ca.issue("https://cluster.local/ns/a/sa/b");
     expect(parseSvidCertificate(https.urlEncodedPem)).toMatchObject({
       error: expect.stringContaining("not a valid SPIFFE ID: scheme is missing or invalid"),
@@ -81,14 +86,20 @@ describe("parseSvidCertificate", () => {
       notAfter: new Date(Date.now() + 7_200_000),
     });
     const parsedFuture = parseSvidCertificate(future.urlEncodedPem);
-    if (parsedFuture.ok) expect(validityError(parsedFuture.facts, Date.now())).toMatch(/^certificate is not valid before /);
+    if (parsedFuture.ok)
+      expect(validityError(parsedFuture.facts, Date.now())).toMatch(/^certificate is not valid before /);
   });
 
   it("rejects garbage, truncated PEM, bad URL encoding and chains", () => {
     expect(parseSvidCertificate("garbage")).toEqual({ ok: false, error: "certificate is not PEM encoded" });
     expect(parseSvidCertificate("%E0%A4%A")).toEqual({ ok: false, error: "certificate is not valid URL-encoded PEM" });
-    const truncated = encodeURIComponent(`-----BEGIN CERTIFICATE-----\nMIIBrTCCAVOgAwIBAgIBATAK\n-----END CERTIFICATE-----\n`);
-    expect(parseSvidCertificate(truncated)).toMatchObject({ ok: false, error: expect.stringContaining("cannot be parsed") });
+    const truncated = encodeURIComponent(
+      `-----BEGIN CERTIFICATE-----\nMIIBrTCCAVOgAwIBAgIBATAK\n-----END CERTIFICATE-----\n`,
+    );
+    expect(parseSvidCertificate(truncated)).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("cannot be parsed"),
+    });
     const chain = encodeURIComponent(`${order.certPem}\n${ca.certPem}\n`);
     expect(parseSvidCertificate(chain)).toEqual({ ok: false, error: "expected exactly one certificate, got a chain" });
     expect(parseSvidCertificate("x".repeat(60_000))).toEqual({ ok: false, error: "certificate is too large" });

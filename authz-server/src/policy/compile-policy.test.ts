@@ -82,7 +82,9 @@ spec:
   });
 
   it("defaults to ALLOW, treats a missing spec as allow-nothing and an empty rule as match-all", () => {
-    const { policies, errors } = compileYaml(`${header()}spec:\n  rules:\n  - {}\n---\n${header("services", "nothing")}`);
+    const { policies, errors } = compileYaml(
+      `${header()}spec:\n  rules:\n  - {}\n---\n${header("services", "nothing")}`,
+    );
     expect(errors).toEqual([]);
     expect(policies.map((p) => [p.id, p.action, p.rules.length])).toEqual([
       ["services/p", "ALLOW", 1],
@@ -93,7 +95,11 @@ spec:
 
 describe("compilePolicy: every mistake is an error with its location", () => {
   it.each([
-    ["unknown spec field", `${header()}spec:\n  rulez: []\n`, 'test.yaml:7: policy services/p, field spec.rulez: unknown field "rulez"'],
+    [
+      "unknown spec field",
+      `${header()}spec:\n  rulez: []\n`,
+      'test.yaml:7: policy services/p, field spec.rulez: unknown field "rulez"',
+    ],
     [
       "unknown source field",
       `${header()}spec:\n  rules:\n  - from:\n    - source:\n        principal: [x]\n`,
@@ -115,11 +121,31 @@ describe("compilePolicy: every mistake is an error with its location", () => {
       "JWT request principals are not supported",
     ],
     ["CUSTOM action", `${header()}spec:\n  action: CUSTOM\n  provider: {name: x}\n`, "action CUSTOM is Istio's hook"],
-    ["unknown action", `${header()}spec:\n  action: REJECT\n`, 'action must be ALLOW, DENY or AUDIT, got string "REJECT"'],
-    ["targetRefs", `${header()}spec:\n  targetRefs: [{kind: Gateway, name: gw}]\n`, "targetRefs (Gateway/Service targets) is not supported"],
-    ["missing namespace", `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n`, "metadata.namespace is required"],
-    ["wrong kind", `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x, namespace: y}\n`, "kind must be AuthorizationPolicy"],
-    ["wrong apiVersion", `apiVersion: security.istio.io/v2\nkind: AuthorizationPolicy\nmetadata: {name: x, namespace: y}\n`, "apiVersion must be one of"],
+    [
+      "unknown action",
+      `${header()}spec:\n  action: REJECT\n`,
+      'action must be ALLOW, DENY or AUDIT, got string "REJECT"',
+    ],
+    [
+      "targetRefs",
+      `${header()}spec:\n  targetRefs: [{kind: Gateway, name: gw}]\n`,
+      "targetRefs (Gateway/Service targets) is not supported",
+    ],
+    [
+      "missing namespace",
+      `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n`,
+      "metadata.namespace is required",
+    ],
+    [
+      "wrong kind",
+      `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x, namespace: y}\n`,
+      "kind must be AuthorizationPolicy",
+    ],
+    [
+      "wrong apiVersion",
+      `apiVersion: security.istio.io/v2\nkind: AuthorizationPolicy\nmetadata: {name: x, namespace: y}\n`,
+      "apiVersion must be one of",
+    ],
     [
       "risk level typo",
       `${header()}spec:\n  rules:\n  - when:\n    - key: custom.falco_risk_score\n      values: [lo]\n`,
@@ -150,19 +176,47 @@ describe("compilePolicy: every mistake is an error with its location", () => {
       `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/files/{**}/x"]\n`,
       "'{**}' must be the last segment",
     ],
-    ["bad CIDR", `${header()}spec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/33"]\n`, "invalid prefix length"],
-    ["bad port", `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        ports: ["http"]\n`, "is not a port number"],
+    [
+      "bad CIDR",
+      `${header()}spec:\n  rules:\n  - from:\n    - source:\n        ipBlocks: ["10.0.0.0/33"]\n`,
+      "invalid prefix length",
+    ],
+    [
+      "bad port",
+      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        ports: ["http"]\n`,
+      "is not a port number",
+    ],
     [
       "serviceAccounts with principals",
       `${header()}spec:\n  rules:\n  - from:\n    - source:\n        serviceAccounts: [a/b]\n        principals: [x/y]\n`,
       "cannot be combined with serviceAccounts",
     ],
-    ["condition without values", `${header()}spec:\n  rules:\n  - when:\n    - key: source.ip\n`, "needs values or notValues"],
-    ["empty value list", `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: []\n`, "the list is empty"],
-    ["wrong type", `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: GET\n`, "expected a list of strings, got string"],
+    [
+      "condition without values",
+      `${header()}spec:\n  rules:\n  - when:\n    - key: source.ip\n`,
+      "needs values or notValues",
+    ],
+    [
+      "empty value list",
+      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: []\n`,
+      "the list is empty",
+    ],
+    [
+      "wrong type",
+      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: GET\n`,
+      "expected a list of strings, got string",
+    ],
     ["empty from list", `${header()}spec:\n  rules:\n  - from: []\n`, '"from" must be a non-empty list'],
-    ["operation without wrapper", `${header()}spec:\n  rules:\n  - to:\n    - methods: [GET]\n`, 'unknown field "methods"'],
-    ["bad dry-run annotation", `${header().replace("namespace: services", "namespace: services\n  annotations: {istio.io/dry-run: yes}")}`, 'must be "true" or "false"'],
+    [
+      "operation without wrapper",
+      `${header()}spec:\n  rules:\n  - to:\n    - methods: [GET]\n`,
+      'unknown field "methods"',
+    ],
+    [
+      "bad dry-run annotation",
+      `${header().replace("namespace: services", "namespace: services\n  annotations: {istio.io/dry-run: yes}")}`,
+      'must be "true" or "false"',
+    ],
     ["YAML syntax error", `${header()}spec:\n  rules: [\n`, "YAML syntax error"],
     ["duplicate keys", `${header()}spec:\n  action: DENY\n  action: ALLOW\n`, "YAML syntax error"],
   ])("%s", (_name, yaml, expected) => {
@@ -172,7 +226,9 @@ describe("compilePolicy: every mistake is an error with its location", () => {
   });
 
   it("reports every error in a document, not just the first", () => {
-    const errors = errorsOf(`${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: []\n        pathz: [/x]\n  - when:\n    - key: nope\n      values: [x]\n`);
+    const errors = errorsOf(
+      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: []\n        pathz: [/x]\n  - when:\n    - key: nope\n      values: [x]\n`,
+    );
     expect(errors).toHaveLength(3);
   });
 });

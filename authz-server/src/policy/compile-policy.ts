@@ -139,7 +139,8 @@ class Compiler {
       return null;
     }
     for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.error([...path, key], `unknown field "${key}" (expected one of: ${allowed.join(", ")})`);
+      if (!allowed.includes(key))
+        this.error([...path, key], `unknown field "${key}" (expected one of: ${allowed.join(", ")})`);
     }
     return value;
   }
@@ -160,7 +161,12 @@ class Compiler {
   }
 
   /** Builds the matcher for a field's values, validating each one against the value kind. */
-  matcher(kind: ValueKind, values: readonly string[], path: readonly PathSegment[], allowed?: readonly string[]): Matcher | null {
+  matcher(
+    kind: ValueKind,
+    values: readonly string[],
+    path: readonly PathSegment[],
+    allowed?: readonly string[],
+  ): Matcher | null {
     let ok = true;
     const fail = (i: number, message: string) => {
       this.error([...path, i], message);
@@ -200,9 +206,15 @@ class Compiler {
         values.forEach((v, i) => {
           const raw = kind === "principal" && v.startsWith("spiffe://") ? v.slice("spiffe://".length) : v;
           const pattern = parsePattern(raw);
-          if (typeof pattern === "string") return fail(i, pattern);
+          if (typeof pattern === "string") {
+            fail(i, pattern);
+            return;
+          }
           const problem = this.valueProblem(kind, v, raw, pattern, allowed);
-          if (problem) return fail(i, problem);
+          if (problem) {
+            fail(i, problem);
+            return;
+          }
           patterns.push(pattern);
         });
         if (!ok) return null;
@@ -236,7 +248,8 @@ class Compiler {
       case "method":
         return exact === null || METHOD.test(exact) ? null : `"${written}" is not an HTTP method token`;
       case "enum":
-        if (exact === null) return pattern.kind === "presence" ? null : `"${written}": use exact values (${allowed?.join(", ")})`;
+        if (exact === null)
+          return pattern.kind === "presence" ? null : `"${written}": use exact values (${allowed?.join(", ")})`;
         return allowed?.includes(exact) ? null : `"${written}" is not one of: ${allowed?.join(", ")}`;
       default:
         return null;
@@ -318,7 +331,12 @@ function compileClause(
   return ok ? checks : null;
 }
 
-function compileCondition(c: Compiler, value: unknown, path: readonly PathSegment[], index: number): FieldCheck[] | null {
+function compileCondition(
+  c: Compiler,
+  value: unknown,
+  path: readonly PathSegment[],
+  index: number,
+): FieldCheck[] | null {
   const condition = c.map(value, path, ["key", "values", "notValues"]);
   if (condition === null) return null;
   const key = condition.key;
@@ -355,7 +373,14 @@ function compileCondition(c: Compiler, value: unknown, path: readonly PathSegmen
   let ok = true;
   for (const which of ["values", "notValues"] as const) {
     if (condition[which] === undefined) continue;
-    const check = c.fieldCheck(spec, which === "notValues", condition[which], [...path, which], `when[${index}] ${key}`, header);
+    const check = c.fieldCheck(
+      spec,
+      which === "notValues",
+      condition[which],
+      [...path, which],
+      `when[${index}] ${key}`,
+      header,
+    );
     if (check === null) ok = false;
     else checks.push(check);
   }
@@ -370,7 +395,10 @@ function compileRule(c: Compiler, value: unknown, path: readonly PathSegment[], 
     const list = rule[key];
     if (list === undefined) return null;
     if (!Array.isArray(list) || list.length === 0) {
-      c.error([...path, key], `"${key}" must be a non-empty list (omit it to match any ${key === "from" ? "source" : "operation"})`);
+      c.error(
+        [...path, key],
+        `"${key}" must be a non-empty list (omit it to match any ${key === "from" ? "source" : "operation"})`,
+      );
       ok = false;
       return null;
     }
@@ -425,7 +453,10 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
     if (!["apiVersion", "kind", "metadata", "spec", "status"].includes(key)) c.error([key], `unknown field "${key}"`);
   }
   if (root.kind !== "AuthorizationPolicy") {
-    c.error(["kind"], `kind must be AuthorizationPolicy, got ${describe(root.kind)} (other kinds do not belong in the policy directory)`);
+    c.error(
+      ["kind"],
+      `kind must be AuthorizationPolicy, got ${describe(root.kind)} (other kinds do not belong in the policy directory)`,
+    );
   }
   if (typeof root.apiVersion !== "string" || !API_VERSIONS.includes(root.apiVersion)) {
     c.error(["apiVersion"], `apiVersion must be one of ${API_VERSIONS.join(", ")}, got ${describe(root.apiVersion)}`);
@@ -452,7 +483,10 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
     }
   }
 
-  const spec = root.spec === undefined ? {} : c.map(root.spec, ["spec"], ["selector", "targetRef", "targetRefs", "action", "provider", "rules"]);
+  const spec =
+    root.spec === undefined
+      ? {}
+      : c.map(root.spec, ["spec"], ["selector", "targetRef", "targetRefs", "action", "provider", "rules"]);
   if (spec === null) return { policy: null, errors: c.errors };
 
   for (const key of ["targetRef", "targetRefs"]) {
@@ -461,7 +495,10 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
   let action: Action = "ALLOW";
   if (spec.action !== undefined) {
     if (spec.action === "CUSTOM") {
-      c.error(["spec", "action"], "action CUSTOM is Istio's hook for calling trustgate; a trustgate policy uses ALLOW, DENY or AUDIT");
+      c.error(
+        ["spec", "action"],
+        "action CUSTOM is Istio's hook for calling trustgate; a trustgate policy uses ALLOW, DENY or AUDIT",
+      );
     } else if (spec.action === "ALLOW" || spec.action === "DENY" || spec.action === "AUDIT") action = spec.action;
     else c.error(["spec", "action"], `action must be ALLOW, DENY or AUDIT, got ${describe(spec.action)}`);
   }
@@ -476,7 +513,8 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
       } else {
         selector = [];
         for (const [k, v] of Object.entries(sel.matchLabels)) {
-          if (typeof v !== "string") c.error(["spec", "selector", "matchLabels", k], `label values are strings, got ${describe(v)}`);
+          if (typeof v !== "string")
+            c.error(["spec", "selector", "matchLabels", k], `label values are strings, got ${describe(v)}`);
           else selector.push([k, v]);
         }
         if (selector.length === 0) selector = null;

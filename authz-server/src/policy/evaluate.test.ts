@@ -74,21 +74,30 @@ describe("evaluate: Istio action semantics", () => {
   });
 
   it("denies by default when an ALLOW policy applies but no rule matches, and says which rule came closest", () => {
-    const d = decide(paymentAllow, { principal: ORDER, method: "DELETE", path: "/api/v1/payment/42", headers: { "x-request-id": "1" } });
+    const d = decide(paymentAllow, {
+      principal: ORDER,
+      method: "DELETE",
+      path: "/api/v1/payment/42",
+      headers: { "x-request-id": "1" },
+    });
     expect(d).toMatchObject({ allowed: false, outcome: "deny", policy: "trustgate/default-deny", rule: -1 });
     expect(d.reason).toBe(
       'no ALLOW rule matched; closest: services/payment-allow rule 0 failed on to[0].operation.methods ("DELETE")',
     );
   });
 
-  it("treats an absent header as empty, so notValues [\"\"] requires the header", () => {
+  it('treats an absent header as empty, so notValues [""] requires the header', () => {
     const d = decide(paymentAllow, { principal: ORDER, method: "GET", path: "/api/v1/payment/42" });
     expect(d.allowed).toBe(false);
-    expect(d.reason).toContain('when[0] request.headers[x-request-id] (no value)');
+    expect(d.reason).toContain("when[0] request.headers[x-request-id] (no value)");
   });
 
   it("ignores the query string: paths match the path alone", () => {
-    const yaml = policy("services", "deny-admin", `action: DENY\nrules:\n- to:\n  - operation:\n      paths: ["/admin"]`);
+    const yaml = policy(
+      "services",
+      "deny-admin",
+      `action: DENY\nrules:\n- to:\n  - operation:\n      paths: ["/admin"]`,
+    );
     expect(decide(yaml, { principal: ORDER, path: "/admin?x=1" }).allowed).toBe(false);
     expect(decide(yaml, { principal: ORDER, path: "/%61dmin" }).allowed).toBe(false);
     expect(decide(yaml, { principal: ORDER, path: "//admin" }).allowed).toBe(false);
@@ -101,7 +110,12 @@ describe("evaluate: Istio action semantics", () => {
       "no-refunds",
       `action: DENY\nrules:\n- to:\n  - operation:\n      paths: ["/api/v1/payment/refund"]`,
     )}`;
-    const d = decide(yaml, { principal: ORDER, method: "POST", path: "/api/v1/payment/refund", headers: { "x-request-id": "1" } });
+    const d = decide(yaml, {
+      principal: ORDER,
+      method: "POST",
+      path: "/api/v1/payment/refund",
+      headers: { "x-request-id": "1" },
+    });
     expect(d).toMatchObject({ allowed: false, outcome: "deny", policy: "services/no-refunds", rule: 0 });
     expect(d.reason).toBe("denied by DENY policy services/no-refunds rule 0");
   });
@@ -150,7 +164,12 @@ describe("evaluate: scope", () => {
     const yaml = denyAll("services", "selector: {matchLabels: {app: payment, tier: backend}}\n");
     expect(decide(yaml, { labels: { app: "payment", tier: "backend", v: "1" } }).allowed).toBe(false);
     expect(decide(yaml, { labels: { app: "payment" } }).allowed).toBe(true);
-    expect(decide(yaml, { labels: {}, contextExtensions: { "trustgate.label.app": "payment", "trustgate.label.tier": "backend" } }).allowed).toBe(false);
+    expect(
+      decide(yaml, {
+        labels: {},
+        contextExtensions: { "trustgate.label.app": "payment", "trustgate.label.tier": "backend" },
+      }).allowed,
+    ).toBe(false);
   });
 
   it("takes the destination namespace from context_extensions when the principal has none", () => {
@@ -162,7 +181,14 @@ describe("evaluate: scope", () => {
 
 describe("evaluate: Source fields", () => {
   const allowFrom = (source: string) =>
-    policy("services", "allow", `rules:\n- from:\n  - source:\n${source.split("\n").map((l) => `      ${l}`).join("\n")}`);
+    policy(
+      "services",
+      "allow",
+      `rules:\n- from:\n  - source:\n${source
+        .split("\n")
+        .map((l) => `      ${l}`)
+        .join("\n")}`,
+    );
 
   it.each([
     ["namespaces: [services]", ORDER, true],
@@ -201,7 +227,14 @@ describe("evaluate: Source fields", () => {
 
 describe("evaluate: Operation fields", () => {
   const allowTo = (op: string) =>
-    policy("services", "allow", `rules:\n- to:\n  - operation:\n${op.split("\n").map((l) => `      ${l}`).join("\n")}`);
+    policy(
+      "services",
+      "allow",
+      `rules:\n- to:\n  - operation:\n${op
+        .split("\n")
+        .map((l) => `      ${l}`)
+        .join("\n")}`,
+    );
 
   it.each([
     ['hosts: ["Payment.Example.com"]', { host: "payment.example.com" }, true],
@@ -232,12 +265,23 @@ describe("evaluate: Operation fields", () => {
 
 describe("evaluate: conditions", () => {
   const allowWhen = (cond: string) =>
-    policy("services", "allow", `rules:\n- when:\n${cond.split("\n").map((l) => `  ${l}`).join("\n")}`);
+    policy(
+      "services",
+      "allow",
+      `rules:\n- when:\n${cond
+        .split("\n")
+        .map((l) => `  ${l}`)
+        .join("\n")}`,
+    );
 
   it.each([
     ['- key: request.headers[X-Tenant]\n  values: ["acme"]', { headers: { "x-tenant": "acme" } }, true],
     ['- key: request.headers[x-tenant]\n  values: ["acme"]', { headers: { "x-tenant": "other" } }, false],
-    ['- key: request.headers[x-tenant]\n  values: ["ac*"]\n  notValues: ["acme-evil"]', { headers: { "x-tenant": "acme-evil" } }, false],
+    [
+      '- key: request.headers[x-tenant]\n  values: ["ac*"]\n  notValues: ["acme-evil"]',
+      { headers: { "x-tenant": "acme-evil" } },
+      false,
+    ],
     ["- key: source.principal\n  values: [cluster.local/ns/services/sa/order]", { principal: ORDER }, true],
     ["- key: source.namespace\n  values: [services]", { principal: ORDER }, true],
     ["- key: source.serviceAccount\n  values: [services/order]", { principal: ORDER }, true],
@@ -265,7 +309,11 @@ describe("evaluate: TCP checks (no HTTP request)", () => {
   });
 
   it("decides on identity alone", () => {
-    const yaml = policy("services", "allow", 'rules:\n- from:\n  - source:\n      principals: ["cluster.local/ns/services/sa/order"]');
+    const yaml = policy(
+      "services",
+      "allow",
+      'rules:\n- from:\n  - source:\n      principals: ["cluster.local/ns/services/sa/order"]',
+    );
     expect(decide(yaml, { principal: ORDER, tcp: true }).allowed).toBe(true);
     expect(decide(yaml, { principal: WEB, tcp: true }).allowed).toBe(false);
   });
@@ -273,19 +321,33 @@ describe("evaluate: TCP checks (no HTTP request)", () => {
 
 describe("evaluate: unauthenticated callers", () => {
   it("answers unauthenticated when an identity rule denies a caller without identity", () => {
-    const yaml = policy("istio-system", "require-mtls", 'action: DENY\nrules:\n- from:\n  - source:\n      notPrincipals: ["*"]');
-    expect(decide(yaml, {})).toMatchObject({ allowed: false, outcome: "unauthenticated", policy: "istio-system/require-mtls" });
+    const yaml = policy(
+      "istio-system",
+      "require-mtls",
+      'action: DENY\nrules:\n- from:\n  - source:\n      notPrincipals: ["*"]',
+    );
+    expect(decide(yaml, {})).toMatchObject({
+      allowed: false,
+      outcome: "unauthenticated",
+      policy: "istio-system/require-mtls",
+    });
   });
 
   it("answers unauthenticated when only an identity could have matched an ALLOW rule", () => {
-    expect(decide(paymentAllow, { method: "GET", path: "/api/v1/payment/1", headers: { "x-request-id": "1" } })).toMatchObject({
+    expect(
+      decide(paymentAllow, { method: "GET", path: "/api/v1/payment/1", headers: { "x-request-id": "1" } }),
+    ).toMatchObject({
       outcome: "unauthenticated",
       policy: "trustgate/default-deny",
     });
   });
 
   it("answers a plain deny when the denying rule does not involve identity", () => {
-    const yaml = policy("services", "deny-admin", 'action: DENY\nrules:\n- to:\n  - operation:\n      paths: ["/admin"]');
+    const yaml = policy(
+      "services",
+      "deny-admin",
+      'action: DENY\nrules:\n- to:\n  - operation:\n      paths: ["/admin"]',
+    );
     expect(decide(yaml, { path: "/admin" }).outcome).toBe("deny");
   });
 });
@@ -317,7 +379,11 @@ describe("evaluate: Falco risk conditions", () => {
   - key: custom.falco_risk_score
     values: [low, medium]`,
   );
-  const toDatabase = { principal: ORDER, destinationPrincipal: "spiffe://cluster.local/ns/data/sa/database", labels: { app: "database" } };
+  const toDatabase = {
+    principal: ORDER,
+    destinationPrincipal: "spiffe://cluster.local/ns/data/sa/database",
+    labels: { app: "database" },
+  };
 
   it("allows a low-risk caller and denies a critical one, naming the alert", () => {
     expect(decide(databaseAllow, toDatabase).allowed).toBe(true);
@@ -342,7 +408,9 @@ rules:
     );
     const d = decide(yaml, { principal: ORDER, path: "/api" }, risky);
     expect(d).toMatchObject({ allowed: false, policy: "istio-system/deny-critical" });
-    expect(d.reason).toBe(`denied by DENY policy istio-system/deny-critical rule 0: caller risk critical, highest alert critical (${shell})`);
+    expect(d.reason).toBe(
+      `denied by DENY policy istio-system/deny-critical rule 0: caller risk critical, highest alert critical (${shell})`,
+    );
     expect(decide(yaml, { principal: ORDER, path: "/healthz" }, risky).allowed).toBe(true);
   });
 
@@ -352,7 +420,9 @@ rules:
       "guard",
       "action: DENY\nrules:\n- when:\n  - key: custom.destination_falco_risk_score\n    values: [critical]\n- when:\n  - key: custom.falco_feed\n    values: [stale]",
     );
-    const destinationRisky = new FakeRisk({ "spiffe://cluster.local/ns/services/sa/payment": { level: "critical", highestAlert: "alert", explanation: "x" } });
+    const destinationRisky = new FakeRisk({
+      "spiffe://cluster.local/ns/services/sa/payment": { level: "critical", highestAlert: "alert", explanation: "x" },
+    });
     expect(decide(yaml, { principal: ORDER }, destinationRisky).allowed).toBe(false);
     expect(decide(yaml, { principal: ORDER }, new FakeRisk({}, "stale"))).toMatchObject({ allowed: false, rule: 1 });
     expect(decide(yaml, { principal: ORDER }, new FakeRisk({})).allowed).toBe(true);
@@ -371,7 +441,9 @@ describe("evaluate: dry run", () => {
     const result = evaluate(policySet(shadowDeny), model({ principal: ORDER, path: "/beta/x" }));
     expect(result.decision.allowed).toBe(true);
     expect(result.shadow).toMatchObject({ allowed: false, policy: "services/new-deny" });
-    expect(evaluate(policySet(shadowDeny), model({ principal: ORDER, path: "/other" })).shadow).toMatchObject({ allowed: true });
+    expect(evaluate(policySet(shadowDeny), model({ principal: ORDER, path: "/other" })).shadow).toMatchObject({
+      allowed: true,
+    });
   });
 
   it("has no shadow decision when no dry-run policy applies", () => {
@@ -390,7 +462,11 @@ describe("evaluate: trace", () => {
   it("records every policy (in scope or not), every rule and every field", () => {
     const yaml = `${paymentAllow}${policy("data", "db", "rules:\n- {}")}`;
     const trace: Trace = { policies: [] };
-    const result = evaluate(policySet(yaml), model({ principal: WEB, method: "GET", path: "/api/v1/payment/1", headers: { authorization: "secret" } }), { trace });
+    const result = evaluate(
+      policySet(yaml),
+      model({ principal: WEB, method: "GET", path: "/api/v1/payment/1", headers: { authorization: "secret" } }),
+      { trace },
+    );
     expect(result.decision.allowed).toBe(false);
     const payment = trace.policies.find((p) => p.id === "services/payment-allow")!;
     expect(payment.inScope).toBe(true);

@@ -52,7 +52,12 @@ function traceField(check: FieldCheck, model: RequestModel, action: Action, pass
   };
 }
 
-function clausePasses(clause: readonly FieldCheck[], model: RequestModel, action: Action, out: FieldTrace[] | null): boolean {
+function clausePasses(
+  clause: readonly FieldCheck[],
+  model: RequestModel,
+  action: Action,
+  out: FieldTrace[] | null,
+): boolean {
   let all = true;
   for (const check of clause) {
     const passed = checkPasses(check, model, action);
@@ -79,7 +84,12 @@ function anyClausePasses(
   return any;
 }
 
-export function ruleMatches(rule: CompiledRule, model: RequestModel, action: Action, out: FieldTrace[] | null): boolean {
+export function ruleMatches(
+  rule: CompiledRule,
+  model: RequestModel,
+  action: Action,
+  out: FieldTrace[] | null,
+): boolean {
   if (out === null) {
     return (
       anyClausePasses(rule.from, model, action, null) &&
@@ -109,7 +119,10 @@ function scopeNote(policy: CompiledPolicy, set: PolicySet, model: RequestModel):
   }
   if (!selects(policy, model)) {
     const wanted = policy.selector!.map(([k, v]) => `${k}=${v}`).join(",");
-    const have = Object.entries(model.destination.labels).map(([k, v]) => `${k}=${v}`).join(",") || "none";
+    const have =
+      Object.entries(model.destination.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",") || "none";
     return `selector ${wanted} does not match the destination's labels (${have})`;
   }
   return policy.namespace === set.rootNamespace ? "mesh-wide (root namespace)" : `namespace ${ns}`;
@@ -121,7 +134,8 @@ function firstMatchingRule(policy: CompiledPolicy, model: RequestModel, trace: P
   for (const rule of policy.rules) {
     const fields: FieldTrace[] | null = trace === null ? null : [];
     const matched = ruleMatches(rule, model, policy.action, fields);
-    if (trace !== null) trace.rules.push({ index: rule.index, line: rule.line, matched, fields: fields! } satisfies RuleTrace);
+    if (trace !== null)
+      trace.rules.push({ index: rule.index, line: rule.line, matched, fields: fields! } satisfies RuleTrace);
     if (matched && first === -1) {
       first = rule.index;
       if (trace === null) return first;
@@ -141,14 +155,17 @@ function describeRisk(rule: CompiledRule, model: RequestModel): string {
   if (!rule.readsRisk) return "";
   const notes: string[] = [];
   const attributes = new Set<Attribute>();
-  for (const clause of [...(rule.from ?? []), ...(rule.to ?? []), rule.when]) for (const c of clause) attributes.add(c.attribute);
+  for (const clause of [...(rule.from ?? []), ...(rule.to ?? []), rule.when])
+    for (const c of clause) attributes.add(c.attribute);
   if (attributes.has(Attribute.SourceRiskLevel) || attributes.has(Attribute.SourceAlert)) {
     const r = model.sourceRiskAssessment();
     notes.push(`caller risk ${r.level}, highest alert ${r.highestAlert}${r.explanation ? ` (${r.explanation})` : ""}`);
   }
   if (attributes.has(Attribute.DestinationRiskLevel) || attributes.has(Attribute.DestinationAlert)) {
     const r = model.destinationRiskAssessment();
-    notes.push(`destination risk ${r.level}, highest alert ${r.highestAlert}${r.explanation ? ` (${r.explanation})` : ""}`);
+    notes.push(
+      `destination risk ${r.level}, highest alert ${r.highestAlert}${r.explanation ? ` (${r.explanation})` : ""}`,
+    );
   }
   if (attributes.has(Attribute.FalcoFeed)) notes.push(`Falco feed ${model.feed()}`);
   return notes.join("; ");
@@ -166,7 +183,9 @@ function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel): str
     }
   }
   if (best === null) return "the applicable ALLOW policies have no rules";
-  const fields = [...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${f.value}")`}`))];
+  const fields = [
+    ...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${f.value}")`}`)),
+  ];
   const risk = describeRisk(best.rule, model);
   return `closest: ${best.policy.id} rule ${best.rule.index} failed on ${fields.join(", ")}${risk ? `; ${risk}` : ""}`;
 }
@@ -245,13 +264,16 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
         skippedDryRun = true;
         if (!tracing) continue;
       }
-      if (firstMatchingRule(p, model, traceOf(p)) !== -1 && !(p.dryRun && !includeDryRun)) (audit ??= []).push(p.id);
+      if (firstMatchingRule(p, model, traceOf(p)) === -1 || (p.dryRun && !includeDryRun)) continue;
+      if (audit === null) audit = [];
+      audit.push(p.id);
     }
   }
 
   if (tracing) {
     for (const p of set.policies) {
-      const applies = (p.namespace === set.rootNamespace || p.namespace === model.destination.namespace) && selects(p, model);
+      const applies =
+        (p.namespace === set.rootNamespace || p.namespace === model.destination.namespace) && selects(p, model);
       if (!applies) {
         trace.policies.push({
           id: p.id,
@@ -273,8 +295,7 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
     result = decision("allow", "allowed: no ALLOW policy applies to the destination", NO_ALLOW_POLICY);
   } else if (allowed !== null) result = allowed;
   else {
-    const anonymous =
-      model.source.principal === "" && applicable.some((p) => p.rules.some((r) => r.needsIdentity));
+    const anonymous = model.source.principal === "" && applicable.some((p) => p.rules.some((r) => r.needsIdentity));
     result = decision(
       anonymous ? "unauthenticated" : "deny",
       `no ALLOW rule matched${anonymous ? " (the caller has no identity)" : ""}; ${closestMiss(applicable, model)}`,

@@ -39,7 +39,14 @@ export async function loadPolicySet(paths: readonly string[], options: LoadOptio
     try {
       text = await readFile(file, "utf8");
     } catch (err) {
-      errors.push({ file: display, line: 0, policy: "", rule: null, field: "", message: `cannot read: ${(err as Error).message}` });
+      errors.push({
+        file: display,
+        line: 0,
+        policy: "",
+        rule: null,
+        field: "",
+        message: `cannot read: ${(err as Error).message}`,
+      });
       continue;
     }
     digest.update(display).update("\0").update(text).update("\0");

@@ -5,7 +5,7 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { isCollection, isNode, LineCounter, parseAllDocuments, type Document } from "yaml";
+import { type Document, isCollection, isNode, LineCounter, parseAllDocuments } from "yaml";
 import type { PathSegment, PolicyDocument } from "./compile-policy.js";
 import type { PolicyLoadError } from "./compiled.js";
 
@@ -18,7 +18,10 @@ function isYaml(name: string): boolean {
 }
 
 /** Lists the YAML files under `paths` (files or directories), sorted, without test files. */
-export async function listYamlFiles(paths: readonly string[], accept: (name: string) => boolean = isYaml): Promise<string[]> {
+export async function listYamlFiles(
+  paths: readonly string[],
+  accept: (name: string) => boolean = isYaml,
+): Promise<string[]> {
   const out: string[] = [];
   async function walk(path: string, explicit: boolean): Promise<void> {
     const info = await stat(path);

@@ -3,12 +3,9 @@
  * Returns a rejection instead of a model when the request cannot be decided safely (malformed, or an identity that
  * must not be trusted); the caller turns that into a deny.
  */
-import { type CertificateCache } from "../identity/certificate-cache.js";
-import {
-  type IdentityPolicy,
-  resolveCallerIdentity,
-  spoofedIdentityHeaders,
-} from "../identity/caller-identity.js";
+
+import { type IdentityPolicy, resolveCallerIdentity, spoofedIdentityHeaders } from "../identity/caller-identity.js";
+import type { CertificateCache } from "../identity/certificate-cache.js";
 import { kubernetesNamespaceOf, kubernetesServiceAccountOf, parseSpiffeId } from "../identity/spiffe-id.js";
 import type { RiskView } from "../risk/risk-view.js";
 import type { AddressMessage, CheckRequestMessage, HttpRequestMessage } from "./check-request.js";
@@ -81,20 +78,38 @@ function destinationLabels(
   extensions: Record<string, string> | undefined,
   inventory: Readonly<Record<string, string>> | undefined,
 ): Readonly<Record<string, string>> {
-  let merged: Record<string, string> | null = null;
-  if (inventory) merged = { ...inventory };
-  if (labels) for (const k in labels) (merged ??= {})[k] = labels[k]!;
-  if (extensions) {
-    for (const k in extensions) {
-      if (k.startsWith(LABEL_EXTENSION_PREFIX)) (merged ??= {})[k.slice(LABEL_EXTENSION_PREFIX.length)] = extensions[k]!;
+  let hasLabels = false;
+  for (const _ in labels) {
+    hasLabels = true;
+    break;
+  }
+  let hasHints = false;
+  for (const k in extensions) {
+    if (k.startsWith(LABEL_EXTENSION_PREFIX)) {
+      hasHints = true;
+      break;
     }
   }
-  return merged ?? EMPTY_LABELS;
+  if (!hasHints) {
+    if (!inventory) return hasLabels ? labels! : EMPTY_LABELS;
+    if (!hasLabels) return inventory;
+  }
+  // Precedence: inventory < destination.labels < context_extensions hints (both set by the sidecar itself).
+  const merged: Record<string, string> = { ...inventory, ...labels };
+  for (const k in extensions) {
+    if (k.startsWith(LABEL_EXTENSION_PREFIX)) merged[k.slice(LABEL_EXTENSION_PREFIX.length)] = extensions[k]!;
+  }
+  return merged;
 }
 
 export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnvironment): BuildResult {
   const attributes = request.attributes;
-  const reject = (kind: RejectionKind, reason: string, principal = "", spoofed: string[] | null = null): BuildResult => ({
+  const reject = (
+    kind: RejectionKind,
+    reason: string,
+    principal = "",
+    spoofed: string[] | null = null,
+  ): BuildResult => ({
     ok: false,
     rejection: { kind, reason, principal },
     spoofedHeaders: spoofed,

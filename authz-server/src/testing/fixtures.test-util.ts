@@ -70,7 +70,10 @@ export function model(r: TestRequest, risk: RiskView = quietRiskView): RequestMo
   return built.model;
 }
 
-export function compileYaml(text: string, file = "test.yaml"): { policies: CompiledPolicy[]; errors: PolicyLoadError[] } {
+export function compileYaml(
+  text: string,
+  file = "test.yaml",
+): { policies: CompiledPolicy[]; errors: PolicyLoadError[] } {
   const parsed = parsePolicyText(text, file);
   const policies: CompiledPolicy[] = [];
   const errors = [...parsed.errors];

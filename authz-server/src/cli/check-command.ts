@@ -1,0 +1,128 @@
+/**
+ * `trustgate check`: sends one real CheckRequest over gRPC, built from flags the way Envoy fills it, and prints the
+ * decision. Exit code 0 allow, 1 deny, 2 error.
+ */
+import { readFile } from "node:fs/promises";
+import { CheckClient } from "../grpc/check-client.js";
+import type { CheckResponseMessage } from "../grpc/check-response.js";
+import type { CheckRequestMessage } from "../request/check-request.js";
+
+export interface CheckFlags {
+  addr: string;
+  principal?: string;
+  certificateFile?: string;
+  method: string;
+  path: string;
+  host?: string;
+  header: string[];
+  sourceIp: string;
+  destinationPrincipal?: string;
+  destinationIp: string;
+  port: number;
+  label: string[];
+  namespace?: string;
+  tcp?: boolean;
+  json?: boolean;
+  timeoutMs: number;
+}
+
+function pairs(values: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    if (eq <= 0) throw new Error(`${flag} expects key=value, got "${v}"`);
+    out[v.slice(0, eq).toLowerCase()] = v.slice(eq + 1);
+  }
+  return out;
+}
+
+export async function buildCheckRequest(flags: CheckFlags): Promise<CheckRequestMessage> {
+  const headers = pairs(flags.header, "--header");
+  const labels = pairs(flags.label, "--label");
+  const host = flags.host ?? headers[":authority"] ?? "localhost";
+  const certificate = flags.certificateFile ? encodeURIComponent(await readFile(flags.certificateFile, "utf8")) : "";
+  const contextExtensions: Record<string, string> = {};
+  if (flags.namespace) contextExtensions["trustgate.namespace"] = flags.namespace;
+  return {
+    attributes: {
+      source: {
+        address: { socketAddress: { address: flags.sourceIp, portValue: 50000 } },
+        principal: flags.principal ?? "",
+        certificate,
+      },
+      destination: {
+        address: { socketAddress: { address: flags.destinationIp, portValue: flags.port } },
+        principal: flags.destinationPrincipal ?? "",
+        labels,
+      },
+      request: flags.tcp
+        ? null
+        : {
+            http: {
+              id: "1",
+              method: flags.method,
+              path: flags.path,
+              host,
+              scheme: "http",
+              protocol: "HTTP/1.1",
+              headers: {
+                ":method": flags.method,
+                ":path": flags.path,
+                ":authority": host,
+                ":scheme": "http",
+                ...headers,
+              },
+            },
+          },
+      contextExtensions,
+    },
+  };
+}
+
+export function summarize(response: CheckResponseMessage): { allowed: boolean; text: string; body: unknown } {
+  const allowed = (response.status?.code ?? 0) === 0;
+  const fields = response.dynamicMetadata?.fields ?? {};
+  const text = (name: string) => fields[name]?.stringValue ?? "";
+  if (allowed) {
+    return {
+      allowed,
+      text: `ALLOW  policy=${text("policy")} rule=${fields.rule?.numberValue ?? -1}  decision_id=${text("decision_id")}`,
+      body: null,
+    };
+  }
+  const denied = response.deniedResponse;
+  let body: unknown = denied?.body ?? "";
+  try {
+    body = JSON.parse(denied?.body ?? "");
+  } catch {
+    // keep the raw body
+  }
+  const b = body as { reason?: string; policy?: string; rule?: number; decision_id?: string };
+  return {
+    allowed,
+    text: `DENY   HTTP ${denied?.status?.code ?? 403} (gRPC ${response.status.code})  policy=${b.policy} rule=${b.rule}\n       reason: ${b.reason}\n       decision_id=${b.decision_id}`,
+    body,
+  };
+}
+
+export async function check(flags: CheckFlags): Promise<number> {
+  let request: CheckRequestMessage;
+  try {
+    request = await buildCheckRequest(flags);
+  } catch (err) {
+    console.error(`trustgate check: ${(err as Error).message}`);
+    return 2;
+  }
+  const client = new CheckClient(flags.addr);
+  try {
+    const response = await client.check(request, flags.timeoutMs);
+    const summary = summarize(response);
+    console.log(flags.json ? JSON.stringify({ allowed: summary.allowed, response }) : summary.text);
+    return summary.allowed ? 0 : 1;
+  } catch (err) {
+    console.error(`trustgate check: Check call to ${flags.addr} failed: ${(err as Error).message}`);
+    return 2;
+  } finally {
+    client.close();
+  }
+}

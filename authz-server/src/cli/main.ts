@@ -1,0 +1,84 @@
+/**
+ * The trustgate command line. Every command has --help; errors go to stderr with a non-zero exit code.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { check } from "./check-command.js";
+import { health } from "./health-command.js";
+import { serve } from "./serve-command.js";
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
+  return n;
+}
+
+export function program(setExit: (code: number) => void): Command {
+  const cli = new Command("trustgate")
+    .description(
+      "Authorization for Envoy service meshes from SPIFFE workload identity, request attributes and live Falco risk.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError();
+
+  cli
+    .command("serve")
+    .description("run the ext_authz gRPC service and the admin HTTP server (what `npm start` runs)")
+    .option("-c, --config <file>", "YAML configuration file (env TRUSTGATE_CONFIG)")
+    .option("--grpc-addr <addr>", "gRPC listen address, host:port or unix:/path (env TRUSTGATE_GRPC_ADDR)")
+    .option("--http-addr <addr>", "admin HTTP listen address (env TRUSTGATE_HTTP_ADDR)")
+    .option("--policy-dir <dir>", "directory of AuthorizationPolicy YAML files (env TRUSTGATE_POLICY_DIR)")
+    .option("--dry-run", "evaluate and log every decision but enforce none (env TRUSTGATE_DRY_RUN)")
+    .option("--log-level <level>", "trace|debug|info|warn|error (env TRUSTGATE_LOG_LEVEL)")
+    .action(async (flags) => setExit(await serve(flags)));
+
+  cli
+    .command("check")
+    .description("send one CheckRequest over gRPC and print the decision (exit 0 allow, 1 deny, 2 error)")
+    .option("--addr <addr>", "trustgate gRPC address", process.env.TRUSTGATE_GRPC_ADDR ?? "127.0.0.1:9191")
+    .option("--principal <spiffe-id>", "caller SPIFFE ID (source.principal); omit for a caller without mTLS")
+    .option("--certificate-file <pem>", "caller certificate, sent as source.certificate (include_peer_certificate)")
+    .option("--method <method>", "HTTP method", "GET")
+    .option("--path <path>", "request path, query string included", "/")
+    .option("--host <host>", "HTTP host (:authority)")
+    .option("--header <name=value>", "request header (repeatable)", collect, [])
+    .option("--source-ip <ip>", "caller address", "127.0.0.1")
+    .option("--destination-principal <spiffe-id>", "destination workload SPIFFE ID (destination.principal)")
+    .option("--destination-ip <ip>", "destination address", "127.0.0.1")
+    .option("--port <port>", "destination port", integer, 8080)
+    .option("--label <key=value>", "destination workload label (repeatable)", collect, [])
+    .option("--namespace <ns>", "destination namespace hint (context_extensions trustgate.namespace)")
+    .option("--tcp", "send a TCP-only CheckRequest (no HTTP request)")
+    .option("--json", "print the whole CheckResponse as JSON")
+    .option("--timeout-ms <ms>", "deadline", integer, 5000)
+    .action(async (flags) => setExit(await check(flags)));
+
+  cli
+    .command("health")
+    .description("gRPC health check of a running trustgate (exit 0 when SERVING)")
+    .option("--addr <addr>", "trustgate gRPC address", process.env.TRUSTGATE_GRPC_ADDR ?? "127.0.0.1:9191")
+    .option("--service <name>", "service name to check ('' = whole server)", "")
+    .option("--timeout-ms <ms>", "deadline", integer, 3000)
+    .action(async (flags) => setExit(await health(flags)));
+
+  return cli;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let code = 0;
+  const cli = program((c) => {
+    code = c;
+  });
+  cli.exitOverride();
+  try {
+    await cli.parseAsync(argv);
+  } catch (err) {
+    const e = err as { exitCode?: number; code?: string };
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    return e.exitCode ?? 2;
+  }
+  return code;
+}

@@ -1,0 +1,90 @@
+/**
+ * The gRPC listener: envoy.service.auth.v3.Authorization/Check, grpc.health.v1.Health and server reflection, over
+ * h2c on host:port or a unix socket (`unix:/path`). Only wiring lives here; decisions come from the Authorizer.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import type { Authorizer } from "../decision/authorizer.js";
+import type { Logger } from "../observability/logger.js";
+import type { CheckRequestMessage } from "../request/check-request.js";
+import type { CheckResponseMessage } from "./check-response.js";
+import { authorizationServiceDefinition } from "./codec.js";
+import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "./proto-paths.js";
+
+export interface GrpcServerOptions {
+  readonly address: string;
+  readonly maxMessageBytes: number;
+  readonly authorizer: Authorizer;
+  readonly logger: Logger;
+}
+
+export class GrpcServer {
+  readonly server: grpc.Server;
+  readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE]: "NOT_SERVING" });
+  private boundPort = 0;
+
+  constructor(private readonly options: GrpcServerOptions) {
+    this.server = new grpc.Server({
+      "grpc.max_receive_message_length": options.maxMessageBytes,
+      "grpc.max_send_message_length": 4 * 1024 * 1024,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    const authorizer = options.authorizer;
+    this.server.addService(authorizationServiceDefinition(), {
+      Check: (
+        call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
+        callback: grpc.sendUnaryData<CheckResponseMessage>,
+      ) => {
+        callback(null, authorizer.authorize(call.request).response);
+      },
+    });
+    this.health.addToServer(this.server);
+    const reflectionPackage = protoLoader.loadSync([EXTERNAL_AUTH_PROTO, healthProtoPath], {
+      includeDirs: [PROTO_DIR],
+      keepCase: true,
+    });
+    new ReflectionService(reflectionPackage).addToServer(this.server);
+  }
+
+  /** Binds and starts serving; resolves with the bound TCP port (0 for unix sockets). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(this.options.address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) {
+          reject(new Error(`cannot listen for gRPC on ${this.options.address}: ${err.message}`));
+          return;
+        }
+        this.boundPort = port;
+        resolve(port);
+      });
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  setServing(serving: boolean): void {
+    const status = serving ? "SERVING" : "NOT_SERVING";
+    this.health.setStatus("", status);
+    this.health.setStatus(AUTHORIZATION_SERVICE, status);
+  }
+
+  /** Stops accepting calls and waits for in-flight ones; forces after `graceMs`. */
+  shutdown(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.options.logger.warn("in-flight gRPC calls did not finish in time; forcing shutdown");
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

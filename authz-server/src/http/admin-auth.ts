@@ -1,0 +1,35 @@
+/**
+ * Bearer-token check for operator endpoints (revoking identities, clearing risk). Without a configured token those
+ * endpoints are disabled rather than open.
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+
+export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; error: string };
+
+export function bearerToken(req: IncomingMessage): string {
+  const header = req.headers.authorization ?? "";
+  const match = /^Bearer\s+(.+)$/i.exec(header);
+  return match ? match[1]!.trim() : "";
+}
+
+export function tokensEqual(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function checkAdminToken(req: IncomingMessage, expected: string): AuthResult {
+  if (expected === "") {
+    return {
+      ok: false,
+      status: 403,
+      error: "operator endpoints are disabled: set http.adminToken (TRUSTGATE_ADMIN_TOKEN)",
+    };
+  }
+  const presented = bearerToken(req);
+  if (presented === "" || !tokensEqual(presented, expected)) {
+    return { ok: false, status: 401, error: "a valid bearer token is required" };
+  }
+  return { ok: true };
+}

@@ -1,0 +1,34 @@
+/**
+ * Structured JSON logs (pino) on stdout, written asynchronously in batches so logging never blocks a Check.
+ * Sensitive request headers are redacted by pino's compiled redaction paths.
+ */
+import pino, { type Logger } from "pino";
+import { SENSITIVE_HEADERS } from "./redaction.js";
+
+export type { Logger };
+
+export function createLogger(level: string, destination: pino.DestinationStream | number = 1): Logger {
+  const stream =
+    typeof destination === "number"
+      ? pino.destination({ dest: destination, sync: false, minLength: 4096 })
+      : destination;
+  return pino(
+    {
+      level,
+      base: { service: "trustgate" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: [...SENSITIVE_HEADERS].map((h) => `headers["${h}"]`), censor: "[redacted]" },
+    },
+    stream,
+  );
+}
+
+/** Flushes buffered log lines (before exit). */
+export function flushLogger(logger: Logger): void {
+  try {
+    logger.flush();
+  } catch {
+    // A closed stdout at exit is not worth crashing over.
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Wires one trustgate process together: configuration → policies, identity, risk → the Authorizer → the gRPC and
+ * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
+ */
+
+import { type Config, readSecret } from "../config/config.js";
+import { Authorizer } from "../decision/authorizer.js";
+import { DecisionLog } from "../decision/decision-log.js";
+import { PolicyHolder } from "../decision/policy-holder.js";
+import { GrpcServer } from "../grpc/grpc-server.js";
+import { AdminServer } from "../http/admin-server.js";
+import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
+import { registerRevocationRoutes } from "../http/revocation-routes.js";
+import { Router } from "../http/router.js";
+import { CertificateCache } from "../identity/certificate-cache.js";
+import { flushLogger, type Logger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
+import { RevocationList } from "../risk/revocation-list.js";
+import { quietRiskView, type RiskView } from "../risk/risk-view.js";
+import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+import { PolicyLoader } from "./policy-loader.js";
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly grpcPort: number;
+  readonly httpAddress: string;
+  readonly policies: PolicyHolder;
+  readonly loader: PolicyLoader;
+  readonly metrics: Metrics;
+  readonly revocations: RevocationList;
+  readonly inventory: WorkloadInventory;
+  reload(trigger: string): Promise<unknown>;
+  stop(reason: string): Promise<void>;
+}
+
+function defaultTrustDomain(config: Config): string {
+  return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const metrics = new Metrics();
+  metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
+  const policies = new PolicyHolder();
+  const loader = new PolicyLoader(config.policies.dir, config.policies.rootNamespace, policies, metrics, logger);
+  await loader.loadInitial();
+
+  const inventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
+  const risk: RiskView = quietRiskView;
+  const revocations = new RevocationList();
+  const dryRun = config.policies.dryRun;
+  if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
+
+  const authorizer = new Authorizer({
+    policies,
+    identity: {
+      trustDomains: new Set(config.identity.trustDomains),
+      trustFilterHeaders: config.identity.trustFilterHeaders,
+      revocations,
+    },
+    certificates: new CertificateCache(),
+    risk,
+    labelsOf: inventory.size > 0 ? (id) => inventory.labelsOf(id) : undefined,
+    metrics,
+    decisionLog: new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate }),
+    logger,
+    dryRun: () => dryRun,
+  });
+
+  const readiness: Readiness = {
+    shuttingDown: false,
+    dryRun: () => dryRun,
+    get lastReloadError() {
+      return loader.lastError;
+    },
+  };
+  const router = new Router();
+  registerHealthRoutes(router, policies, metrics, readiness);
+  registerRevocationRoutes(router, revocations, adminToken, logger);
+  const admin = new AdminServer(router, logger);
+  const grpc = new GrpcServer({
+    address: config.grpc.addr,
+    maxMessageBytes: config.grpc.maxMessageBytes,
+    authorizer,
+    logger,
+  });
+
+  const grpcPort = await grpc.listen();
+  const httpBound = await admin.listen(config.http.addr);
+  const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
+  grpc.setServing(true);
+  logger.info(
+    {
+      event: "trustgate serving",
+      grpc: config.grpc.addr,
+      grpc_port: grpcPort,
+      http: httpAddress,
+      policy_version: policies.current?.version,
+    },
+    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    grpcPort,
+    httpAddress,
+    policies,
+    loader,
+    metrics,
+    revocations,
+    inventory,
+    reload: (trigger) => loader.reload(trigger),
+    stop(reason) {
+      stopping ??= (async () => {
+        logger.info(
+          { event: "shutting down", reason },
+          `shutting down (${reason}): reporting NOT_SERVING, finishing in-flight calls`,
+        );
+        readiness.shuttingDown = true;
+        grpc.setServing(false);
+        await grpc.shutdown(config.shutdownGraceSeconds * 1000);
+        await admin.close();
+        logger.info({ event: "stopped" }, "stopped");
+        flushLogger(logger);
+      })();
+      return stopping;
+    },
+  };
+}
