@@ -10,6 +10,10 @@ import { checkFieldRules, fieldRules, type JsonScalarKind } from "./pgv.js";
 export interface CheckContext {
   root: protobuf.Root;
   issues: Issue[];
+  /** Accept only lowerCamel JSON names (Kubernetes CRDs such as Istio's), not the proto field names. */
+  jsonNamesOnly?: boolean;
+  /** A partial message (an EnvoyFilter MERGE patch): rules about absent fields are not applied. */
+  partial?: boolean;
 }
 
 type Json = unknown;
@@ -69,9 +73,9 @@ function describe(v: Json): string {
 }
 
 /** Finds the field of `type` that a JSON key names (either the proto name or its lowerCamel JSON name). */
-function fieldForKey(type: protobuf.Type, key: string): protobuf.Field | undefined {
+function fieldForKey(type: protobuf.Type, key: string, jsonNamesOnly: boolean): protobuf.Field | undefined {
   const direct = type.fields[key];
-  if (direct) return direct;
+  if (direct && (!jsonNamesOnly || jsonName(direct.name) === key)) return direct;
   return type.fieldsArray.find((f) => jsonName(f.name) === key);
 }
 
@@ -130,9 +134,10 @@ function checkFields(
   for (const [key, fieldValue] of Object.entries(value)) {
     if (skip.has(key)) continue;
     const keyPath = childPath(path, key);
-    const field = fieldForKey(type, key);
+    const field = fieldForKey(type, key, ctx.jsonNamesOnly === true);
     if (!field) {
-      ctx.issues.push({ path: keyPath, message: `unknown field "${key}" in ${type.fullName.slice(1)}` });
+      const snake = ctx.jsonNamesOnly && type.fields[key] ? ` (write it as "${jsonName(key)}")` : "";
+      ctx.issues.push({ path: keyPath, message: `unknown field "${key}" in ${type.fullName.slice(1)}${snake}` });
       continue;
     }
     const previous = seen.get(field.name);
@@ -160,7 +165,7 @@ function checkFields(
         message: `only one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} may be set (oneof ${oneof.name}), got ${set.map((f) => f.name).join(" and ")}`,
       });
     }
-    if (set.length === 0 && oneof.options?.["(validate.required)"] === true && !rulesDisabled(type)) {
+    if (set.length === 0 && oneof.options?.["(validate.required)"] === true && !rulesDisabled(type) && !ctx.partial) {
       ctx.issues.push({
         path,
         message: `one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} is required (oneof ${oneof.name})`,
@@ -169,6 +174,14 @@ function checkFields(
   }
 
   if (rulesDisabled(type)) return;
+  if (ctx.partial) {
+    for (const [name, key] of seen) {
+      const field = type.fields[name] as protobuf.Field;
+      const rules = fieldRules(field);
+      if (rules) checkFieldRules(ctx.issues, field, rules, value[key], childPath(path, key));
+    }
+    return;
+  }
   // protoc-gen-validate also judges fields that are absent: proto3 scalars by their default value,
   // repeated fields as empty lists, messages only when marked required.
   for (const field of type.fieldsArray) {
@@ -365,8 +378,19 @@ export function lookupTypeUrl(root: protobuf.Root, typeUrl: string): protobuf.Ty
 }
 
 /** Convenience: check `value` as message `typeName` and return the problems. */
-export function checkAgainstType(root: protobuf.Root, typeName: string, value: Json, path = ""): Issue[] {
-  const ctx: CheckContext = { root, issues: [] };
+export function checkAgainstType(
+  root: protobuf.Root,
+  typeName: string,
+  value: Json,
+  path = "",
+  options: { jsonNamesOnly?: boolean; partial?: boolean } = {},
+): Issue[] {
+  const ctx: CheckContext = {
+    root,
+    issues: [],
+    jsonNamesOnly: options.jsonNamesOnly === true,
+    partial: options.partial === true,
+  };
   checkMessage(ctx, root.lookupType(typeName), value, path);
   return ctx.issues;
 }

@@ -96,7 +96,8 @@ const schemaRoots = new Map<string, protobuf.Root>();
 export function loadSchemaRoot(protoFile: string): protobuf.Root {
   let root = schemaRoots.get(protoFile);
   if (!root) {
-    root = buildRoot([protoFile], [dirname(protoFile)]);
+    // The schema files may use protoc-gen-validate rules, which the checker enforces.
+    root = buildRoot([protoFile], [dirname(protoFile), ...envoyIncludeDirs]);
     schemaRoots.set(protoFile, root);
   }
   return root;
