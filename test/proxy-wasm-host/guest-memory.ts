@@ -2,24 +2,25 @@
 // the module's allocator (WasmBase::copyToPointerSize: an empty value is written as ptr=0/size=0
 // without calling the allocator).
 
-const decoder = new TextDecoder();
-
 export class GuestMemory {
-  private bytes: Uint8Array;
+  private bytes: Buffer;
   private view: DataView;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly allocate: (size: number) => number,
   ) {
-    this.bytes = new Uint8Array(memory.buffer);
+    this.bytes = Buffer.from(memory.buffer);
     this.view = new DataView(memory.buffer);
   }
 
-  /** Views must be rebuilt after the module grows its memory (the old ArrayBuffer is detached). */
+  /**
+   * Views must be rebuilt after the module grows its memory: growing detaches the old ArrayBuffer,
+   * and a view on a detached buffer has length 0 (cheaper to test than reading memory.buffer).
+   */
   private sync(): void {
-    if (this.bytes.buffer !== this.memory.buffer) {
-      this.bytes = new Uint8Array(this.memory.buffer);
+    if (this.bytes.byteLength === 0) {
+      this.bytes = Buffer.from(this.memory.buffer);
       this.view = new DataView(this.memory.buffer);
     }
   }
@@ -29,20 +30,20 @@ export class GuestMemory {
   }
 
   private inBounds(ptr: number, len: number): boolean {
-    return ptr >= 0 && len >= 0 && ptr + len <= this.memory.buffer.byteLength;
+    return ptr >= 0 && len >= 0 && ptr + len <= this.bytes.byteLength;
   }
 
   /** A copy of [ptr, ptr+len), or null when out of bounds (the hostcall then returns INVALID_MEMORY_ACCESS). */
   read(ptr: number, len: number): Uint8Array | null {
     this.sync();
     if (!this.inBounds(ptr, len)) return null;
-    return this.bytes.slice(ptr, ptr + len);
+    return Uint8Array.prototype.slice.call(this.bytes, ptr, ptr + len);
   }
 
   readString(ptr: number, len: number): string | null {
     this.sync();
     if (!this.inBounds(ptr, len)) return null;
-    return decoder.decode(this.bytes.subarray(ptr, ptr + len));
+    return this.bytes.toString("utf8", ptr, ptr + len);
   }
 
   writeU32(ptr: number, value: number): boolean {

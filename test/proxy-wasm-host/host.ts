@@ -218,7 +218,7 @@ export class ProxyWasmHost {
   /** A new stream context: proxy_on_context_create(id, root). */
   newHttpStream(options: StreamOptions = {}): HttpStream {
     const id = this.nextContextId++;
-    const stream = new HttpStream(this, id, this.rootContextId, encodePropertyMap(options.properties));
+    const stream = new HttpStream(this, id, this.rootContextId, this.encodedProperties(options.properties));
     this.contexts.set(id, stream);
     if (!this.failure) this.call("proxy_on_context_create", id, [id, this.rootContextId]);
     return stream;
@@ -285,6 +285,19 @@ export class ProxyWasmHost {
   finishShutdown(): void {
     this.pendingDone.clear();
     if (!this.failure) this.call("proxy_on_delete", this.rootContextId, [this.rootContextId]);
+  }
+
+  private readonly propertyCache = new WeakMap<PropertyMap, Map<string, Uint8Array>>();
+
+  /** Encodes a stream's properties once per object, so a connection's map can be reused per request. */
+  private encodedProperties(properties: PropertyMap | undefined): Map<string, Uint8Array> {
+    if (!properties) return new Map();
+    let encoded = this.propertyCache.get(properties);
+    if (!encoded) {
+      encoded = encodePropertyMap(properties);
+      this.propertyCache.set(properties, encoded);
+    }
+    return encoded;
   }
 
   // ---------------------------------------------------------------- inspection

@@ -8,7 +8,7 @@ import { normalizeGuestPath } from "./properties.js";
 import type { HttpStream } from "./stream.js";
 
 const u = (v: number): number => v >>> 0;
-const encoder = new TextEncoder();
+const utf8 = (s: string): Uint8Array => Buffer.from(s, "utf8");
 
 export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: never[]) => unknown> {
   const mem = () => host.memory;
@@ -62,9 +62,9 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
     const fromHost = host.hostProperties.get(path);
     if (fromHost) return fromHost;
     const o = host.options;
-    if (path === "plugin_root_id") return encoder.encode(o.rootId ?? "");
-    if (path === "plugin_vm_id") return encoder.encode(o.vmId ?? "");
-    if (path === "plugin_name" && o.pluginName !== undefined) return encoder.encode(o.pluginName);
+    if (path === "plugin_root_id") return utf8(o.rootId ?? "");
+    if (path === "plugin_vm_id") return utf8(o.vmId ?? "");
+    if (path === "plugin_name" && o.pluginName !== undefined) return utf8(o.pluginName);
     return undefined;
   }
 
@@ -116,7 +116,7 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
 
     proxy_get_status(codePtr: number, msgPtrPtr: number, msgSizePtr: number): number {
       if (!mem().writeU32(u(codePtr), host.status.code)) return Status.InvalidMemoryAccess;
-      return mem().copyIn(encoder.encode(host.status.message), u(msgPtrPtr), u(msgSizePtr))
+      return mem().copyIn(utf8(host.status.message), u(msgPtrPtr), u(msgSizePtr))
         ? Status.Ok
         : Status.InvalidMemoryAccess;
     },
@@ -157,7 +157,7 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
       if (!map) return Status.BadArgument;
       const value = map.get(key);
       if (value === undefined) return Status.NotFound;
-      return mem().copyIn(encoder.encode(value), u(retPtrPtr), u(retSizePtr)) ? Status.Ok : Status.InvalidMemoryAccess;
+      return mem().copyIn(utf8(value), u(retPtrPtr), u(retSizePtr)) ? Status.Ok : Status.InvalidMemoryAccess;
     },
 
     proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number) {

@@ -2,24 +2,22 @@
 //   u32 count, count × (u32 keyLength, u32 valueLength), then key\0value\0 for each pair; little-endian.
 export type HeaderPairs = Array<[string, string]>;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodePairs(pairs: ReadonlyArray<readonly [string, string]>): Uint8Array {
-  const encoded = pairs.map(([k, v]) => [encoder.encode(k), encoder.encode(v)] as const);
-  let size = 4 + 8 * encoded.length;
-  for (const [k, v] of encoded) size += k.length + v.length + 2;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, encoded.length, true);
-  let offset = 4 + 8 * encoded.length;
-  encoded.forEach(([k, v], i) => {
-    view.setUint32(4 + 8 * i, k.length, true);
-    view.setUint32(8 + 8 * i, v.length, true);
-    out.set(k, offset);
-    offset += k.length + 1; // NUL already 0
-    out.set(v, offset);
-    offset += v.length + 1;
+  // Sizes first, then one zero-filled buffer (the zeros are the NUL terminators).
+  let size = 4 + 8 * pairs.length;
+  for (const [k, v] of pairs) size += Buffer.byteLength(k) + Buffer.byteLength(v) + 2;
+  const out = Buffer.alloc(size);
+  out.writeUInt32LE(pairs.length, 0);
+  let offset = 4 + 8 * pairs.length;
+  pairs.forEach(([k, v], i) => {
+    const keyLength = out.write(k, offset, "utf8");
+    offset += keyLength + 1;
+    const valueLength = out.write(v, offset, "utf8");
+    offset += valueLength + 1;
+    out.writeUInt32LE(keyLength, 4 + 8 * i);
+    out.writeUInt32LE(valueLength, 8 + 8 * i);
   });
   return out;
 }
