@@ -168,8 +168,13 @@ export function checkKustomization(dir: string): Issue[] {
     if (!KUSTOMIZATION_KEYS.has(key))
       issues.push({ path: `${where}: ${key}`, message: `unknown kustomization field "${key}"` });
   }
-  if (k.apiVersion !== "kustomize.config.k8s.io/v1beta1" || k.kind !== "Kustomization") {
-    issues.push({ path: where, message: "apiVersion/kind must be kustomize.config.k8s.io/v1beta1 Kustomization" });
+  const kustomization = k.apiVersion === "kustomize.config.k8s.io/v1beta1" && k.kind === "Kustomization";
+  const component = k.apiVersion === "kustomize.config.k8s.io/v1alpha1" && k.kind === "Component";
+  if (!kustomization && !component) {
+    issues.push({
+      path: where,
+      message: "apiVersion/kind must be kustomize.config.k8s.io/v1beta1 Kustomization or v1alpha1 Component",
+    });
   }
   const exists = (rel: string, at: string) => {
     const full = join(dir, rel);
@@ -180,6 +185,9 @@ export function checkKustomization(dir: string): Issue[] {
   };
   (Array.isArray(k.resources) ? k.resources : []).forEach((r, i) => {
     exists(String(r), `resources[${i}]`);
+  });
+  (Array.isArray(k.components) ? k.components : []).forEach((r, i) => {
+    exists(String(r), `components[${i}]`);
   });
   (Array.isArray(k.patches) ? k.patches : []).forEach((p, i) => {
     if (isObj(p) && typeof p.path === "string") exists(p.path, `patches[${i}].path`);
@@ -241,6 +249,11 @@ export function renderKustomization(dir: string): Rendered {
     issues.push(...parsed.issues.map((i) => ({ ...i, path: `${f}: ${i.path}` })));
   }
   return { renderer: "resource files only", docs, issues };
+}
+
+/** True for a kustomize Component (applied through other kustomizations, not built on its own). */
+export function isComponent(dir: string): boolean {
+  return (YAML.parse(readFileSync(join(dir, "kustomization.yaml"), "utf8")) as Obj).kind === "Component";
 }
 
 /** Every kustomization directory under `root` (including root itself). */

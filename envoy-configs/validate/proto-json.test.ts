@@ -9,7 +9,8 @@ import { checkEnvoyMessage, validateEnvoyBootstrap } from "./envoy-config.js";
 import { formatIssues, type Issue } from "./issues.js";
 import { loadEnvoyApi } from "./proto-root.js";
 
-type Obj = Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test fixtures are reshaped freely
+// biome-ignore lint/suspicious/noExplicitAny: test fixtures are reshaped freely
+type Obj = Record<string, any>;
 
 const bootstrapFile = join(import.meta.dirname, "..", "compose", "envoy", "order.yaml");
 const load = (): Obj => YAML.parse(readFileSync(bootstrapFile, "utf8"));
