@@ -25,12 +25,12 @@ as() {
 calls() {
   as web      call api      /api/products
   as web      call database /query
-  as api      call order    /orders
+  as api      call order    /api/v1/orders
   as api      call cache    /cache/products
-  as order    call payment  /payments POST
+  as api      call billing  /invoices
   as order    call database /query
-  as payment  call billing  /invoices POST
-  as billing  call database /query
+  as order    call payment  /api/v1/payment/charge POST
+  as payment  call database /query
 }
 
 echo "== waiting for SPIRE to issue SVIDs and the sidecars to come up"
@@ -48,7 +48,7 @@ sleep 6 # Falco -> Falcosidekick -> trustgate, then the sidecars' revocation pol
 as web risk
 
 echo
-echo "== 3. the same calls again: order's calls are now denied"
+echo "== 3. the same calls again: order, now at critical runtime risk, is denied everywhere"
 calls
 
 echo
