@@ -19,7 +19,12 @@ const riskSchema = z
       .object({ medium: z.number().positive(), high: z.number().positive(), critical: z.number().positive() })
       .partial()
       .default({}),
+    /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
+    activeWindowSeconds: z.number().positive().optional(),
+    /** Repeats of one alert (same identity, rule, host, container) within this window add no score. */
+    dedupWindowSeconds: z.number().nonnegative().default(10),
     snapshotFile: z.string().default(""),
+    snapshotIntervalSeconds: z.number().positive().default(30),
     maxIdentities: z.number().int().positive().default(100_000),
   })
   .strict();
@@ -99,22 +104,31 @@ export const configSchema = z
             strategy: z.enum(["static", "kubernetes", "label"]).default("static"),
             trustDomain: z.string().default("cluster.local"),
             label: z.string().default(""),
+            /** kubeconfig for the kubernetes strategy; "" = KUBECONFIG, ~/.kube/config or in-cluster. */
+            kubeconfig: z.string().default(""),
+            maxPods: z.number().int().positive().default(100_000),
           })
           .strict()
-          .default({ strategy: "static", trustDomain: "cluster.local", label: "" }),
+          .default({ strategy: "static", trustDomain: "cluster.local", label: "", kubeconfig: "", maxPods: 100_000 }),
       })
       .strict()
       .default({
         token: "",
         tokenFile: "",
         ingest: { addr: "", maxBodyBytes: 1024 * 1024, ratePerSecond: 2000, burst: 10_000 },
-        mapping: { strategy: "static", trustDomain: "cluster.local", label: "" },
+        mapping: { strategy: "static", trustDomain: "cluster.local", label: "", kubeconfig: "", maxPods: 100_000 },
       }),
     risk: riskSchema.default(riskSchema.parse({})),
     redis: z
-      .object({ url: z.string().default("") })
+      .object({
+        url: z.string().default(""),
+        /** Prefix of trustgate's Redis keys (the shared risk event stream is `<prefix>:risk:events`). */
+        keyPrefix: z.string().min(1).default("trustgate"),
+        /** Approximate cap on the shared event stream (what a reconnecting replica can catch up on). */
+        streamMaxLen: z.number().int().positive().default(100_000),
+      })
       .strict()
-      .default({ url: "" }),
+      .default({ url: "", keyPrefix: "trustgate", streamMaxLen: 100_000 }),
     shutdownGraceSeconds: z.number().positive().default(10),
   })
   .strict();
@@ -162,7 +176,9 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, (name: string,
   ["TRUSTGATE_FALCO_TOKEN_FILE", "falco.tokenFile", (_n, v) => v],
   ["TRUSTGATE_FALCO_INGEST_ADDR", "falco.ingest.addr", (_n, v) => v],
   ["TRUSTGATE_FALCO_MAPPING", "falco.mapping.strategy", (_n, v) => v],
+  ["TRUSTGATE_FALCO_MAPPING_LABEL", "falco.mapping.label", (_n, v) => v],
   ["TRUSTGATE_RISK_HALF_LIFE_SECONDS", "risk.halfLifeSeconds", num],
+  ["TRUSTGATE_RISK_STALE_AFTER_SECONDS", "risk.staleAfterSeconds", num],
   ["TRUSTGATE_RISK_SNAPSHOT_FILE", "risk.snapshotFile", (_n, v) => v],
   ["TRUSTGATE_REDIS_URL", "redis.url", (_n, v) => v],
 ];
