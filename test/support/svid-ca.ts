@@ -69,12 +69,12 @@ export class TestCa {
     private readonly keys: CryptoKeyPair,
   ) {}
 
-  static async create(trustDomain: string, options: { notAfter?: Date } = {}): Promise<TestCa> {
+  static async create(trustDomain: string, options: { notBefore?: Date; notAfter?: Date } = {}): Promise<TestCa> {
     const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: nextSerial(),
       name: `C=US, O=SPIFFE test CA, CN=${trustDomain}`,
-      notBefore: new Date(Date.now() - HOUR),
+      notBefore: options.notBefore ?? new Date(Date.now() - HOUR),
       notAfter: options.notAfter ?? new Date(Date.now() + 24 * HOUR),
       keys,
       signingAlgorithm: ALGORITHM,
@@ -86,6 +86,20 @@ export class TestCa {
       ],
     });
     return new TestCa(trustDomain, cert.toString("pem"), cert, keys);
+  }
+
+  /** The CA's private key as PKCS#8 PEM (to commit a fixture CA). */
+  privateKeyPem(): Promise<string> {
+    return pkcs8Pem(this.keys.privateKey);
+  }
+
+  /** Recreates a CA from a committed certificate and PKCS#8 key (the fixture PKI under test/fixtures/pki). */
+  static async fromPem(trustDomain: string, certPem: string, keyPem: string): Promise<TestCa> {
+    const cert = new x509.X509Certificate(certPem);
+    const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+    const privateKey = await webcrypto.subtle.importKey("pkcs8", der, ALGORITHM, true, ["sign"]);
+    const publicKey = await cert.publicKey.export(ALGORITHM, ["verify"], webcrypto as never);
+    return new TestCa(trustDomain, certPem, cert, { privateKey, publicKey } as CryptoKeyPair);
   }
 
   /** Issues a leaf X.509-SVID for `spiffeId`, valid from one minute ago for `ttlMs` (default one hour). */

@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { check } from "./check-command.js";
 import { health } from "./health-command.js";
+import { explainCommand, policyLint, policyTest } from "./policy-commands.js";
 import { serve } from "./serve-command.js";
 
 function collect(value: string, previous: string[]): string[] {
@@ -63,6 +64,51 @@ export function program(setExit: (code: number) => void): Command {
     .option("--service <name>", "service name to check ('' = whole server)", "")
     .option("--timeout-ms <ms>", "deadline", integer, 3000)
     .action(async (flags) => setExit(await health(flags)));
+
+  const policy = cli.command("policy").description("test and lint AuthorizationPolicy files");
+  const policyOptions = (c: Command) =>
+    c
+      .option("--root-namespace <ns>", "namespace whose policies apply mesh-wide", "istio-system")
+      .option("--workloads <file>", "workload inventory (enables selector and principal checks)")
+      .option("--trust-domain <td>", "trust domain of the mesh (repeatable)", collect, [])
+      .option("--json", "machine-readable output");
+
+  policyOptions(
+    policy
+      .command("test")
+      .argument("[paths...]", "policy files or directories (default: policies)")
+      .description("run the policy unit tests (*.test.yaml) found under the paths; exit 0 only if all pass"),
+  ).action(async (paths: string[], flags) => setExit(await policyTest(paths, flags)));
+
+  policyOptions(
+    policy
+      .command("lint")
+      .argument("[paths...]", "policy files or directories (default: policies)")
+      .description("report load errors (exit 1) and likely mistakes (warnings) in policies"),
+  ).action(async (paths: string[], flags) => setExit(await policyLint(paths, flags)));
+
+  policyOptions(
+    cli
+      .command("explain")
+      .description("show every policy, rule and field that decides a request, and the final decision")
+      .option("--request <file>", "request description (YAML/JSON, the policy test format; - for stdin)")
+      .option("--server <url>", "ask a running trustgate (POST /v1/explain) instead of reading policy files")
+      .option("--policy-dir <dir>", "policy files or directories (repeatable; default: policies)", collect, [])
+      .option("--principal <spiffe-id>", "caller SPIFFE ID")
+      .option("--fingerprint <sha256:hex>", "caller certificate fingerprint")
+      .option("--subject <dn>", "caller certificate subject (RFC 2253)")
+      .option("--risk <level>", "caller Falco risk level: low|medium|high|critical")
+      .option("--alert <priority>", "an active Falco alert of the caller (repeatable)", collect, [])
+      .option("--method <method>", "HTTP method", "GET")
+      .option("--path <path>", "request path, query included", "/")
+      .option("--host <host>", "HTTP host")
+      .option("--header <name=value>", "request header (repeatable)", collect, [])
+      .option("--destination-principal <spiffe-id>", "destination workload SPIFFE ID")
+      .option("--namespace <ns>", "destination namespace (when no destination principal)")
+      .option("--label <key=value>", "destination workload label (repeatable)", collect, [])
+      .option("--port <port>", "destination port", integer)
+      .option("--tcp", "a TCP connection check (no HTTP request)"),
+  ).action(async (flags) => setExit(await explainCommand(flags)));
 
   return cli;
 }

@@ -1,7 +1,7 @@
 /**
- * The decision path of one Check: CheckRequest → request model → policy evaluation → CheckResponse, plus the
- * decision log line and metrics. Synchronous and free of I/O: policies and risk are in memory. Never throws: an
- * internal error becomes a deny, because an RPC failure would be handed to Envoy's failure mode instead.
+ * The decision path of one Check: CheckRequest → decision (decide-check.ts) → CheckResponse, plus the decision log
+ * line and metrics. Synchronous and free of I/O: policies and risk are in memory. Never throws: an internal error
+ * becomes a deny, because an RPC failure would be handed to Envoy's failure mode instead.
  */
 import { randomUUID } from "node:crypto";
 import { type CheckResponseMessage, toCheckResponse } from "../grpc/check-response.js";
@@ -9,19 +9,10 @@ import type { IdentityPolicy } from "../identity/caller-identity.js";
 import type { CertificateCache } from "../identity/certificate-cache.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import {
-  type Decision,
-  decision,
-  IDENTITY_POLICY,
-  INTERNAL_ERROR_POLICY,
-  MALFORMED_POLICY,
-  UNKNOWN_DESTINATION_POLICY,
-} from "../policy/decision.js";
-import { type Evaluation, evaluate } from "../policy/evaluate.js";
+import { type Decision, decision, INTERNAL_ERROR_POLICY } from "../policy/decision.js";
 import type { CheckRequestMessage } from "../request/check-request.js";
-import { fromCheckRequest, type Rejection } from "../request/from-check-request.js";
-import type { RequestModel } from "../request/request-model.js";
 import type { RiskView } from "../risk/risk-view.js";
+import { type CheckOutcome, decideCheck } from "./decide-check.js";
 import type { DecisionLog } from "./decision-log.js";
 import type { PolicyHolder } from "./policy-holder.js";
 
@@ -44,17 +35,6 @@ export interface AuthorizeResult {
   readonly decisionId: string;
 }
 
-function rejectionDecision(r: Rejection): Decision {
-  switch (r.kind) {
-    case "identity":
-      return decision("unauthenticated", `identity rejected: ${r.reason}`, IDENTITY_POLICY);
-    case "destination":
-      return decision("deny", r.reason, UNKNOWN_DESTINATION_POLICY);
-    default:
-      return decision("deny", `malformed request: ${r.reason}`, MALFORMED_POLICY);
-  }
-}
-
 export class Authorizer {
   constructor(private readonly deps: AuthorizerDeps) {}
 
@@ -64,60 +44,33 @@ export class Authorizer {
     const { deps } = this;
     const set = deps.policies.current;
     const policyVersion = set?.version ?? "";
-    let model: RequestModel | null = null;
-    let evaluation: Evaluation | null = null;
-    let final: Decision;
-    let removeHeaders: string[] | null = null;
-    let reportedPrincipal = "";
-    const dryRun = deps.dryRun();
-
+    let outcome: CheckOutcome;
     try {
-      const built = fromCheckRequest(request, {
-        identity: deps.identity,
-        certificates: deps.certificates,
-        risk: deps.risk,
-        labelsOf: deps.labelsOf,
-        nowMs: Date.now(),
-      });
-      removeHeaders = built.spoofedHeaders;
-      if (removeHeaders !== null) {
-        deps.metrics.spoofedHeaders.inc();
-        deps.logger.warn(
-          { event: "spoofed identity headers ignored", decision_id: decisionId, headers: removeHeaders },
-          "request carried x-trustgate-peer-* headers that no trusted filter set; they were ignored and removed",
-        );
-      }
-      if (!built.ok) {
-        reportedPrincipal = built.rejection.principal;
-        deps.metrics.rejections.labels(built.rejection.kind).inc();
-        const rejected = rejectionDecision(built.rejection);
-        final = dryRun
-          ? decision("allow", `dry-run mode, not enforced: ${rejected.reason}`, rejected.policy, rejected.rule)
-          : rejected;
-        if (dryRun) evaluation = { decision: final, shadow: rejected, audit: null };
-      } else if (set === null) {
-        final = decision("deny", "no policy set is loaded yet", INTERNAL_ERROR_POLICY);
-      } else {
-        model = built.model;
-        evaluation = evaluate(set, model, { dryRun });
-        final = evaluation.decision;
-      }
+      outcome = decideCheck(request, set, deps, { dryRun: deps.dryRun(), nowMs: Date.now() });
     } catch (err) {
       deps.logger.error({ err, decision_id: decisionId }, "internal error while deciding; denying");
-      final = decision("deny", "internal error while deciding", INTERNAL_ERROR_POLICY);
+      const failed = decision("deny", "internal error while deciding", INTERNAL_ERROR_POLICY);
+      outcome = { decision: failed, evaluation: null, model: null, rejection: null, spoofedHeaders: null };
     }
+    const { decision: final, evaluation, model, rejection, spoofedHeaders } = outcome;
 
-    const shadow = evaluation?.shadow ?? null;
-    if (shadow !== null) {
-      deps.metrics.shadowDecisions.labels(shadow.policy, shadow.allowed ? "allow" : "deny").inc();
+    if (spoofedHeaders !== null) {
+      deps.metrics.spoofedHeaders.inc();
+      deps.logger.warn(
+        { event: "spoofed identity headers ignored", decision_id: decisionId, headers: spoofedHeaders },
+        "request carried x-trustgate-peer-* headers that no trusted filter set; they were ignored and removed",
+      );
     }
+    if (rejection !== null) deps.metrics.rejections.labels(rejection.kind).inc();
+    const shadow = evaluation?.shadow ?? null;
+    if (shadow !== null) deps.metrics.shadowDecisions.labels(shadow.policy, shadow.allowed ? "allow" : "deny").inc();
     if (evaluation?.audit) for (const id of evaluation.audit) deps.metrics.auditMatches.labels(id).inc();
 
     const response = toCheckResponse(final, {
       decisionId,
       caller: model?.source.principal ?? "",
       policyVersion,
-      removeHeaders,
+      removeHeaders: spoofedHeaders,
       shadow,
     });
     const durationMs = performance.now() - started;
@@ -129,7 +82,7 @@ export class Authorizer {
         decision: final,
         policyVersion,
         model,
-        reportedPrincipal,
+        reportedPrincipal: rejection?.principal ?? "",
         shadow,
         audit: evaluation?.audit ?? null,
         durationMs,

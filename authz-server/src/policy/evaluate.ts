@@ -171,15 +171,26 @@ function describeRisk(rule: CompiledRule, model: RequestModel): string {
   return notes.join("; ");
 }
 
-/** Explains a default deny: the ALLOW rule that came closest, and the fields it failed on. */
-function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel): string {
-  let best: { policy: CompiledPolicy; rule: CompiledRule; failed: FieldTrace[] } | null = null;
+/** How specifically a policy targets the destination: its own selector beats its namespace, which beats mesh-wide. */
+function specificity(policy: CompiledPolicy, rootNamespace: string): number {
+  return (policy.namespace === rootNamespace ? 0 : 2) + (policy.selector === null ? 0 : 1);
+}
+
+/**
+ * Explains a default deny: the ALLOW rule that came closest — among the most specific policies for the destination
+ * (the workload's own policy says more than a mesh-wide one), the rule with the fewest failed fields.
+ */
+function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel, rootNamespace: string): string {
+  let best: { policy: CompiledPolicy; rule: CompiledRule; failed: FieldTrace[]; rank: number } | null = null;
   for (const policy of allow) {
+    const rank = specificity(policy, rootNamespace);
     for (const rule of policy.rules) {
       const fields: FieldTrace[] = [];
       ruleMatches(rule, model, policy.action, fields);
       const failed = fields.filter((f) => !f.passed);
-      if (best === null || failed.length < best.failed.length) best = { policy, rule, failed };
+      if (best === null || rank > best.rank || (rank === best.rank && failed.length < best.failed.length)) {
+        best = { policy, rule, failed, rank };
+      }
     }
   }
   if (best === null) return "the applicable ALLOW policies have no rules";
@@ -298,7 +309,7 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
     const anonymous = model.source.principal === "" && applicable.some((p) => p.rules.some((r) => r.needsIdentity));
     result = decision(
       anonymous ? "unauthenticated" : "deny",
-      `no ALLOW rule matched${anonymous ? " (the caller has no identity)" : ""}; ${closestMiss(applicable, model)}`,
+      `no ALLOW rule matched${anonymous ? " (the caller has no identity)" : ""}; ${closestMiss(applicable, model, set.rootNamespace)}`,
       DEFAULT_DENY_POLICY,
     );
   }

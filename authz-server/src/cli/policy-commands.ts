@@ -1,0 +1,185 @@
+/**
+ * `trustgate policy test`, `trustgate policy lint` and `trustgate explain`: policy tooling that runs the same code
+ * as live decisions, offline against policy files or (explain) against a running server.
+ */
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { formatLoadError } from "../policy/compiled.js";
+import { loadPolicySet } from "../policy/load-policy-set.js";
+import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
+import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
+import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
+import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
+import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+
+export interface CommonPolicyFlags {
+  rootNamespace: string;
+  workloads?: string;
+  trustDomain: string[];
+  json?: boolean;
+}
+
+async function inventory(flags: CommonPolicyFlags): Promise<WorkloadInventory> {
+  return loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain[0] ?? "cluster.local");
+}
+
+function colour(): boolean {
+  return process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+}
+
+export async function policyTest(paths: string[], flags: CommonPolicyFlags): Promise<number> {
+  const workloads = await inventory(flags);
+  const run = await runPolicyTests(paths.length > 0 ? paths : ["policies"], {
+    rootNamespace: flags.rootNamespace,
+    trustDomains: flags.trustDomain,
+    labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
+  });
+  if (flags.json) console.log(JSON.stringify(testRunJson(run), null, 2));
+  else console.log(formatTestRun(run, colour()));
+  if (run.results.length === 0 && run.loadErrors.length === 0 && run.fileErrors.length === 0) {
+    console.error("no policy test files (*.test.yaml) found");
+  }
+  return testRunPassed(run) ? 0 : 1;
+}
+
+export async function policyLint(paths: string[], flags: CommonPolicyFlags): Promise<number> {
+  const loaded = await loadPolicySet(paths.length > 0 ? paths : ["policies"], { rootNamespace: flags.rootNamespace });
+  if (!loaded.ok) {
+    const errors = loaded.errors.map(formatLoadError);
+    if (flags.json) console.log(JSON.stringify({ errors: loaded.errors, warnings: [] }, null, 2));
+    else {
+      for (const e of errors) console.log(`${e.replace(/^([^:]+:\d+): /, "$1: error: ")}`);
+      console.log(`\n${errors.length} error(s)`);
+    }
+    return 1;
+  }
+  const workloads = await inventory(flags);
+  const warnings = lintPolicySet(loaded.set, {
+    workloads: workloads.workloads,
+    trustDomains: [...new Set([...flags.trustDomain, ...workloads.workloads.map((w) => new URL(w.spiffeId).host)])],
+  });
+  if (flags.json) console.log(JSON.stringify({ errors: [], warnings }, null, 2));
+  else {
+    for (const w of warnings) console.log(formatWarning(w));
+    console.log(
+      `${warnings.length === 0 ? "" : "\n"}${loaded.set.policies.length} policies in ${loaded.files.length} files: 0 errors, ${warnings.length} warning(s)`,
+    );
+  }
+  return 0;
+}
+
+export interface ExplainFlags extends CommonPolicyFlags {
+  request?: string;
+  server?: string;
+  policyDir: string[];
+  principal?: string;
+  fingerprint?: string;
+  subject?: string;
+  risk?: string;
+  alert: string[];
+  method: string;
+  path: string;
+  host?: string;
+  header: string[];
+  destinationPrincipal?: string;
+  namespace?: string;
+  label: string[];
+  port?: number;
+  tcp?: boolean;
+}
+
+function pairs(values: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    values.map((v) => {
+      const eq = v.indexOf("=");
+      if (eq <= 0) throw new Error(`expected key=value, got "${v}"`);
+      return [v.slice(0, eq), v.slice(eq + 1)];
+    }),
+  );
+}
+
+async function description(flags: ExplainFlags): Promise<RequestDescription> {
+  let raw: unknown;
+  if (flags.request) {
+    const text = flags.request === "-" ? await readStdin() : await readFile(flags.request, "utf8");
+    raw = parseYaml(text);
+  } else {
+    raw = {
+      source: {
+        principal: flags.principal,
+        fingerprint: flags.fingerprint,
+        subject: flags.subject,
+        risk: flags.risk,
+        alerts: flags.alert.length > 0 ? flags.alert : undefined,
+      },
+      destination: {
+        principal: flags.destinationPrincipal,
+        namespace: flags.namespace,
+        labels: flags.label.length > 0 ? pairs(flags.label) : undefined,
+        port: flags.port,
+      },
+      tcp: flags.tcp,
+      method: flags.method,
+      path: flags.path,
+      host: flags.host,
+      headers: flags.header.length > 0 ? pairs(flags.header) : undefined,
+    };
+  }
+  const parsed = requestDescriptionSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid request description: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function explainCommand(flags: ExplainFlags): Promise<number> {
+  let request: RequestDescription;
+  try {
+    request = await description(flags);
+  } catch (err) {
+    console.error(`trustgate explain: ${(err as Error).message}`);
+    return 2;
+  }
+  if (flags.server) {
+    const url = new URL("/v1/explain", flags.server);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: flags.json ? "application/json" : "text/plain" },
+        body: JSON.stringify(request),
+      });
+    } catch (err) {
+      console.error(`trustgate explain: cannot reach ${url}: ${(err as Error).message}`);
+      return 2;
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      console.error(`trustgate explain: ${url} answered ${response.status}: ${text}`);
+      return 2;
+    }
+    console.log(text);
+    return 0;
+  }
+  const loaded = await loadPolicySet(flags.policyDir.length > 0 ? flags.policyDir : ["policies"], {
+    rootNamespace: flags.rootNamespace,
+  });
+  if (!loaded.ok) {
+    console.error(`trustgate explain: policies did not load:\n${loaded.errors.map(formatLoadError).join("\n")}`);
+    return 2;
+  }
+  const workloads = await inventory(flags);
+  const result = explain(request, loaded.set, {
+    trustDomains: flags.trustDomain,
+    labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
+  });
+  console.log(flags.json ? JSON.stringify(explanationJson(result), null, 2) : formatExplanation(result));
+  return 0;
+}

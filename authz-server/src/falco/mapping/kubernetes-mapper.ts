@@ -1,0 +1,89 @@
+/**
+ * The `kubernetes` strategy: `(k8s.ns.name, k8s.pod.name)` → the pod's `spec.serviceAccountName` (from the
+ * watch-backed pod directory) → `spiffe://<trustDomain>/ns/<ns>/sa/<sa>`, the identity Istio and SPIRE's Kubernetes
+ * registration give that service account. The kubeconfig comes from `falco.mapping.kubeconfig` or the standard
+ * places (KUBECONFIG, ~/.kube/config, in-cluster service account).
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../../observability/logger.js";
+import { serviceAccountSpiffeId } from "./kubernetes-names.js";
+import { type Lookup, PodDirectory } from "./pod-directory.js";
+import {
+  type MappingOutcome,
+  mapped,
+  type OutputFields,
+  unattributed,
+  type WorkloadMapper,
+  workloadValue,
+} from "./workload-mapper.js";
+
+export interface KubernetesMapperOptions {
+  readonly trustDomain: string;
+  /** A kubeconfig file; "" = the standard places. */
+  readonly kubeconfig: string;
+  readonly maxPods: number;
+  readonly logger: Logger;
+  readonly initialSyncTimeoutMs?: number;
+}
+
+export function loadKubeConfig(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file === "") kc.loadFromDefault();
+  else kc.loadFromFile(file);
+  if (!kc.getCurrentCluster()) {
+    throw new Error(
+      `falco.mapping.strategy kubernetes: no Kubernetes cluster in ${file || "the default kubeconfig or in-cluster configuration"}`,
+    );
+  }
+  return kc;
+}
+
+export class KubernetesMapper implements WorkloadMapper {
+  readonly strategy = "kubernetes" as const;
+  readonly pods: PodDirectory;
+
+  constructor(private readonly options: KubernetesMapperOptions) {
+    this.pods = new PodDirectory({
+      kubeConfig: loadKubeConfig(options.kubeconfig),
+      maxPods: options.maxPods,
+      logger: options.logger,
+      initialSyncTimeoutMs: options.initialSyncTimeoutMs,
+    });
+  }
+
+  map(fields: OutputFields): MappingOutcome | Promise<MappingOutcome> {
+    const namespace = workloadValue(fields, "k8s.ns.name");
+    const pod = workloadValue(fields, "k8s.pod.name");
+    if (namespace === null || pod === null) {
+      return unattributed("unknown-workload", "the alert names no Kubernetes namespace and pod");
+    }
+    const cached = this.pods.lookup(namespace, pod);
+    if (cached !== undefined) return this.outcome(namespace, pod, cached);
+    if (this.pods.knownMissing(namespace, pod)) return this.outcome(namespace, pod, undefined);
+    return this.pods.fetch(namespace, pod).then(
+      (sa) => this.outcome(namespace, pod, sa),
+      (err: unknown) =>
+        unattributed(
+          "lookup-failed",
+          `cannot read pod ${namespace}/${pod} from the Kubernetes API: ${(err as Error).message}`,
+        ),
+    );
+  }
+
+  private outcome(namespace: string, pod: string, sa: Lookup | undefined): MappingOutcome {
+    if (sa === undefined) return unattributed("no-match", `no pod ${namespace}/${pod} in the Kubernetes API`);
+    if (sa === null) return unattributed("no-match", `pod ${namespace}/${pod} has no service account`);
+    const id = serviceAccountSpiffeId(this.options.trustDomain, namespace, sa);
+    return id === null
+      ? unattributed("invalid-identity", `pod ${namespace}/${pod}: invalid namespace or service account "${sa}"`)
+      : mapped(id);
+  }
+
+  start(): Promise<void> {
+    return this.pods.start();
+  }
+
+  stop(): Promise<void> {
+    return this.pods.stop();
+  }
+}

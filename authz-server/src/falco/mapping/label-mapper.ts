@@ -1,0 +1,85 @@
+/**
+ * The `label` strategy: a pod label (named by `falco.mapping.label`, added to alerts with Falco's
+ * `append_output.extra_fields: [k8s.pod.label.<label>]`) names the workload. Accepted values:
+ *  - a service account name: the identity is `spiffe://<trustDomain>/ns/<k8s.ns.name>/sa/<value>`;
+ *  - a full SPIFFE ID in the configured trust domain. When it has the `/ns/<ns>/sa/<sa>` form and the alert names a
+ *    namespace, the namespaces must agree: a pod's label must not be able to pin risk on another namespace's workload.
+ * Read from `k8s.pod.label.<label>`, `k8s.pod.label[<label>]`, or the k8smeta plugin's `k8smeta.pod.label[<label>]`.
+ */
+import { kubernetesNamespaceOf, parseSpiffeId } from "../../identity/spiffe-id.js";
+import { isServiceAccountName, serviceAccountSpiffeId } from "./kubernetes-names.js";
+import {
+  type MappingOutcome,
+  mapped,
+  type OutputFields,
+  unattributed,
+  type WorkloadMapper,
+  workloadValue,
+} from "./workload-mapper.js";
+
+export class LabelMapper implements WorkloadMapper {
+  readonly strategy = "label" as const;
+  private readonly keys: readonly string[];
+
+  constructor(
+    readonly label: string,
+    private readonly trustDomain: string,
+  ) {
+    if (label === "") throw new Error("falco.mapping.label must name a pod label when falco.mapping.strategy is label");
+    this.keys = [
+      `k8s.pod.label.${label}`,
+      `k8s.pod.label[${label}]`,
+      `k8smeta.pod.label.${label}`,
+      `k8smeta.pod.label[${label}]`,
+    ];
+  }
+
+  map(fields: OutputFields): MappingOutcome {
+    const namespace = workloadValue(fields, "k8s.ns.name") ?? workloadValue(fields, "k8smeta.ns.name");
+    let value: string | null = null;
+    for (const key of this.keys) {
+      value = workloadValue(fields, key);
+      if (value !== null) break;
+    }
+    if (value === null) {
+      const pod = workloadValue(fields, "k8s.pod.name") ?? workloadValue(fields, "k8smeta.pod.name");
+      return pod === null && namespace === null
+        ? unattributed("unknown-workload", "no pod or namespace in the alert")
+        : unattributed("no-match", `the alert has no pod label "${this.label}"`);
+    }
+    if (value.startsWith("spiffe://")) return this.fromSpiffeId(value, namespace);
+    if (!isServiceAccountName(value)) {
+      return unattributed(
+        "invalid-identity",
+        `label "${this.label}" is neither a service account name nor a SPIFFE ID`,
+      );
+    }
+    if (namespace === null) {
+      return unattributed(
+        "unknown-workload",
+        `label "${this.label}" names service account "${value}" but no namespace is known`,
+      );
+    }
+    const id = serviceAccountSpiffeId(this.trustDomain, namespace, value);
+    return id === null ? unattributed("invalid-identity", `invalid namespace "${namespace}"`) : mapped(id);
+  }
+
+  private fromSpiffeId(value: string, namespace: string | null): MappingOutcome {
+    const parsed = parseSpiffeId(value);
+    if (!parsed.ok) return unattributed("invalid-identity", `label "${this.label}": ${parsed.error}`);
+    if (parsed.id.trustDomain !== this.trustDomain) {
+      return unattributed("invalid-identity", `label "${this.label}" names trust domain ${parsed.id.trustDomain}`);
+    }
+    const idNamespace = kubernetesNamespaceOf(parsed.id.path);
+    if (namespace !== null && idNamespace !== "" && idNamespace !== namespace) {
+      return unattributed(
+        "invalid-identity",
+        `label "${this.label}" names an identity in namespace ${idNamespace} but the pod runs in ${namespace}`,
+      );
+    }
+    return mapped(parsed.id.uri);
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+}

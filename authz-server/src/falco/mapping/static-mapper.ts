@@ -1,0 +1,80 @@
+/**
+ * The `static` strategy (the docker-compose mesh, or any place without a Kubernetes API): the workload inventory
+ * lists, per workload, the container names, pod-name prefixes and images Falco reports for it. Precedence: exact
+ * container name, then the longest matching pod-name prefix, then the image (`container.image`,
+ * `repository:tag`, or `repository`). A value claimed by two workloads is ambiguous and maps to nobody.
+ */
+import type { WorkloadInventory } from "../../workloads/workload-inventory.js";
+import {
+  type MappingOutcome,
+  mapped,
+  type OutputFields,
+  unattributed,
+  type WorkloadMapper,
+  workloadValue,
+} from "./workload-mapper.js";
+
+const AMBIGUOUS = Symbol("ambiguous");
+type Target = string | typeof AMBIGUOUS;
+
+function index(map: Map<string, Target>, key: string, spiffeId: string): void {
+  const existing = map.get(key);
+  map.set(key, existing === undefined || existing === spiffeId ? spiffeId : AMBIGUOUS);
+}
+
+export class StaticMapper implements WorkloadMapper {
+  readonly strategy = "static" as const;
+  private readonly byContainer = new Map<string, Target>();
+  private readonly byImage = new Map<string, Target>();
+  private readonly byPrefix = new Map<string, Target>();
+  /** Distinct prefixes, longest first. */
+  private readonly prefixes: string[];
+
+  constructor(inventory: WorkloadInventory) {
+    for (const w of inventory.workloads) {
+      for (const name of w.containers) index(this.byContainer, name, w.spiffeId);
+      for (const image of w.images) index(this.byImage, image, w.spiffeId);
+      for (const prefix of w.podPrefixes) index(this.byPrefix, prefix, w.spiffeId);
+    }
+    this.prefixes = [...this.byPrefix.keys()].sort((a, b) => b.length - a.length);
+  }
+
+  map(fields: OutputFields): MappingOutcome {
+    const container = workloadValue(fields, "container.name");
+    const pod = workloadValue(fields, "k8s.pod.name");
+    const repository = workloadValue(fields, "container.image.repository");
+    const image = workloadValue(fields, "container.image");
+    if (container === null && pod === null && repository === null && image === null) {
+      return unattributed("unknown-workload", "no container name, pod name or image in the alert");
+    }
+    if (container !== null) {
+      const hit = this.byContainer.get(container);
+      if (hit !== undefined) return this.outcome(hit, `container name "${container}"`);
+    }
+    if (pod !== null) {
+      for (const prefix of this.prefixes) {
+        if (pod.startsWith(prefix)) return this.outcome(this.byPrefix.get(prefix)!, `pod name "${pod}"`);
+      }
+    }
+    const tag = workloadValue(fields, "container.image.tag");
+    const candidates = [image, repository !== null && tag !== null ? `${repository}:${tag}` : null, repository];
+    for (const candidate of candidates) {
+      if (candidate === null) continue;
+      const hit = this.byImage.get(candidate);
+      if (hit !== undefined) return this.outcome(hit, `image "${candidate}"`);
+    }
+    return unattributed(
+      "no-match",
+      `no inventory workload has container ${container ?? "-"}, pod ${pod ?? "-"} or image ${repository ?? image ?? "-"}`,
+    );
+  }
+
+  private outcome(target: Target, what: string): MappingOutcome {
+    return target === AMBIGUOUS
+      ? unattributed("ambiguous", `${what} belongs to more than one workload`)
+      : mapped(target);
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+}

@@ -1,0 +1,59 @@
+/**
+ * Which workload an alert is about. Falco reports containers, pods and namespaces but never a service account, so a
+ * strategy chosen in configuration turns `output_fields` into a SPIFFE ID — or says plainly that it cannot. It never
+ * guesses: an alert it cannot attribute is counted as unattributed and adds risk to nobody.
+ */
+
+/** Why an alert could not be attributed (a fixed set: it is a metric label). */
+export type UnattributedReason =
+  /** The identifying fields are absent or placeholders (null, "<NA>", "", "host"). */
+  | "unknown-workload"
+  /** The fields are known but nothing maps them (no inventory entry, no such pod, no label). */
+  | "no-match"
+  /** More than one workload matches (static inventory). */
+  | "ambiguous"
+  /** The mapping produced something that is not an acceptable SPIFFE ID. */
+  | "invalid-identity"
+  /** The Kubernetes API could not be asked. */
+  | "lookup-failed";
+
+export const UNATTRIBUTED_REASONS: readonly UnattributedReason[] = [
+  "unknown-workload",
+  "no-match",
+  "ambiguous",
+  "invalid-identity",
+  "lookup-failed",
+];
+
+export type MappingOutcome =
+  | { readonly ok: true; readonly spiffeId: string }
+  | { readonly ok: false; readonly reason: UnattributedReason; readonly detail: string };
+
+export type OutputFields = Readonly<Record<string, unknown>>;
+
+export interface WorkloadMapper {
+  readonly strategy: "static" | "kubernetes" | "label";
+  /** Synchronous when the answer is in memory; a promise only when it must be fetched (a Kubernetes cache miss). */
+  map(fields: OutputFields): MappingOutcome | Promise<MappingOutcome>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function mapped(spiffeId: string): MappingOutcome {
+  return { ok: true, spiffeId };
+}
+
+export function unattributed(reason: UnattributedReason, detail: string): MappingOutcome {
+  return { ok: false, reason, detail };
+}
+
+/**
+ * A usable workload field value, or null for the values Falco uses when it does not know: `null`, `"<NA>"`, `""`,
+ * and `"host"` (the container id of host processes). Non-strings are never identifiers.
+ */
+export function workloadValue(fields: OutputFields, key: string): string | null {
+  const value = fields[key];
+  if (typeof value !== "string") return null;
+  if (value === "" || value === "<NA>" || value === "host") return null;
+  return value;
+}

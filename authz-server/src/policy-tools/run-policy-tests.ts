@@ -1,0 +1,144 @@
+/**
+ * Runs policy unit tests: every `*.test.yaml` under the given paths, each case decided against the whole policy set
+ * loaded from those paths (as a deployment would load it), with the same code as live Checks.
+ */
+import { relative } from "node:path";
+import { formatLoadError } from "../policy/compiled.js";
+import { loadPolicySet } from "../policy/load-policy-set.js";
+import { isPolicyTestFile, listYamlFiles } from "../policy/policy-files.js";
+import type { PolicySet } from "../policy/policy-set.js";
+import { type Explanation, explain, formatExplanation } from "./explain.js";
+import { readTestFile, type TestCase } from "./test-file.js";
+
+export interface CaseResult {
+  readonly testCase: TestCase;
+  readonly passed: boolean;
+  /** What differed, one line per mismatch. */
+  readonly failures: string[];
+  readonly explanation: Explanation;
+}
+
+export interface TestRun {
+  readonly loadErrors: string[];
+  readonly fileErrors: string[];
+  readonly results: CaseResult[];
+  readonly files: string[];
+}
+
+export interface RunOptions {
+  readonly rootNamespace: string;
+  readonly trustDomains?: readonly string[];
+  readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  readonly nowMs?: number;
+}
+
+export function checkCase(testCase: TestCase, set: PolicySet, options: RunOptions): CaseResult {
+  const explanation = explain(testCase.request, set, options);
+  const d = explanation.outcome.decision;
+  const e = testCase.expect;
+  const failures: string[] = [];
+  const got = d.allowed ? "allow" : "deny";
+  if (e.decision !== got) failures.push(`expected ${e.decision}, got ${got} (${d.reason})`);
+  if (e.outcome !== undefined && e.outcome !== d.outcome)
+    failures.push(`expected outcome ${e.outcome}, got ${d.outcome}`);
+  if (e.policy !== undefined && e.policy !== d.policy) failures.push(`expected policy ${e.policy}, got ${d.policy}`);
+  if (e.rule !== undefined && e.rule !== d.rule) failures.push(`expected rule ${e.rule}, got ${d.rule}`);
+  if (e.reasonContains !== undefined && !d.reason.includes(e.reasonContains)) {
+    failures.push(
+      `expected the reason to contain ${JSON.stringify(e.reasonContains)}, got ${JSON.stringify(d.reason)}`,
+    );
+  }
+  return { testCase, passed: failures.length === 0, failures, explanation };
+}
+
+export async function runPolicyTests(paths: readonly string[], options: RunOptions): Promise<TestRun> {
+  const loaded = await loadPolicySet(paths, { rootNamespace: options.rootNamespace });
+  const testFiles = await listYamlFiles(paths, isPolicyTestFile);
+  const files = testFiles.map((f) => relative(process.cwd(), f) || f);
+  if (!loaded.ok) return { loadErrors: loaded.errors.map(formatLoadError), fileErrors: [], results: [], files };
+  const fileErrors: string[] = [];
+  const results: CaseResult[] = [];
+  for (let i = 0; i < testFiles.length; i++) {
+    let cases: TestCase[];
+    try {
+      cases = await readTestFile(testFiles[i]!, files[i]);
+    } catch (err) {
+      fileErrors.push((err as Error).message);
+      continue;
+    }
+    for (const c of cases) results.push(checkCase(c, loaded.set, options));
+  }
+  return { loadErrors: [], fileErrors, results, files };
+}
+
+function indent(text: string, by: string): string {
+  return text
+    .split("\n")
+    .map((l) => `${by}${l}`)
+    .join("\n");
+}
+
+/** Test-runner style report. Colours only when asked (a terminal). */
+export function formatTestRun(run: TestRun, colour: boolean): string {
+  const green = (s: string) => (colour ? `\x1b[32m${s}\x1b[0m` : s);
+  const red = (s: string) => (colour ? `\x1b[31m${s}\x1b[0m` : s);
+  const lines: string[] = [];
+  if (run.loadErrors.length > 0) {
+    lines.push(red("policies did not load:"), ...run.loadErrors.map((e) => `  ${e}`));
+    return lines.join("\n");
+  }
+  let current = "";
+  for (const r of run.results) {
+    if (r.testCase.file !== current) {
+      current = r.testCase.file;
+      lines.push(current);
+    }
+    lines.push(`  ${r.passed ? green("✓") : red("✗")} ${r.testCase.name}`);
+    if (!r.passed) {
+      lines.push(`      at ${r.testCase.file}:${r.testCase.line}`);
+      for (const f of r.failures) lines.push(`      ${red(f)}`);
+      lines.push(indent(formatExplanation(r.explanation), "      │ "));
+    }
+  }
+  for (const e of run.fileErrors) lines.push(red(`✗ ${e}`));
+  const passed = run.results.filter((r) => r.passed).length;
+  const failed = run.results.length - passed + run.fileErrors.length;
+  lines.push("");
+  lines.push(
+    `${failed === 0 ? green(`${passed} passed`) : `${passed} passed, ${red(`${failed} failed`)}`} (${run.results.length} cases in ${run.files.length} files)`,
+  );
+  return lines.join("\n");
+}
+
+export function testRunJson(run: TestRun): Record<string, unknown> {
+  const passed = run.results.filter((r) => r.passed).length;
+  return {
+    passed,
+    failed: run.results.length - passed + run.fileErrors.length,
+    loadErrors: run.loadErrors,
+    fileErrors: run.fileErrors,
+    cases: run.results.map((r) => ({
+      file: r.testCase.file,
+      line: r.testCase.line,
+      name: r.testCase.name,
+      passed: r.passed,
+      failures: r.failures,
+      decision: {
+        decision: r.explanation.outcome.decision.allowed ? "allow" : "deny",
+        outcome: r.explanation.outcome.decision.outcome,
+        policy: r.explanation.outcome.decision.policy,
+        rule: r.explanation.outcome.decision.rule,
+        reason: r.explanation.outcome.decision.reason,
+      },
+    })),
+  };
+}
+
+export function testRunPassed(run: TestRun): boolean {
+  return (
+    run.loadErrors.length === 0 &&
+    run.fileErrors.length === 0 &&
+    run.results.length > 0 &&
+    run.results.every((r) => r.passed)
+  );
+}
