@@ -20,7 +20,7 @@ const yaml = (rel: string): Obj => YAML.parse(text(rel));
 
 const workloads = loadWorkloads();
 const compose = parseComposeYaml(text("docker-compose.yml")).doc as Obj;
-const services = compose.services as Record<string, Obj>;
+const services = compose.services as Obj;
 const env = (svc: string): Record<string, string> =>
   Object.fromEntries(Object.entries(services[svc]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
 const bootstrap = (name: string): Obj => yaml(`envoy-configs/compose/envoy/${name}.yaml`);
