@@ -37,7 +37,7 @@ export class GuestMemory {
   read(ptr: number, len: number): Uint8Array | null {
     this.sync();
     if (!this.inBounds(ptr, len)) return null;
-    return Uint8Array.prototype.slice.call(this.bytes, ptr, ptr + len);
+    return new Uint8Array(this.memory.buffer.slice(ptr, ptr + len));
   }
 
   readString(ptr: number, len: number): string | null {

@@ -102,7 +102,7 @@ export class ProxyWasmHost {
   status: { code: number; message: string } = { code: 0, message: "" };
   pendingDone = new Set<number>();
   nextHttpCallToken = 1;
-  nextMetricIds = [0, 1, 2]; // Envoy: id = (n << 2) | type, so counters 4, 8, …; gauges 5, 9, …
+  nextMetricIds = [0, 0, 0]; // Envoy: id = (n << 2) | type, so counters 4, 8, …; gauges 5, 9, …
   private readonly afterCall: Array<() => void> = [];
   private depth = 0;
   private nextContextId = 1;

@@ -378,10 +378,7 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
       const id = ((n + 1) << 2) | t;
       host.nextMetricIds[t] = n + 1;
       host.metricsById.set(id, { name, type: t as 0 | 1 | 2, value: 0n, samples: [] });
-      // Several ids may name one stat (as in Envoy): keep their values together.
-      for (const m of host.metricsById.values()) {
-        if (m.name === name && m !== host.metricsById.get(id)) host.metricsById.get(id)!.value = 0n;
-      }
+      // Defining a name again gives a new id for the same stat (as in Envoy); host.metric(name) sums them.
       return mem().writeU32(u(retIdPtr), id) ? Status.Ok : Status.InvalidMemoryAccess;
     },
 
