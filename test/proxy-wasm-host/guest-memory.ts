@@ -67,6 +67,42 @@ export class GuestMemory {
     return true;
   }
 
+  /** copyIn for a string, encoded as UTF-8 straight into the module's memory. */
+  copyInString(value: string, ptrPtr: number, sizePtr: number): boolean {
+    const size = Buffer.byteLength(value);
+    if (size === 0) return this.writeU32(ptrPtr, 0) && this.writeU32(sizePtr, 0);
+    const ptr = this.allocate(size) >>> 0;
+    this.sync();
+    if (ptr === 0 || !this.inBounds(ptr, size)) return false;
+    this.bytes.write(value, ptr, size, "utf8");
+    return this.writeU32(ptrPtr, ptr) && this.writeU32(sizePtr, size);
+  }
+
+  /** copyIn for header pairs, serialised straight into the module's memory (see pairs.ts for the format). */
+  copyInPairs(pairs: ReadonlyArray<readonly [string, string]>, ptrPtr: number, sizePtr: number): boolean {
+    if (pairs.length === 0) return this.writeU32(ptrPtr, 0) && this.writeU32(sizePtr, 0);
+    let size = 4 + 8 * pairs.length;
+    for (const [k, v] of pairs) size += Buffer.byteLength(k) + Buffer.byteLength(v) + 2;
+    const ptr = this.allocate(size) >>> 0;
+    this.sync();
+    if (ptr === 0 || !this.inBounds(ptr, size)) return false;
+    const b = this.bytes;
+    b.writeUInt32LE(pairs.length, ptr);
+    let offset = ptr + 4 + 8 * pairs.length;
+    for (let i = 0; i < pairs.length; i++) {
+      const [k, v] = pairs[i] as readonly [string, string];
+      const keyLength = b.write(k, offset, "utf8");
+      b[offset + keyLength] = 0;
+      offset += keyLength + 1;
+      const valueLength = b.write(v, offset, "utf8");
+      b[offset + valueLength] = 0;
+      offset += valueLength + 1;
+      b.writeUInt32LE(keyLength, ptr + 4 + 8 * i);
+      b.writeUInt32LE(valueLength, ptr + 8 + 8 * i);
+    }
+    return this.writeU32(ptrPtr, ptr) && this.writeU32(sizePtr, size);
+  }
+
   /** Copies `data` into memory the module allocates, then writes pointer and size into the return slots. */
   copyIn(data: Uint8Array, ptrPtr: number, sizePtr: number): boolean {
     if (data.length === 0) return this.writeU32(ptrPtr, 0) && this.writeU32(sizePtr, 0);

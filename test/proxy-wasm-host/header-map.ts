@@ -46,6 +46,11 @@ export class HeaderMap {
     for (const [k, v] of pairs) this.add(k, v);
   }
 
+  /** The live entries, read-only (no copy; for the host's own serialisation). */
+  entriesView(): ReadonlyArray<readonly [string, string]> {
+    return this.entries;
+  }
+
   pairs(): HeaderPairs {
     return this.entries.map(([k, v]) => [k, v]);
   }

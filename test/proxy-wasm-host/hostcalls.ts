@@ -3,7 +3,7 @@
 import { BufferType, MapType, MetricType, Status, StreamType } from "./abi.js";
 import { HeaderMap } from "./header-map.js";
 import type { ProxyWasmHost } from "./host.js";
-import { decodePairs, encodePairs } from "./pairs.js";
+import { decodePairs } from "./pairs.js";
 import { normalizeGuestPath } from "./properties.js";
 import type { HttpStream } from "./stream.js";
 
@@ -157,7 +157,7 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
       if (!map) return Status.BadArgument;
       const value = map.get(key);
       if (value === undefined) return Status.NotFound;
-      return mem().copyIn(utf8(value), u(retPtrPtr), u(retSizePtr)) ? Status.Ok : Status.InvalidMemoryAccess;
+      return mem().copyInString(value, u(retPtrPtr), u(retSizePtr)) ? Status.Ok : Status.InvalidMemoryAccess;
     },
 
     proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number) {
@@ -195,9 +195,8 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
     proxy_get_header_map_pairs(type: number, retPtrPtr: number, retSizePtr: number): number {
       if (u(type) > 7) return Status.BadArgument;
       const map = headerMap(u(type), false);
-      const pairs = map ? map.pairs() : [];
-      const bytes = pairs.length === 0 ? new Uint8Array(0) : encodePairs(pairs);
-      return mem().copyIn(bytes, u(retPtrPtr), u(retSizePtr)) ? Status.Ok : Status.InvalidMemoryAccess;
+      const pairs = map ? map.entriesView() : [];
+      return mem().copyInPairs(pairs, u(retPtrPtr), u(retSizePtr)) ? Status.Ok : Status.InvalidMemoryAccess;
     },
 
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {

@@ -33,9 +33,10 @@ export interface CallbackOptions {
   endOfStream?: boolean;
 }
 
+const EMPTY = new Uint8Array(0);
 const newSide = (): StreamSide => ({
   headers: new HeaderMap(),
-  body: new Uint8Array(0),
+  body: EMPTY,
   trailers: new HeaderMap(),
   action: null,
   paused: false,
