@@ -63,37 +63,40 @@ describe("Istio install (kustomize)", () => {
     });
   }
 
-  it("default install: sidecar-free trustgate, 2 replicas, hardened, gRPC probes, untrusted filter headers", () => {
-    const docs = renderKustomization(istioDir).docs as Obj[];
-    const deploy = docs.find((d) => d.kind === "Deployment") as Obj;
-    const pod = deploy.spec.template.spec;
-    const c = pod.containers[0];
-    expect(deploy.spec.replicas).toBeGreaterThanOrEqual(2);
-    expect(deploy.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
-    expect(c.securityContext).toMatchObject({
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-    });
-    for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) expect(c[probe].grpc.port).toBe(9191);
-    expect(c.env.find((e: Obj) => e.name === "TRUSTGATE_TRUST_FILTER_HEADERS").value).toBe("false");
-    expect(docs.map((d) => d.kind).sort()).toEqual(
-      [
-        "AuthorizationPolicy",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "ConfigMap",
-        "Deployment",
-        "Namespace",
-        "NetworkPolicy",
-        "PodDisruptionBudget",
-        "Service",
-        "ServiceAccount",
-      ].sort(),
-    );
-  });
+  it.skipIf(!hasKubectl())(
+    "default install: sidecar-free trustgate, 2 replicas, hardened, gRPC probes, untrusted filter headers",
+    () => {
+      const docs = renderKustomization(istioDir).docs as Obj[];
+      const deploy = docs.find((d) => d.kind === "Deployment") as Obj;
+      const pod = deploy.spec.template.spec;
+      const c = pod.containers[0];
+      expect(deploy.spec.replicas).toBeGreaterThanOrEqual(2);
+      expect(deploy.spec.template.metadata.labels["sidecar.istio.io/inject"]).toBe("false");
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+      });
+      for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) expect(c[probe].grpc.port).toBe(9191);
+      expect(c.env.find((e: Obj) => e.name === "TRUSTGATE_TRUST_FILTER_HEADERS").value).toBe("false");
+      expect(docs.map((d) => d.kind).sort()).toEqual(
+        [
+          "AuthorizationPolicy",
+          "ClusterRole",
+          "ClusterRoleBinding",
+          "ConfigMap",
+          "ConfigMap",
+          "Deployment",
+          "Namespace",
+          "NetworkPolicy",
+          "PodDisruptionBudget",
+          "Service",
+          "ServiceAccount",
+        ].sort(),
+      );
+    },
+  );
 
   it.skipIf(!hasKubectl())("wasm variants trust the filter's headers; the default does not", () => {
     const env = (dir: string) => {
