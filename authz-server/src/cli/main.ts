@@ -2,10 +2,20 @@
  * The trustgate command line. Every command has --help; errors go to stderr with a non-zero exit code.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { check } from "./check-command.js";
-import { health } from "./health-command.js";
-import { explainCommand, policyLint, policyTest } from "./policy-commands.js";
-import { serve } from "./serve-command.js";
+
+// Command modules are imported when their command runs, so `--help` and small commands start fast.
+const serve = async (flags: Parameters<typeof import("./serve-command.js").serve>[0]) =>
+  (await import("./serve-command.js")).serve(flags);
+const check = async (flags: Parameters<typeof import("./check-command.js").check>[0]) =>
+  (await import("./check-command.js")).check(flags);
+const health = async (flags: Parameters<typeof import("./health-command.js").health>[0]) =>
+  (await import("./health-command.js")).health(flags);
+const policyTest = async (...args: Parameters<typeof import("./policy-commands.js").policyTest>) =>
+  (await import("./policy-commands.js")).policyTest(...args);
+const policyLint = async (...args: Parameters<typeof import("./policy-commands.js").policyLint>) =>
+  (await import("./policy-commands.js")).policyLint(...args);
+const explainCommand = async (flags: Parameters<typeof import("./policy-commands.js").explainCommand>[0]) =>
+  (await import("./policy-commands.js")).explainCommand(flags);
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -1,5 +1,6 @@
 /**
- * Structured JSON logs (pino) on stdout, written asynchronously in batches so logging never blocks a Check.
+ * Structured JSON logs (pino) on stdout, written asynchronously (lines that pile up while a write is in flight go
+ * out together) so logging never blocks a Check, yet a quiet server still writes each line at once.
  * Sensitive request headers are redacted by pino's compiled redaction paths.
  */
 import pino, { type Logger } from "pino";
@@ -8,10 +9,7 @@ import { SENSITIVE_HEADERS } from "./redaction.js";
 export type { Logger };
 
 export function createLogger(level: string, destination: pino.DestinationStream | number = 1): Logger {
-  const stream =
-    typeof destination === "number"
-      ? pino.destination({ dest: destination, sync: false, minLength: 4096 })
-      : destination;
+  const stream = typeof destination === "number" ? pino.destination({ dest: destination, sync: false }) : destination;
   return pino(
     {
       level,

@@ -34,7 +34,8 @@ export async function loadPolicySet(paths: readonly string[], options: LoadOptio
   const seen = new Map<string, string>();
   const digest = createHash("sha256");
   for (const file of files) {
-    const display = relative(base, file) || file;
+    const rel = relative(base, file);
+    const display = rel === "" || rel.startsWith("..") ? file : rel;
     let text: string;
     try {
       text = await readFile(file, "utf8");

@@ -9,16 +9,19 @@ import { DecisionLog } from "../decision/decision-log.js";
 import { PolicyHolder } from "../decision/policy-holder.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
 import { AdminServer } from "../http/admin-server.js";
+import { registerExplainRoutes } from "../http/explain-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
+import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { RevocationList } from "../risk/revocation-list.js";
 import { quietRiskView, type RiskView } from "../risk/risk-view.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { PolicyLoader } from "./policy-loader.js";
+import { PolicyWatcher } from "./policy-watcher.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -77,6 +80,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const router = new Router();
   registerHealthRoutes(router, policies, metrics, readiness);
   registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerExplainRoutes(router, {
+    policies,
+    risk,
+    trustDomains: config.identity.trustDomains,
+    labelsOf: inventory.size > 0 ? (id) => inventory.labelsOf(id) : undefined,
+    dryRun: () => dryRun,
+    adminToken,
+  });
   const admin = new AdminServer(router, logger);
   const grpc = new GrpcServer({
     address: config.grpc.addr,
@@ -84,6 +95,29 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     authorizer,
     logger,
   });
+
+  // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
+  const lintActive = () => {
+    const set = policies.current;
+    if (set === null) return;
+    setImmediate(() => {
+      const warnings = lintPolicySet(set, {
+        workloads: inventory.workloads,
+        trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+      });
+      for (const w of warnings)
+        logger.warn(
+          { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
+          formatWarning(w),
+        );
+    });
+  };
+  lintActive();
+  policies.onSwap(lintActive);
+  const watcher = config.policies.watch
+    ? new PolicyWatcher(config.policies.dir, (t) => loader.reload(t), logger)
+    : null;
+  await watcher?.start();
 
   const grpcPort = await grpc.listen();
   const httpBound = await admin.listen(config.http.addr);
@@ -118,6 +152,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           `shutting down (${reason}): reporting NOT_SERVING, finishing in-flight calls`,
         );
         readiness.shuttingDown = true;
+        await watcher?.stop();
         grpc.setServing(false);
         await grpc.shutdown(config.shutdownGraceSeconds * 1000);
         await admin.close();

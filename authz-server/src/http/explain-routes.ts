@@ -1,0 +1,65 @@
+/**
+ * `POST /v1/explain`: explain a decision against the live policy set and live risk, in the request format of policy
+ * unit tests. It reveals policy contents and risk state, so it needs the admin token when one is configured and is
+ * otherwise answered only to clients on the loopback interface.
+ */
+import type { IncomingMessage } from "node:http";
+import type { PolicyHolder } from "../decision/policy-holder.js";
+import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
+import { requestDescriptionSchema } from "../policy-tools/request-description.js";
+import type { RiskView } from "../risk/risk-view.js";
+import { checkAdminToken } from "./admin-auth.js";
+import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
+
+export interface ExplainDeps {
+  readonly policies: PolicyHolder;
+  readonly risk: RiskView;
+  readonly trustDomains: readonly string[];
+  readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  readonly dryRun: () => boolean;
+  readonly adminToken: string;
+}
+
+function isLoopback(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress ?? "";
+  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1" || address === "";
+}
+
+export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
+  router.on("POST", "/v1/explain", async (req, res) => {
+    if (deps.adminToken !== "") {
+      const auth = checkAdminToken(req, deps.adminToken);
+      if (!auth.ok) return sendJson(res, auth.status, { error: auth.error });
+    } else if (!isLoopback(req)) {
+      return sendJson(res, 403, { error: "explain is only answered on loopback unless http.adminToken is set" });
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse((await readBody(req, 256 * 1024)).toString("utf8"));
+    } catch (err) {
+      return sendJson(res, err instanceof BodyTooLarge ? 413 : 400, {
+        error: `invalid JSON body: ${(err as Error).message}`,
+      });
+    }
+    const parsed = requestDescriptionSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return sendJson(res, 400, { error: `${issue.path.join(".") || "(root)"}: ${issue.message}` });
+    }
+    const set = deps.policies.current;
+    if (set === null) return sendJson(res, 503, { error: "no policy set is loaded" });
+    const result = explain(parsed.data, set, {
+      risk: deps.risk,
+      trustDomains: deps.trustDomains,
+      labelsOf: deps.labelsOf,
+      dryRun: deps.dryRun(),
+    });
+    if ((req.headers.accept ?? "").includes("text/plain")) {
+      const text = formatExplanation(result);
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    sendJson(res, 200, explanationJson(result));
+  });
+}

@@ -1,0 +1,140 @@
+import { describe, expect, it } from "vitest";
+import { policySet } from "../testing/fixtures.test-util.js";
+import type { Workload } from "../workloads/workload-inventory.js";
+import { formatWarning, lintPolicySet } from "./lint.js";
+
+const header = (ns: string, name: string) => `---
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata:
+  name: ${name}
+  namespace: ${ns}
+`;
+
+// The product brief's payment policy, as written there: from, to and when as three separate rules.
+const briefPayment = `${header("production", "spiffe-authz")}spec:
+  selector:
+    matchLabels:
+      app: payment-service
+  rules:
+  - from:
+    - source:
+        principals:
+        - "spiffe://cluster.local/ns/production/sa/order-service"
+        - "spiffe://cluster.local/ns/production/sa/billing-service"
+  - to:
+    - operation:
+        methods: ["POST", "GET"]
+        paths: ["/api/v1/payment/*"]
+  - when:
+    - key: source.certificate_subject
+      values: ["CN=order-service.production.cluster.local"]
+    - key: request.headers[x-request-id]
+      notValues: [""]
+`;
+
+const workloads: Workload[] = [
+  {
+    name: "payment",
+    namespace: "production",
+    serviceAccount: "payment-service",
+    spiffeId: "spiffe://cluster.local/ns/production/sa/payment-service",
+    labels: { app: "payment-service" },
+    containers: [],
+    podPrefixes: [],
+    images: [],
+  },
+  {
+    name: "order",
+    namespace: "production",
+    serviceAccount: "order-service",
+    spiffeId: "spiffe://cluster.local/ns/production/sa/order-service",
+    labels: { app: "order-service" },
+    containers: [],
+    podPrefixes: [],
+    images: [],
+  },
+];
+
+function lint(yaml: string, withWorkloads = false) {
+  return lintPolicySet(policySet(yaml), { workloads: withWorkloads ? workloads : [], trustDomains: ["cluster.local"] });
+}
+
+describe("lint", () => {
+  it("flags the product brief's split payment policy and explains why", () => {
+    const warnings = lint(briefPayment);
+    expect(warnings.map((w) => w.code)).toEqual(["split-rule"]);
+    const text = formatWarning(warnings[0]!);
+    expect(text).toContain('rule 0 has only "from", rule 1 has only "to", rule 2 has only "when"');
+    expect(text).toContain("the `to` rule lets ANY caller in");
+    expect(text).toContain("fix: put from, to and when in the same rule");
+    expect(warnings[0]).toMatchObject({ file: "test.yaml", line: 12, policy: "production/spiffe-authz" });
+  });
+
+  it("does not flag the same intent written as one rule", () => {
+    const single = briefPayment.replace("  - to:\n", "    to:\n").replace("  - when:\n", "    when:\n");
+    expect(lint(single)).toEqual([]);
+  });
+
+  it("flags an ALLOW rule {} that allows everything, and a DENY {} that denies everything", () => {
+    expect(lint(`${header("a", "p")}spec:\n  rules:\n  - {}\n`).map((w) => w.code)).toEqual(["allow-all"]);
+    expect(lint(`${header("a", "p")}spec:\n  action: DENY\n  rules:\n  - {}\n`).map((w) => w.code)).toEqual([
+      "deny-all",
+    ]);
+  });
+
+  it.each([
+    ["principals: [ns/default/sa/sleep]", "principal-without-trust-domain", 'read as trust domain "ns"'],
+    ["principals: [order-service]", "principal-without-trust-domain", 'read as trust domain "order-service"'],
+  ])("flags %s", (source, code, message) => {
+    const warnings = lint(`${header("a", "p")}spec:\n  rules:\n  - from:\n    - source:\n        ${source}\n`);
+    expect(warnings.map((w) => w.code)).toEqual([code]);
+    expect(warnings[0]!.message).toContain(message);
+  });
+
+  it.each([
+    ['paths: ["/api?debug=1"]', "path-with-query"],
+    ['hosts: ["api.example.com:8080"]', "host-with-port"],
+    ["methods: [get]", "lowercase-method"],
+  ])("flags %s", (operation, code) => {
+    const warnings = lint(`${header("a", "p")}spec:\n  rules:\n  - to:\n    - operation:\n        ${operation}\n`);
+    expect(warnings.map((w) => w.code)).toEqual([code]);
+  });
+
+  it("flags a selector no declared workload matches, only when workloads are declared", () => {
+    const yaml = `${header("production", "p")}spec:\n  selector:\n    matchLabels: {app: paymnet}\n  rules:\n  - from:\n    - source:\n        principals: [cluster.local/ns/production/sa/order-service]\n`;
+    expect(lint(yaml)).toEqual([]);
+    expect(lint(yaml, true).map((w) => w.code)).toEqual(["selector-matches-nothing"]);
+    expect(lint(yaml.replace("paymnet", "payment-service"), true)).toEqual([]);
+  });
+
+  it("flags a principal that is not a declared workload (a DENY typo fails open)", () => {
+    const yaml = `${header("production", "p")}spec:\n  action: DENY\n  rules:\n  - from:\n    - source:\n        principals: [cluster.local/ns/production/sa/ordr-service]\n`;
+    const warnings = lint(yaml, true);
+    expect(warnings.map((w) => w.code)).toEqual(["unknown-principal"]);
+    expect(warnings[0]!.message).toContain("fails open");
+  });
+
+  it("flags an ALLOW rule that a DENY on the same scope makes unreachable", () => {
+    const yaml = `${header("production", "deny-admin")}spec:\n  action: DENY\n  rules:\n  - to:\n    - operation:\n        paths: ["/admin", "/admin/*"]\n${header("production", "allow-admin")}spec:\n  rules:\n  - from:\n    - source:\n        principals: [cluster.local/ns/production/sa/order-service]\n    to:\n    - operation:\n        methods: [GET]\n        paths: ["/admin/*"]\n  - to:\n    - operation:\n        paths: ["/public"]\n`;
+    const warnings = lint(yaml);
+    expect(warnings.map((w) => [w.code, w.policy, w.rule])).toEqual([
+      ["allow-unreachable", "production/allow-admin", 0],
+    ]);
+    expect(warnings[0]!.message).toContain("denied first by production/deny-admin rule 0");
+  });
+
+  it("does not call an ALLOW unreachable when the DENY is narrower or scoped elsewhere", () => {
+    const narrower = `${header("production", "deny")}spec:\n  action: DENY\n  rules:\n  - to:\n    - operation:\n        paths: ["/admin/users"]\n${header("production", "allow")}spec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/admin/*"]\n`;
+    expect(lint(narrower)).toEqual([]);
+    const elsewhere = `${header("other", "deny")}spec:\n  action: DENY\n  rules:\n  - to:\n    - operation:\n        paths: ["/admin/*"]\n${header("production", "allow")}spec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/admin/*"]\n`;
+    expect(lint(elsewhere)).toEqual([]);
+  });
+
+  it("passes the example policy library without warnings", async () => {
+    const { loadPolicySet } = await import("../policy/load-policy-set.js");
+    const loaded = await loadPolicySet(["policies"], { rootNamespace: "istio-system" });
+    expect(loaded.ok).toBe(true);
+    if (loaded.ok) expect(lintPolicySet(loaded.set, { workloads: [], trustDomains: ["cluster.local"] })).toEqual([]);
+  });
+});

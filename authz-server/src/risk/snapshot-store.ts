@@ -1,0 +1,105 @@
+/**
+ * The risk state on disk, so it survives a restart: one JSON file, replaced atomically (write a temporary file in
+ * the same directory, fsync, rename). A file that cannot be read as a snapshot is moved aside and reported, and the
+ * server starts with empty risk state rather than not at all.
+ */
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { z } from "zod";
+import type { Logger } from "../observability/logger.js";
+import type { EngineState } from "./risk-engine.js";
+import { FALCO_PRIORITIES } from "./risk-view.js";
+
+const FORMAT = "trustgate-risk-snapshot/1";
+
+const entrySchema = z
+  .object({
+    rule: z.string(),
+    priority: z.enum(FALCO_PRIORITIES),
+    time: z.string(),
+    eventMs: z.number(),
+    receivedMs: z.number(),
+    lastMs: z.number(),
+    lastTime: z.string(),
+    lastReceivedMs: z.number(),
+    weight: z.number().nonnegative(),
+    count: z.number().int().positive(),
+    dedupKey: z.string(),
+  })
+  .strict();
+
+const snapshotSchema = z
+  .object({
+    format: z.literal(FORMAT),
+    savedAt: z.string(),
+    state: z
+      .object({
+        lastHeardMs: z.number().nullable(),
+        identities: z.array(
+          z
+            .object({
+              spiffeId: z.string().startsWith("spiffe://"),
+              residualScore: z.number().nonnegative(),
+              residualAtMs: z.number(),
+              alerts: z.array(entrySchema),
+            })
+            .strict(),
+        ),
+        seen: z.array(z.tuple([z.string(), z.number()])),
+      })
+      .strict(),
+  })
+  .strict();
+
+export class SnapshotStore {
+  constructor(
+    readonly file: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The saved state, or null when there is none (or it was unusable: then it is moved aside). */
+  async load(): Promise<EngineState | null> {
+    let text: string;
+    try {
+      text = await readFile(this.file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw new Error(`cannot read risk snapshot ${this.file}: ${(err as Error).message}`);
+    }
+    let problem: string;
+    try {
+      const parsed = snapshotSchema.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data.state;
+      problem = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join(".")}: ${i.message}`)
+        .join("; ");
+    } catch (err) {
+      problem = `not JSON: ${(err as Error).message}`;
+    }
+    const aside = `${this.file}.unreadable-${Date.now()}`;
+    await rename(this.file, aside).catch(() => undefined);
+    this.logger.error(
+      { event: "risk snapshot unreadable", file: this.file, moved_to: aside, problem },
+      "risk snapshot is unreadable; moved aside, starting with empty risk state",
+    );
+    return null;
+  }
+
+  async save(state: EngineState): Promise<void> {
+    const body = JSON.stringify({ format: FORMAT, savedAt: new Date().toISOString(), state });
+    const temp = `${this.file}.tmp-${process.pid}`;
+    const handle = await open(temp, "w", 0o600);
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, this.file);
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+  }
+}

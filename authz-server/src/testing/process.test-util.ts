@@ -1,0 +1,123 @@
+/**
+ * Runs the real `trustgate` command (the compiled CLI, as a user runs it) as a child process.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const BIN = join(REPO, "authz-server", "bin", "trustgate.js");
+
+export function requireBuild(): void {
+  if (!existsSync(join(REPO, "authz-server", "dist", "cli", "main.js"))) {
+    throw new Error("authz-server is not built: run `npm run build:server` (npm test does it first)");
+  }
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  requireBuild();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: "1", ...options.env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly grpcAddress: string;
+  readonly httpUrl: string;
+  readonly output: { stdout: string; stderr: string };
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `trustgate serve` and waits until it reports ready. */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  requireBuild();
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const grpcAddress = `127.0.0.1:${grpcPort}`;
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const child = spawn(process.execPath, [BIN, "serve", ...args], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      TRUSTGATE_GRPC_ADDR: grpcAddress,
+      TRUSTGATE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      ...env,
+    },
+  });
+  const output = { stdout: "", stderr: "" };
+  child.stdout!.on("data", (d) => {
+    output.stdout += d;
+  });
+  child.stderr!.on("data", (d) => {
+    output.stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`trustgate serve exited early:\n${output.stdout}\n${output.stderr}`);
+    try {
+      const r = await fetch(`${httpUrl}/readyz`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`trustgate serve did not become ready:\n${output.stdout}\n${output.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    grpcAddress,
+    httpUrl,
+    output,
+    stop(signal = "SIGTERM") {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
