@@ -98,8 +98,9 @@ describe("hot reload", () => {
       const metrics = await (await fetch(`${s.httpUrl}/metrics`)).text();
       expect(metrics).toMatch(/^trustgate_policy_reload_errors_total [1-9]/m);
       const logged = s.logs.findLast((l) => l.event === "policy reload failed");
-      expect(logged?.active_version).toBe(good);
-      expect((logged?.errors as string[]).join("\n")).toContain("q.yaml:");
+      expect(logged).toBeDefined();
+      expect(logged!.active_version).toBe(good);
+      expect((logged!.errors as string[]).join("\n")).toContain("q.yaml:");
     } finally {
       client.close();
     }
