@@ -288,10 +288,8 @@ export function checkFieldRules(
     if (!isObject(r)) return;
     const e = resolved as protobuf.Enum;
     const num = value === undefined ? 0 : typeof value === "string" ? e.values[value] : toNumber(value);
-    if (num === undefined) return; // already reported as an unknown name
-    if (r.defined_only === true && e.valuesById[num] === undefined) {
-      issues.push({ path, message: `${num} is not a defined value of ${e.fullName.slice(1)}` });
-    }
+    // An undefined name or number was already reported by the type check (which is always defined_only).
+    if (num === undefined || e.valuesById[num] === undefined) return;
     checkRange(
       issues,
       path,
@@ -314,8 +312,16 @@ function applyElementRules(issues: Issue[], field: protobuf.Field, rules: Rules,
     const r = rules.enum;
     const e = resolved as protobuf.Enum;
     const num = typeof value === "string" ? e.values[value] : toNumber(value);
-    if (isObject(r) && num !== undefined && r.defined_only === true && e.valuesById[num] === undefined) {
-      issues.push({ path, message: `${num} is not a defined value of ${e.fullName.slice(1)}` });
+    // undefined values were reported by the type check; const/in/not_in still apply
+    if (isObject(r) && num !== undefined && e.valuesById[num] !== undefined) {
+      checkRange(
+        issues,
+        path,
+        num,
+        { const: r.const, in: r.in, not_in: r.not_in },
+        toNumber,
+        (n) => e.valuesById[n] ?? String(n),
+      );
     }
   } else {
     applyScalarRules(issues, field.type, rules, value, path);

@@ -217,6 +217,51 @@ describe("strict decoding of an Envoy bootstrap", () => {
   });
 });
 
+describe("protoc-gen-validate rules on single messages", () => {
+  const msgs = (type: string, value: unknown) => checkEnvoyMessage(type, value).map((i) => `${i.path}: ${i.message}`);
+
+  it("well-known header regexes", () => {
+    expect(msgs("envoy.config.core.v3.HeaderValue", { key: "x-ok", value: "fine" })).toEqual([]);
+    // Envoy uses the non-strict forms here: only NUL, CR and LF are refused, and the name must not be empty
+    expect(msgs("envoy.config.core.v3.HeaderValue", { key: "", value: "v" })).toEqual(["key: must not be empty"]);
+    expect(msgs("envoy.config.core.v3.HeaderValue", { key: "x\rbad", value: "v" })).toEqual([
+      "key: must be a valid HTTP header name",
+    ]);
+    expect(msgs("envoy.config.core.v3.HeaderValue", { key: "x", value: "a\nb" })).toEqual([
+      "value: must be a valid HTTP header value",
+    ]);
+  });
+
+  it("repeated min_items and item rules, also when the list is absent", () => {
+    expect(msgs("envoy.config.route.v3.VirtualHost", { name: "v", domains: ["a"] })).toEqual([]);
+    expect(msgs("envoy.config.route.v3.VirtualHost", { name: "v" })).toEqual(["domains: must have at least one item"]);
+    expect(msgs("envoy.config.route.v3.VirtualHost", { name: "v", domains: ["a\nb"] })).toEqual([
+      "domains[0]: must be a valid HTTP header value",
+    ]);
+  });
+
+  it("enum numbers must be defined, integers must be in range", () => {
+    expect(msgs("envoy.extensions.filters.http.ext_authz.v3.ExtAuthz", { transport_api_version: 7 })).toEqual([
+      "transport_api_version: number 7 is not a value of enum envoy.config.core.v3.ApiVersion",
+    ]);
+    expect(msgs("envoy.config.core.v3.SocketAddress", { address: "a", port_value: -1 })).toEqual([
+      "port_value: -1 is out of range for uint32",
+    ]);
+    expect(msgs("envoy.config.core.v3.SocketAddress", { address: "a", port_value: "80" })).toEqual([]);
+  });
+
+  it("maps: keys and values are checked by their types", () => {
+    expect(
+      msgs("envoy.extensions.filters.http.ext_authz.v3.CheckSettings", {
+        context_extensions: { "trustgate.namespace": "data" },
+      }),
+    ).toEqual([]);
+    expect(msgs("envoy.extensions.filters.http.ext_authz.v3.CheckSettings", { context_extensions: { ns: 5 } })).toEqual(
+      ["context_extensions.ns: expected a string, got number 5"],
+    );
+  });
+});
+
 describe("durations", () => {
   it("parses proto3 JSON durations", () => {
     expect(parseDuration("0.25s")).toEqual({ seconds: 0, nanos: 250_000_000 });
