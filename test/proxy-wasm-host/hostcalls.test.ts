@@ -206,3 +206,35 @@ test("logs: levels recorded from the configured level up; a level above 5 is BAD
     [LogLevel.Info, "from stdout"],
   ]);
 });
+
+test("proxy_set_property stores on the stream (filter state) and reads back; NOT_FOUND outside a stream", () => {
+  const bytes = fixture({
+    imports: ["proxy_set_property", "proxy_get_property"],
+    data: { k: "trustgate_decision", v: "allow", l: "set", r: "get" },
+    body: `(func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+      (call $say1 {{l}} (call $proxy_set_property {{k}} {{v}})) (i32.const 1))
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (call $say1 {{l}} (call $proxy_set_property {{k}} {{v}}))
+      (call $say_ret {{r}} (call $proxy_get_property {{k}} (i32.const 0) (i32.const 4)))
+      (i32.const 0))`,
+  });
+  const host = ProxyWasmHost.load(bytes);
+  host.startVm();
+  host.newHttpStream().requestHeaders([]);
+  expect(host.logMessages().filter((l) => !l.startsWith("malloc"))).toEqual([
+    "set 1",
+    "set 0",
+    `get 0 ${Buffer.from("allow").toString("hex")}`,
+  ]);
+});
+
+test("WASI proc_exit only records (the module decides what happens next)", () => {
+  const bytes = fixture({
+    rawImports: ['(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'],
+    data: { l: "after" },
+    body: `(func (export "proxy_on_vm_start") (param i32 i32) (result i32) (call $exit (i32.const 3)) (call $say {{l}}) (i32.const 1))`,
+  });
+  const host = ProxyWasmHost.load(bytes, { logLevel: LogLevel.Trace });
+  expect(host.startVm()).toBe(true);
+  expect(host.logMessages()).toEqual(["wasi proc_exit(3)", "after"]);
+});

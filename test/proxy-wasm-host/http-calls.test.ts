@@ -129,6 +129,19 @@ test("the embedding code can answer asynchronously from onHttpCall", async () =>
   expect(host.logMessages()).toContain("response 1 1 1 0");
 });
 
+test("a negative timeout is BAD_ARGUMENT", () => {
+  const bytes = fixture({
+    imports: ["proxy_http_call"],
+    data: { c: "authz", get: GET, l: "dispatch" },
+    body: `(func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+      (call $say1 {{l}} (call $proxy_http_call {{c}} {{get}} (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const -1) (i32.const 8)))
+      (i32.const 1))`,
+  });
+  const host = ProxyWasmHost.load(bytes);
+  host.startVm();
+  expect(host.logMessages()).toEqual(["dispatch 2"]);
+});
+
 test("no tick without a tick period", () => {
   const host = ProxyWasmHost.load(fixture({ body: recorder("proxy_on_tick") }));
   host.tick();

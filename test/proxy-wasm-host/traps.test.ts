@@ -60,3 +60,15 @@ test("an out-of-bounds memory access from the guest is a trap too; a bad pointer
   s.requestHeaders([]);
   expect(s.localResponse?.statusCode).toBe(503);
 });
+
+test("unbounded recursion (a V8 stack overflow) is a trap like any other", () => {
+  const bytes = fixture({
+    body: `(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (call $down (i32.const 0)))`,
+  });
+  const host = ProxyWasmHost.load(bytes);
+  const s = host.newHttpStream();
+  s.requestHeaders([]);
+  expect(s.localResponse?.details).toBe("wasm_fail_stream");
+  expect(host.failure).toMatch(/^Function: proxy_on_request_headers failed: Maximum call stack size exceeded/);
+});

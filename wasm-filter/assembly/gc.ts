@@ -9,7 +9,7 @@
 // on its way out: root callbacks always, request callbacks once every DENIES_PER_COLLECTION denies,
 // so a flood of denied requests costs one collection per batch and memory stays bounded.
 
-const DENIES_PER_COLLECTION: u32 = 32;
+const DENIES_PER_COLLECTION: u32 = 16;
 let pendingDenies: u32 = 0;
 
 export function noteDeny(): void {

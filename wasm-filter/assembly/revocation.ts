@@ -5,7 +5,7 @@ import { JsonKind, JsonParser } from "./json";
 import { describeSpiffeError, SpiffeError, validateSpiffeIdString } from "./spiffe";
 
 /** Longest body accepted (a larger one is a poll failure, never an unbounded allocation). */
-export const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
+export const MAX_BODY_BYTES: u32 = 4 * 1024 * 1024;
 const MAX_SAFE_INTEGER: f64 = 9007199254740991;
 
 export class RevocationList {

@@ -157,6 +157,7 @@ describe("failures keep the last list and are counted", () => {
     ],
     ["invalid fingerprint", (h) => respond(h, "200", listBody(2, [], ["sha256:ABC"])), /fingerprints\[0\]/],
     ["empty body", (h) => respond(h, "200", ""), /body size 0/],
+    ["body over 4 MiB", (h) => respond(h, "200", " ".repeat(4 * 1024 * 1024 + 1)), /outside 1\.\.4194304/],
     ["304 before any list", (h) => respond(h, "304"), /unexpected HTTP status 304/],
     [
       "no :status",
