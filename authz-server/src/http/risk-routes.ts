@@ -23,7 +23,7 @@ export interface RiskOperations {
   view(spiffeId: string): IdentityView;
   viewAll(): IdentityView[];
   /** Clears a workload here and on every replica; returns the number of alerts removed locally. */
-  clear(spiffeId: string, by: { remote: string | undefined }): number;
+  clear(spiffeId: string): number;
 }
 
 export function registerRiskRoutes(router: Router, risk: RiskOperations, adminToken: string, logger: Logger): void {
@@ -43,7 +43,7 @@ export function registerRiskRoutes(router: Router, risk: RiskOperations, adminTo
     const parsed = parseSpiffeId(id);
     if (!parsed.ok) return sendJson(res, 400, { error: `id: ${parsed.error}` });
     const before = risk.view(parsed.id.uri);
-    const removed = risk.clear(parsed.id.uri, { remote: req.socket.remoteAddress });
+    const removed = risk.clear(parsed.id.uri);
     logger.warn(
       {
         event: "risk cleared by operator",

@@ -10,15 +10,18 @@ import { PolicyHolder } from "../decision/policy-holder.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
 import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
+import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
+import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { RevocationList } from "../risk/revocation-list.js";
-import { quietRiskView, type RiskView } from "../risk/risk-view.js";
+import { RiskSubsystem } from "../risk/risk-subsystem.js";
+import type { RiskView } from "../risk/risk-view.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
@@ -32,6 +35,8 @@ export interface RunningServer {
   readonly metrics: Metrics;
   readonly revocations: RevocationList;
   readonly inventory: WorkloadInventory;
+  /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
+  readonly risk: RiskSubsystem;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
 }
@@ -49,8 +54,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const inventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
-  const risk: RiskView = quietRiskView;
-  const revocations = new RevocationList();
+  const riskSubsystem = await RiskSubsystem.create({ config, registry: metrics.registry, inventory, logger });
+  const risk: RiskView = riskSubsystem.engine;
+  const revocations = new RevocationList(() => riskSubsystem.engine.criticalIdentities());
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
@@ -80,6 +86,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const router = new Router();
   registerHealthRoutes(router, policies, metrics, readiness);
   registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerFalcoRoutes(router, riskSubsystem.endpoint);
+  registerRiskRoutes(router, riskSubsystem, adminToken, logger);
   registerExplainRoutes(router, {
     policies,
     risk,
@@ -119,6 +127,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     : null;
   await watcher?.start();
 
+  // Risk state is restored (snapshot, other replicas) before the first Check is answered.
+  await riskSubsystem.start();
   const grpcPort = await grpc.listen();
   const httpBound = await admin.listen(config.http.addr);
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
@@ -144,6 +154,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     metrics,
     revocations,
     inventory,
+    risk: riskSubsystem,
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
@@ -156,6 +167,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         grpc.setServing(false);
         await grpc.shutdown(config.shutdownGraceSeconds * 1000);
         await admin.close();
+        await riskSubsystem.stop();
         logger.info({ event: "stopped" }, "stopped");
         flushLogger(logger);
       })();
