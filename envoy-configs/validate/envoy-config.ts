@@ -139,9 +139,21 @@ export function validateEnvoyBootstrap(config: unknown): Issue[] {
   }
 
   walk(config, "", (o, path) => {
-    if (o["@type"] === HCM_TYPE) {
-      issues.push(...checkHttpFilterChain(list(o.http_filters), childPath(path, "http_filters")));
-    }
+    if (o["@type"] !== HCM_TYPE) return;
+    issues.push(...checkHttpFilterChain(list(o.http_filters), childPath(path, "http_filters")));
+    // Per-route/virtual-host filter settings only take effect for a filter of that name in this chain.
+    const names = new Set(list(o.http_filters).map((f) => (isObj(f) ? f.name : undefined)));
+    walk(o.route_config, childPath(path, "route_config"), (r, rPath) => {
+      if (!isObj(r.typed_per_filter_config)) return;
+      for (const key of Object.keys(r.typed_per_filter_config)) {
+        if (!names.has(key)) {
+          issues.push({
+            path: childPath(childPath(rPath, "typed_per_filter_config"), key),
+            message: `no HTTP filter named "${key}" in this connection manager`,
+          });
+        }
+      }
+    });
   });
   return issues;
 }

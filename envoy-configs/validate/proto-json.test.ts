@@ -205,6 +205,19 @@ describe("strict decoding of an Envoy bootstrap", () => {
     );
   });
 
+  it("finds per-route filter settings for a filter that is not in the chain", () => {
+    const c = load();
+    const route = hcm(c).route_config.virtual_hosts[0].routes[0];
+    route.typed_per_filter_config["envoy.filters.http.extauthz"] =
+      route.typed_per_filter_config["envoy.filters.http.ext_authz"];
+    delete route.typed_per_filter_config["envoy.filters.http.ext_authz"];
+    expectIssue(
+      validateEnvoyBootstrap(c),
+      `${HCM}.route_config.virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.extauthz`,
+      /no HTTP filter named "envoy.filters.http.extauthz"/,
+    );
+  });
+
   it("finds the wasm filter's revocation cluster inside its JSON configuration", () => {
     const c = load();
     const wasm = hcm(c).http_filters[0].typed_config.config.configuration;
