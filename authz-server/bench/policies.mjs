@@ -1,0 +1,108 @@
+// The benchmark's policy set: 50 AuthorizationPolicies shaped like a real mesh — a mesh-wide baseline, one namespace
+// with a dozen workload policies (the one the benchmark request goes to), and eight more namespaces of ordinary
+// services. The request must pass every DENY in scope and match an ALLOW deep in its namespace.
+const header = (ns, name, extra = "") =>
+  `---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ${name}\n  namespace: ${ns}${extra}\n`;
+
+const PIN = "sha256:dde60084579f8d883daa3e2c286b746c9b71e224ffe9dfbf5a6d609962187df5";
+
+export function benchPolicies() {
+  let yaml = "";
+  // Mesh-wide (root namespace): 4 policies.
+  yaml += `${header("istio-system", "deny-foreign-trust-domains")}spec:
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["*"], notTrustDomains: [cluster.local]}}]
+${header("istio-system", "require-mtls")}spec:
+  action: DENY
+  rules:
+  - from: [{source: {notPrincipals: ["*"]}}]
+    to: [{operation: {notPaths: ["/healthz", "/readyz"]}}]
+${header("istio-system", "deny-critical-risk")}spec:
+  action: DENY
+  rules:
+  - to: [{operation: {notPaths: ["/healthz", "/readyz"]}}]
+    when: [{key: custom.falco_alert, values: [critical, alert, emergency]}]
+${header("istio-system", "audit-admin")}spec:
+  action: AUDIT
+  rules:
+  - to: [{operation: {paths: ["/admin/*"]}}]
+`;
+  // The services namespace: 12 policies, the last ALLOW is the one that matches.
+  const services = [
+    "api",
+    "order",
+    "cart",
+    "catalog",
+    "search",
+    "shipping",
+    "inventory",
+    "billing",
+    "notify",
+    "review",
+  ];
+  for (const svc of services) {
+    yaml += `${header("services", `${svc}-allow`)}spec:
+  selector: {matchLabels: {app: ${svc}}}
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/services/sa/api", "cluster.local/ns/frontend/sa/web"]}}]
+    to: [{operation: {methods: [GET, POST], paths: ["/api/v1/${svc}/*", "/api/v1/${svc}"]}}]
+    when: [{key: "request.headers[x-request-id]", notValues: [""]}]
+`;
+  }
+  yaml += `${header("services", "deny-admin-paths")}spec:
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin/*", "/debug/*", "/actuator/*"]}}]
+  - from: [{source: {namespaces: [frontend]}}]
+    to: [{operation: {methods: [DELETE]}}]
+${header("services", "payment-allow")}spec:
+  selector: {matchLabels: {app: payment}}
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/services/sa/refund"]}}]
+    to: [{operation: {methods: [POST], paths: ["/api/v1/payment/{*}/refund"]}}]
+  - from: [{source: {principals: ["cluster.local/ns/services/sa/order", "cluster.local/ns/services/sa/billing"]}}]
+    to: [{operation: {methods: [GET, POST], paths: ["/api/v1/payment/*"]}}]
+    when:
+    - key: source.certificate_fingerprint
+      values: ["${PIN}"]
+    - key: source.certificate_subject
+      values: ["CN=order.services.svc.cluster.local,*"]
+    - key: request.headers[x-request-id]
+      notValues: [""]
+    - key: custom.falco_risk_score
+      values: [low, medium]
+`;
+  // Eight more namespaces of four policies each: 32.
+  for (let n = 0; n < 8; n++) {
+    const ns = `team-${n}`;
+    for (let s = 0; s < 3; s++) {
+      yaml += `${header(ns, `svc-${s}-allow`)}spec:
+  selector: {matchLabels: {app: svc-${s}}}
+  rules:
+  - from: [{source: {namespaces: [${ns}, services]}}]
+    to: [{operation: {methods: [GET], paths: ["/v1/*"]}}]
+  - from: [{source: {principals: ["cluster.local/ns/${ns}/sa/batch"]}}]
+    to: [{operation: {methods: [POST], paths: ["/v1/jobs", "/v1/jobs/{*}"]}}]
+`;
+    }
+    yaml += `${header(ns, "deny-external")}spec:
+  action: DENY
+  rules:
+  - from: [{source: {notIpBlocks: ["10.0.0.0/8"]}}]
+`;
+  }
+  yaml += `${header("frontend", "web-allow")}spec:
+  selector: {matchLabels: {app: web}}
+  rules:
+  - from: [{source: {namespaces: [ingress]}}]
+${header("data", "database-allow")}spec:
+  selector: {matchLabels: {app: database}}
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/services/sa/order", "cluster.local/ns/services/sa/payment"]}}]
+    when: [{key: custom.falco_risk_score, values: [low, medium]}]
+`;
+  return yaml;
+}
+
+export const BENCH_POLICY_COUNT = 4 + 10 + 2 + 8 * 4 + 2;

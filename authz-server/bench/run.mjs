@@ -1,0 +1,297 @@
+#!/usr/bin/env node
+// trustgate benchmark: `npm run bench`.
+//
+// Drives the real trustgate process (started the way a user starts it, with 50 policies and default decision logging)
+// and, in the same run, a no-op Check server in the same runtime (Node + @grpc/grpc-js + the same codec) with h2load
+// over real gRPC (h2c) on 127.0.0.1, and reports requests/s and p50/p99 latency for both, and their ratios. Then it
+// measures Check latency while a burst of 10,000 Falco alerts is ingested.
+//
+// Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CHECK_PATH, framedBenchRequest } from "./check-request.mjs";
+import { BENCH_POLICY_COUNT, benchPolicies } from "./policies.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..", "..");
+const quick = process.argv.includes("--quick");
+const THROUGHPUT_REQUESTS = quick ? 20_000 : 60_000;
+const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
+const ROUNDS = quick ? 1 : 3;
+const ALERTS = 10_000;
+const TOKEN = "bench-ingest-token";
+
+if (spawnSync("h2load", ["--version"]).error) {
+  console.error("h2load not found: install it with `apt-get install -y nghttp2-client` (Debian/Ubuntu) and run again.");
+  process.exit(2);
+}
+
+const work = mkdtempSync(join(tmpdir(), "trustgate-bench-"));
+const requestFile = join(work, "check-request.bin");
+writeFileSync(requestFile, framedBenchRequest());
+const policyDir = join(work, "policies");
+spawnSync("mkdir", ["-p", policyDir]);
+writeFileSync(join(policyDir, "bench.yaml"), benchPolicies());
+writeFileSync(
+  join(work, "workloads.yaml"),
+  "workloads:\n  - {name: billing, namespace: services, serviceAccount: billing, labels: {app: billing}, containers: [billing]}\n",
+);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, name) {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode})`);
+    const ok = await new Promise((resolve) => {
+      const socket = require_net().connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${name} did not listen on ${port}`);
+}
+
+let netModule;
+function require_net() {
+  return netModule;
+}
+
+function h2load(port, { requests, clients, streams, logFile }) {
+  const args = [
+    "-n",
+    String(requests),
+    "-c",
+    String(clients),
+    "-m",
+    String(streams),
+    "-t",
+    "1",
+    "-d",
+    requestFile,
+    "-H",
+    "content-type: application/grpc",
+    "-H",
+    "te: trailers",
+  ];
+  if (logFile) args.push("--log-file", logFile);
+  args.push(`http://127.0.0.1:${port}${CHECK_PATH}`);
+  const run = spawnSync("h2load", args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(run.stdout);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(run.stdout);
+  if (!rps || !done || Number(done[3]) > 0) throw new Error(`h2load failed:\n${run.stdout}\n${run.stderr}`);
+  return Number(rps[1]);
+}
+
+function percentiles(logFile) {
+  // h2load log: <start time µs>\t<status>\t<duration µs>
+  const durations = readFileSync(logFile, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => Number(l.split("\t")[2]))
+    .sort((a, b) => a - b);
+  const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] / 1000;
+  return { p50: at(0.5), p99: at(0.99), n: durations.length };
+}
+
+function latency(port, name) {
+  const logFile = join(work, `${name}-latency.log`);
+  h2load(port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile });
+  return percentiles(logFile);
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function postAlerts(httpPort, count) {
+  const alert = (i) =>
+    JSON.stringify({
+      hostname: "node-1",
+      output: `Notice A shell was spawned in a container with an attached terminal (container=billing n=${i})`,
+      output_fields: {
+        "container.id": "0123456789ab",
+        "container.name": "billing",
+        "evt.time": 1795000000000000000 + i,
+        "proc.name": "sh",
+      },
+      priority: "Notice",
+      rule: "Terminal shell in container",
+      source: "syscall",
+      tags: ["container", "shell"],
+      time: new Date(Date.now()).toISOString().replace("Z", "000000Z"),
+    });
+  const url = `http://127.0.0.1:${httpPort}/v1/falco`;
+  const probe = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: alert(0),
+  });
+  if (probe.status === 404) return { skipped: "POST /v1/falco not available in this build" };
+  let next = 1;
+  let accepted = probe.ok ? 1 : 0;
+  let refused = probe.ok ? 0 : 1;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const r = await fetch(url, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: alert(i),
+        });
+        await r.arrayBuffer();
+        if (r.ok) accepted++;
+        else refused++;
+      }
+    }),
+  );
+  return { accepted, refused, seconds: (performance.now() - started) / 1000 };
+}
+
+async function main() {
+  netModule = await import("node:net");
+  const [grpcPort, httpPort, noopPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const trustgate = spawn(process.execPath, [join(repo, "authz-server", "bin", "trustgate.js"), "serve"], {
+    cwd: repo,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {
+      ...process.env,
+      TRUSTGATE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+      TRUSTGATE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      TRUSTGATE_POLICY_DIR: policyDir,
+      TRUSTGATE_POLICY_WATCH: "false",
+      TRUSTGATE_TRUST_DOMAINS: "cluster.local",
+      TRUSTGATE_TRUST_FILTER_HEADERS: "true",
+      TRUSTGATE_WORKLOADS_FILE: join(work, "workloads.yaml"),
+      TRUSTGATE_FALCO_TOKEN: TOKEN,
+    },
+  });
+  const noop = spawn(process.execPath, [join(here, "noop-server.mjs"), String(noopPort)], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  try {
+    await waitForPort(grpcPort, trustgate, "trustgate");
+    await waitForPort(noopPort, noop, "no-op server");
+    // The numbers only mean something if the request is decided the whole way: check it is allowed by the rule the
+    // benchmark means to reach (deep in its namespace, after every DENY in scope).
+    const { CheckClient } = await import("../dist/grpc/check-client.js");
+    const { benchRequest } = await import("./check-request.mjs");
+    const client = new CheckClient(`127.0.0.1:${grpcPort}`);
+    const sample = await client.check(benchRequest());
+    client.close();
+    const decided = `${sample.dynamicMetadata?.fields.policy?.stringValue} rule ${sample.dynamicMetadata?.fields.rule?.numberValue}`;
+    if (sample.status.code !== 0 || decided !== "services/payment-allow rule 1") {
+      throw new Error(
+        `the benchmark request was not allowed by services/payment-allow rule 1: ${JSON.stringify(sample)}`,
+      );
+    }
+    console.log(
+      `trustgate benchmark — ${BENCH_POLICY_COUNT} policies, decision logs on (stdout → /dev/null), h2load over h2c`,
+    );
+    console.log(`node ${process.version}, ${(await import("node:os")).cpus().length} CPUs\n`);
+
+    // Warm both up (JIT, connection pools) before measuring.
+    h2load(noopPort, { requests: 20_000, clients: 4, streams: 32 });
+    h2load(grpcPort, { requests: 20_000, clients: 4, streams: 32 });
+
+    const noopRps = [];
+    const tgRps = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      noopRps.push(h2load(noopPort, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 32 }));
+      tgRps.push(h2load(grpcPort, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 32 }));
+    }
+    const noopLat = latency(noopPort, "noop");
+    const tgLat = latency(grpcPort, "trustgate");
+
+    const rows = [
+      ["", "req/s (4 conn × 32 streams)", "p50 (1 in flight)", "p99 (1 in flight)"],
+      [
+        "no-op Check server",
+        median(noopRps).toFixed(0),
+        `${noopLat.p50.toFixed(3)} ms`,
+        `${noopLat.p99.toFixed(3)} ms`,
+      ],
+      ["trustgate", median(tgRps).toFixed(0), `${tgLat.p50.toFixed(3)} ms`, `${tgLat.p99.toFixed(3)} ms`],
+      [
+        "ratio",
+        `${(median(tgRps) / median(noopRps)).toFixed(2)}×`,
+        `${(tgLat.p50 / noopLat.p50).toFixed(2)}×`,
+        `${(tgLat.p99 / noopLat.p99).toFixed(2)}×`,
+      ],
+    ];
+    for (const row of rows) console.log(row.map((c, i) => (i === 0 ? c.padEnd(20) : c.padStart(28))).join(""));
+    console.log(
+      `\nthroughput rounds: no-op ${noopRps.map((x) => x.toFixed(0)).join(", ")}; trustgate ${tgRps.map((x) => x.toFixed(0)).join(", ")}`,
+    );
+
+    // Falco alert burst: Check latency (1 in flight) while 10,000 alerts are posted concurrently.
+    const logFile = join(work, "burst-latency.log");
+    const burst = postAlerts(httpPort, ALERTS);
+    const during = await new Promise((resolve, reject) => {
+      const child = spawn(
+        "h2load",
+        [
+          "-n",
+          String(LATENCY_REQUESTS),
+          "-c",
+          "1",
+          "-m",
+          "1",
+          "-t",
+          "1",
+          "-d",
+          requestFile,
+          "-H",
+          "content-type: application/grpc",
+          "-H",
+          "te: trailers",
+          "--log-file",
+          logFile,
+          `http://127.0.0.1:${grpcPort}${CHECK_PATH}`,
+        ],
+        { stdio: "ignore" },
+      );
+      child.on("exit", (code) =>
+        code === 0 ? resolve(percentiles(logFile)) : reject(new Error(`h2load exited ${code}`)),
+      );
+    });
+    const alerts = await burst;
+    if (alerts.skipped) {
+      console.log(`\nFalco burst: skipped (${alerts.skipped})`);
+    } else {
+      console.log(
+        `\nFalco burst: ${alerts.accepted} alerts accepted (${alerts.refused} refused) in ${alerts.seconds.toFixed(1)} s while measuring Checks`,
+      );
+      console.log(
+        `Check p99 during the burst: ${during.p99.toFixed(3)} ms vs ${tgLat.p99.toFixed(3)} ms without (${(during.p99 / tgLat.p99).toFixed(2)}×; target ≤ 2×); p50 ${during.p50.toFixed(3)} ms`,
+      );
+    }
+  } finally {
+    trustgate.kill("SIGTERM");
+    noop.kill("SIGTERM");
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
