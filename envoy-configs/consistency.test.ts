@@ -96,6 +96,27 @@ describe("workloads, SPIRE entries and compose services", () => {
     expect(text("envoy-configs/compose/spire/server.conf")).toContain('allowed_dns_patterns = ["^spire-agent$"]');
   });
 
+  it("SPIRE: the registration step and the health checks use the sockets the server and agent create", () => {
+    const serverSocket = hclString(text("envoy-configs/compose/spire/server.conf"), "socket_path") as string;
+    const agentSocket = hclString(text("envoy-configs/compose/spire/agent.conf"), "socket_path") as string;
+    expect(env("spire-register").SPIRE_SERVER_SOCKET).toBe(serverSocket);
+    const socketDir = serverSocket.slice(0, serverSocket.lastIndexOf("/"));
+    for (const svc of ["spire-server", "spire-register"]) {
+      expect(services[svc].volumes).toContain(`spire-server-socket:${socketDir}`);
+    }
+    expect(services["spire-server"].healthcheck.test).toContain(serverSocket);
+    expect(services["spire-agent"].healthcheck.test).toContain(agentSocket);
+    expect(agentSocket).toBe(mesh.spireSocket);
+    // the config files are mounted where the commands read them
+    const configArg = (svc: string) => services[svc].command[services[svc].command.indexOf("-config") + 1];
+    expect(services["spire-server"].volumes).toContain(
+      `./envoy-configs/compose/spire/server.conf:${configArg("spire-server")}:ro`,
+    );
+    expect(services["spire-agent"].volumes).toContain(
+      `./envoy-configs/compose/spire/agent.conf:${configArg("spire-agent")}:ro`,
+    );
+  });
+
   it("runs an app and a sidecar per workload with the container names Falco will report", () => {
     for (const w of workloads) {
       const app = services[w.name] as Obj;

@@ -118,7 +118,7 @@ describe("Compose cross-references on mutated copies", () => {
 
   it("finds an undeclared named volume and an unknown dependency", () => {
     const doc = load();
-    doc.services["spire-register"].volumes[1] = "spire-server-sockets:/run/spire/server-socket";
+    doc.services["spire-register"].volumes[1] = "spire-server-sockets:/run/spire/server/private";
     doc.services.falco.depends_on = { sidekick: { condition: "service_started" } };
     const issues = check(doc);
     expectIssue(issues, "services.spire-register.volumes", /named volume "spire-server-sockets" is not declared/);

@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-const socket = process.env.SPIRE_SERVER_SOCKET ?? "/run/spire/server-socket/api.sock";
+const socket = process.env.SPIRE_SERVER_SOCKET ?? "/run/spire/server/private/api.sock";
 const entriesFile = process.env.SPIRE_ENTRIES ?? "/register/entries.json";
 const deadline = Date.now() + Number(process.env.SPIRE_WAIT_MS ?? 120_000);
 
