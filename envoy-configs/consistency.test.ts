@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { loadWorkloads, mesh, spiffeId, spireEntries, wasmPluginConfig } from "./compose/render.mjs";
 import { hclString, interpolate, parseComposeYaml } from "./validate/compose.js";
-import { envoyFilterHttpFilters, parseYamlDocuments, renderKustomization } from "./validate/manifests.js";
+import {
+  envoyFilterHttpFilters,
+  parseYamlDocuments,
+  renderKustomization,
+  validateManifest,
+} from "./validate/manifests.js";
 import { principalStrings, unknownPrincipals } from "./validate/spiffe-ids.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: facts are read from many differently shaped documents
@@ -177,6 +182,14 @@ describe("policies name only identities that exist", () => {
     }
     // once the example policies exist they do name identities; the check above is then not vacuous
     if (policyFiles.some((f) => f.includes(`${join(repo, "policies")}/`))) expect(found.length).toBeGreaterThan(0);
+  });
+
+  it("the example policies are AuthorizationPolicies Istio would accept (field names, enums)", () => {
+    for (const f of policyFiles) {
+      const docs = parseYamlDocuments(readFileSync(f, "utf8")).docs;
+      const issues = docs.flatMap((d, i) => validateManifest(d, `[${i}]`));
+      expect(issues, relative(repo, f)).toEqual([]);
+    }
   });
 
   it("catches an identity that no workload has (synthetic policies)", () => {
