@@ -33,12 +33,14 @@ export class HeaderMap {
       return;
     }
     this.entries[first] = [k, value];
-    this.entries = this.entries.filter((e, i) => i <= first || e[0] !== k);
+    if (this.entries.some((e, i) => i > first && e[0] === k)) {
+      this.entries = this.entries.filter((e, i) => i <= first || e[0] !== k);
+    }
   }
 
   remove(key: string): void {
     const k = key.toLowerCase();
-    this.entries = this.entries.filter((e) => e[0] !== k);
+    if (this.entries.some((e) => e[0] === k)) this.entries = this.entries.filter((e) => e[0] !== k);
   }
 
   setPairs(pairs: ReadonlyArray<readonly [string, string]>): void {

@@ -241,7 +241,7 @@ export class ProxyWasmHost {
     const headers = new HeaderMap(response.headers);
     const trailers = new HeaderMap(response.trailers ?? []);
     const body = toBytes(response.body);
-    this.deliverCallResponse(call, () => {
+    this.deliverCallResponse(() => {
       this.httpCallResponse = { headers, body, trailers };
       try {
         this.call("proxy_on_http_call_response", call.rootContextId, [
@@ -260,7 +260,7 @@ export class ProxyWasmHost {
   /** Fails an HTTP call (reset/timeout): the callback gets num_headers 0; proxy_get_status says BrokenConnection. */
   failHttpCall(token: number): void {
     const call = this.takeCall(token);
-    this.deliverCallResponse(call, () => {
+    this.deliverCallResponse(() => {
       this.status = { code: Status.BrokenConnection, message: "reset" };
       try {
         this.call("proxy_on_http_call_response", call.rootContextId, [call.rootContextId, token, 0, 0, 0]);
@@ -404,12 +404,11 @@ export class ProxyWasmHost {
     return call;
   }
 
-  private deliverCallResponse(call: HttpCallout, run: () => void): void {
+  private deliverCallResponse(run: () => void): void {
     if (this.failure) return;
     // Envoy defers a callback that arrives while the VM is running (re-entrancy).
     if (this.depth > 0) this.defer(run);
     else run();
-    void call;
   }
 
   /** Calls an export with the context set; a trap fails the VM (Envoy: "Function: … failed"). */

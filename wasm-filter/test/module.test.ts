@@ -57,9 +57,7 @@ test("a stream completed before its headers (reset early) is cleaned up without 
   expect(host.failed).toBe(false);
 });
 
-test("two plugins (root contexts) in one VM keep their own configuration", () => {
-  // The host drives one root per instance; two instances of the module model two VMs, and a
-  // reconfiguration on the same root swaps the configuration atomically.
+test("filters with different configurations are independent (one VM each)", () => {
   const strict = startFilter({ requireMtls: true });
   const lax = ProxyWasmHost.load(filterBytes(), { pluginConfig: '{"requireMtls": false}' });
   lax.startVm();
