@@ -96,7 +96,10 @@ export class PodDirectory {
   async stop(): Promise<void> {
     this.stopping.abort();
     this.watchRequest?.abort();
-    await this.loop;
+    // A watch whose response has not started yet cannot be aborted from here; do not wait on it for long.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+    clearTimeout(timer);
   }
 
   /** The cached answer: a service account, null (pod without one), or undefined (not known here: fetch it). */
