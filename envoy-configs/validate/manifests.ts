@@ -227,8 +227,22 @@ function resourceFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Builds a kustomization like `kubectl apply -k` does (real kustomize), or lists its resources without kubectl. */
+const rendered = new Map<string, Rendered>();
+
+/**
+ * Builds a kustomization like `kubectl apply -k` does (real kustomize), or lists its resources without kubectl.
+ * Results are kept for the life of the process (the files do not change while tests run); copy before mutating.
+ */
 export function renderKustomization(dir: string): Rendered {
+  let result = rendered.get(dir);
+  if (!result) {
+    result = buildKustomization(dir);
+    rendered.set(dir, result);
+  }
+  return structuredClone(result);
+}
+
+function buildKustomization(dir: string): Rendered {
   if (hasKubectl()) {
     const run = spawnSync("kubectl", ["kustomize", dir], { encoding: "utf8", maxBuffer: 32 * 1024 * 1024 });
     if (run.status !== 0) {
