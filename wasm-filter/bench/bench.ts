@@ -63,7 +63,7 @@ export function run(root: string): void {
   const filter = start(readFileSync(filterPath), true);
   const noop = start(readFileSync(noopPath), false);
   const requests = Number(process.env.BENCH_REQUESTS ?? 50_000);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 9);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 11);
   const scenarios: Array<[string, Array<[string, string]>]> = [
     ["allowed mTLS request (8 headers)", HEADERS],
     [
