@@ -53,12 +53,14 @@ export const configSchema = z
     policies: z
       .object({
         dir: z.string().min(1).default("policies"),
+        /** More policy directories loaded into the same set (e.g. a deployment's overlay next to a shared library). */
+        extraDirs: z.array(z.string().min(1)).default([]),
         rootNamespace: z.string().min(1).default("istio-system"),
         watch: z.boolean().default(true),
         dryRun: z.boolean().default(false),
       })
       .strict()
-      .default({ dir: "policies", rootNamespace: "istio-system", watch: true, dryRun: false }),
+      .default({ dir: "policies", extraDirs: [], rootNamespace: "istio-system", watch: true, dryRun: false }),
     identity: z
       .object({
         trustDomains: z.array(z.string().min(1)).default([]),
@@ -163,6 +165,7 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, (name: string,
   ["TRUSTGATE_ADMIN_TOKEN", "http.adminToken", (_n, v) => v],
   ["TRUSTGATE_ADMIN_TOKEN_FILE", "http.adminTokenFile", (_n, v) => v],
   ["TRUSTGATE_POLICY_DIR", "policies.dir", (_n, v) => v],
+  ["TRUSTGATE_POLICY_EXTRA_DIRS", "policies.extraDirs", (_n, v) => list(v)],
   ["TRUSTGATE_ROOT_NAMESPACE", "policies.rootNamespace", (_n, v) => v],
   ["TRUSTGATE_POLICY_WATCH", "policies.watch", bool],
   ["TRUSTGATE_DRY_RUN", "policies.dryRun", bool],

@@ -1,8 +1,9 @@
 /**
  * One structured log line per decision. Denies are always logged (unless decision logs are off); allows can be
- * sampled down under load. Header values pass through the logger's redaction of credentials.
+ * sampled down under load. Credential headers (authorization, cookie, …) are redacted.
  */
 import type { Logger } from "../observability/logger.js";
+import { redactHeaders } from "../observability/redaction.js";
 import type { Decision } from "../policy/decision.js";
 import type { RequestModel } from "../request/request-model.js";
 
@@ -61,7 +62,7 @@ export class DecisionLog {
         method: http?.method,
         path: http?.path,
         host: http?.host,
-        headers: http?.headers,
+        headers: http ? redactHeaders(http.headers) : undefined,
         shadow: record.shadow
           ? {
               decision: record.shadow.allowed ? "allow" : "deny",

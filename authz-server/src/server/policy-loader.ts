@@ -22,7 +22,7 @@ export class PolicyLoader {
   private again = false;
 
   constructor(
-    private readonly dir: string,
+    private readonly dirs: readonly string[],
     private readonly rootNamespace: string,
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
@@ -31,7 +31,7 @@ export class PolicyLoader {
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
-    const result = await loadPolicySet([this.dir], { rootNamespace: this.rootNamespace });
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
     this.install(result.set, "initial");
     return result.set;
@@ -59,7 +59,7 @@ export class PolicyLoader {
   }
 
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
-    const result = await loadPolicySet([this.dir], { rootNamespace: this.rootNamespace });
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
     if (!result.ok) {
       const messages = result.errors.map(formatLoadError);
       this.lastError = messages.join("\n");

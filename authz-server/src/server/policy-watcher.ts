@@ -1,5 +1,5 @@
 /**
- * Hot reload: watches the policy directory and reloads (debounced) when a policy file is added, changed or removed.
+ * Hot reload: watches the policy directories and reloads (debounced) when a policy file is added, changed or removed.
  * The reload itself (PolicyLoader) builds the new set off to the side and swaps it in atomically, or keeps the last
  * good set when the new files do not load.
  */
@@ -13,14 +13,14 @@ export class PolicyWatcher {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly dir: string,
+    private readonly dirs: readonly string[],
     private readonly reload: (trigger: string) => Promise<unknown>,
     private readonly logger: Logger,
     private readonly debounceMs = 200,
   ) {}
 
   start(): Promise<void> {
-    const watcher = watch(this.dir, {
+    const watcher = watch([...this.dirs], {
       ignoreInitial: true,
       // Editors write in several steps; wait until a file stops changing before reading it.
       awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 },

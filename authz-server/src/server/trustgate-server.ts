@@ -49,7 +49,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
-  const loader = new PolicyLoader(config.policies.dir, config.policies.rootNamespace, policies, metrics, logger);
+  const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
+  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
   await loader.loadInitial();
 
   const inventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
@@ -122,9 +123,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
   lintActive();
   policies.onSwap(lintActive);
-  const watcher = config.policies.watch
-    ? new PolicyWatcher(config.policies.dir, (t) => loader.reload(t), logger)
-    : null;
+  const watcher = config.policies.watch ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
