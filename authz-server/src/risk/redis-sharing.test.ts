@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisProcess, startRedis } from "../../../test/support/redis.js";
-import { at, falcoJson, METRICS_SNAPSHOT, SHADOW_READ_IN_PAYMENT, SHELL_IN_ORDER } from "../falco/alert-fixtures.test-util.js";
+import {
+  at,
+  falcoJson,
+  METRICS_SNAPSHOT,
+  SHADOW_READ_IN_PAYMENT,
+  SHELL_IN_ORDER,
+} from "../falco/alert-fixtures.test-util.js";
 import { ADMIN_TOKEN, falcoNow, ID, type RiskTestServer, startRiskServer, until } from "./risk-server.test-util.js";
 
 let redis: RedisProcess;
@@ -54,7 +60,12 @@ describe("risk shared between replicas through Redis", () => {
     const time = falcoNow();
     const started = performance.now();
     expect((await a.post(falcoJson(at(SHELL_IN_ORDER, time)))).status).toBe(200);
-    const denied = await until(() => b.check(ID.order), (v) => !v.allowed, "B to deny", 1000);
+    const denied = await until(
+      () => b.check(ID.order),
+      (v) => !v.allowed,
+      "B to deny",
+      1000,
+    );
     const elapsed = performance.now() - started;
     console.log(`replica A ingest → replica B deny: ${elapsed.toFixed(1)} ms`);
     expect(denied.reason).toContain(`Falco "Terminal shell in container" (Critical, ${time})`);
@@ -76,16 +87,30 @@ describe("risk shared between replicas through Redis", () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(res.status).toBe(200);
-    await until(() => a.check(ID.order), (v) => v.allowed, "A to allow after B's clear", 1000);
+    await until(
+      () => a.check(ID.order),
+      (v) => v.allowed,
+      "A to allow after B's clear",
+      1000,
+    );
     expect(a.logs.some((l) => l.event === "risk cleared by another replica")).toBe(true);
   });
 
   it("keeps local state through a Redis outage, logs it, reconnects and catches up both ways", async () => {
     await a.post(criticalIn("cache"));
-    await until(() => b.check(ID.cache), (v) => !v.allowed, "B to see cache's alert", 1000);
+    await until(
+      () => b.check(ID.cache),
+      (v) => !v.allowed,
+      "B to see cache's alert",
+      1000,
+    );
 
     await redis.stop();
-    await until(async () => (await redisConnected(a)) + (await redisConnected(b)), (v) => v === 0, "both to notice");
+    await until(
+      async () => (await redisConnected(a)) + (await redisConnected(b)),
+      (v) => v === 0,
+      "both to notice",
+    );
     for (const s of [a, b]) expect(s.logs.some((l) => l.event === "redis connection lost")).toBe(true);
 
     // Each replica decides on its own state: what it knew stays, what it accepts now counts at once, locally.
@@ -100,9 +125,23 @@ describe("risk shared between replicas through Redis", () => {
     expect((await a.check(ID.payment)).allowed).toBe(true);
 
     await redis.start();
-    await until(() => b.check(ID.billing), (v) => !v.allowed, "B to catch up with A's alert", 10_000);
-    await until(() => a.check(ID.payment), (v) => !v.allowed, "A to catch up with B's alert", 10_000);
-    await until(async () => (await redisConnected(a)) + (await redisConnected(b)), (v) => v === 2, "reconnection");
+    await until(
+      () => b.check(ID.billing),
+      (v) => !v.allowed,
+      "B to catch up with A's alert",
+      10_000,
+    );
+    await until(
+      () => a.check(ID.payment),
+      (v) => !v.allowed,
+      "A to catch up with B's alert",
+      10_000,
+    );
+    await until(
+      async () => (await redisConnected(a)) + (await redisConnected(b)),
+      (v) => v === 2,
+      "reconnection",
+    );
     for (const s of [a, b]) expect(s.logs.some((l) => l.event === "redis reconnected")).toBe(true);
   });
 
