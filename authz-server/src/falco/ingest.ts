@@ -42,6 +42,11 @@ export interface IngestDeps {
 }
 
 const MAX_LISTED = 100;
+/**
+ * Decay starts at the alert's event time, but never more than this before we received it: a Falco clock running
+ * behind, or a backed-up Falco output queue, must not make news we just got count as old (or skip the Critical lift).
+ */
+export const MAX_ALERT_DELAY_MS = 60_000;
 const UNATTRIBUTED_LOG_INTERVAL_MS = 60_000;
 const INTERNAL: MappingOutcome = { ok: false, reason: "unknown-workload", detail: "internal" };
 
@@ -106,7 +111,7 @@ export class FalcoIngest {
         rule: alert.rule,
         priority: alert.priority,
         time: alert.time,
-        eventMs: Math.min(alert.timeMs, receivedMs),
+        eventMs: Math.min(Math.max(alert.timeMs, receivedMs - MAX_ALERT_DELAY_MS), receivedMs),
         receivedMs,
         weight: alertWeight(alert.rule, alert.priority, alert.tags, this.deps.weights),
         dedupKey: dedupKey(alert),

@@ -26,6 +26,20 @@ export interface FalcoEndpoint {
 }
 
 export function falcoIngestHandler(endpoint: FalcoEndpoint): Handler {
+  const handle = ingestRequest(endpoint);
+  // Errors are handled here rather than by the listener, whose log line would carry the URL and so a ?token=.
+  return async (req, res, url) => {
+    try {
+      await handle(req, res, url);
+    } catch (err) {
+      endpoint.logger.error({ event: "falco ingest failed", error: (err as Error).message }, "Falco ingest failed");
+      if (!res.headersSent) sendJson(res, 500, { error: "internal error while ingesting" });
+      else res.destroy();
+    }
+  };
+}
+
+function ingestRequest(endpoint: FalcoEndpoint): Handler {
   const { ingest, credentials, maxBodyBytes, bucket, burst, metrics, logger } = endpoint;
   let lastAuthFailureLogMs = 0;
   return async (req, res, url) => {

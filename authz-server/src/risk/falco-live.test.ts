@@ -52,6 +52,16 @@ describe("an accepted alert changes the next decision", () => {
     expect((await server.check(ID.order, { path: "/healthz" })).allowed).toBe(true);
   });
 
+  it("counts an alert from a Falco whose clock lags (or whose queue backed up) as fresh news, within a minute", async () => {
+    server = await startRiskServer({ risk: { halfLifeSeconds: 600 } });
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
+    expect((await server.post(falcoJson(at(SHELL_IN_ORDER, twoHoursAgo)))).body.mapped).toBe(1);
+    const denied = await server.check(ID.order);
+    expect(denied.allowed).toBe(false);
+    // The explanation still gives the time exactly as Falco sent it.
+    expect(denied.reason).toContain(`(Critical, ${twoHoursAgo})`);
+  });
+
   it("gives access back once the alert leaves its active window and its score decays (half-life 2 s)", async () => {
     server = await startRiskServer({ risk: { halfLifeSeconds: 2 } });
     await server.post(falcoJson(at(SHELL_IN_ORDER, falcoNow())));

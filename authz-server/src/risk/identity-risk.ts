@@ -60,6 +60,11 @@ export class IdentityRisk {
     return this.recompute(now);
   }
 
+  /** Until when the cached assessment holds (0 when there is none). */
+  get validUntil(): number {
+    return this.cached === null ? 0 : this.validUntilMs;
+  }
+
   /** The decayed score now (for views; the decision path only needs the level). */
   score(now: number): number {
     this.assess(now);

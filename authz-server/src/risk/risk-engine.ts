@@ -74,6 +74,9 @@ export class RiskEngine implements RiskView {
   private readonly identities = new Map<string, IdentityRisk>();
   private readonly seen = new Map<string, number>();
   private lastHeardMs: number | null = null;
+  /** Bumped on every change of alerts, so derived answers (the critical list) know when to recompute. */
+  private changes = 0;
+  private critical: { list: string[]; changes: number; fromMs: number; untilMs: number } | null = null;
 
   constructor(
     readonly settings: RiskSettings,
@@ -105,6 +108,7 @@ export class RiskEngine implements RiskView {
     this.remember(alert.id, alert.receivedMs + this.settings.forgetAfterMs);
     if (!(alert.weight > 0)) return "ignored";
     if (this.now() - alert.eventMs > this.settings.forgetAfterMs) return "expired";
+    this.changes += 1;
     let identity = this.identities.get(alert.spiffeId);
     if (identity === undefined) {
       if (this.identities.size >= this.settings.maxIdentities && !this.makeRoom(alert.weight)) return "capacity";
@@ -123,6 +127,7 @@ export class RiskEngine implements RiskView {
     this.remember(id, beforeMs + this.settings.forgetAfterMs);
     const identity = this.identities.get(spiffeId);
     if (identity === undefined) return 0;
+    this.changes += 1;
     const removed = identity.clear(beforeMs);
     if (identity.entries.length === 0) this.identities.delete(spiffeId);
     return removed;
@@ -131,6 +136,7 @@ export class RiskEngine implements RiskView {
   /** Periodic upkeep: folds negligible alerts away, drops workloads with nothing left, forgets old ids. */
   sweep(): void {
     const now = this.now();
+    this.changes += 1;
     for (const [id, identity] of this.identities) if (identity.compact(now)) this.identities.delete(id);
     for (const [id, expires] of this.seen) {
       if (expires > now) break; // insertion order ≈ expiry order
@@ -140,12 +146,24 @@ export class RiskEngine implements RiskView {
 
   // --- reading ----------------------------------------------------------------------------------------------------
 
-  /** Workloads at level critical now (for the revocation list the wasm filters poll). */
+  /**
+   * Workloads at level critical now, for the revocation list every sidecar polls: cached until an alert changes or
+   * the first identity's assessment expires, so a poll usually costs nothing.
+   */
   criticalIdentities(): string[] {
     const now = this.now();
-    const out: string[] = [];
-    for (const [id, identity] of this.identities) if (identity.assess(now).level === "critical") out.push(id);
-    return out;
+    const cached = this.critical;
+    if (cached !== null && cached.changes === this.changes && now >= cached.fromMs && now < cached.untilMs) {
+      return cached.list;
+    }
+    const list: string[] = [];
+    let untilMs = Number.POSITIVE_INFINITY;
+    for (const [id, identity] of this.identities) {
+      if (identity.assess(now).level === "critical") list.push(id);
+      untilMs = Math.min(untilMs, identity.validUntil);
+    }
+    this.critical = { list, changes: this.changes, fromMs: now, untilMs };
+    return list;
   }
 
   levelCounts(): Record<RiskLevel, number> {
@@ -226,6 +244,7 @@ export class RiskEngine implements RiskView {
   /** Loads a saved state (over an empty engine); what can no longer matter is dropped on the way in. */
   importState(state: EngineState): void {
     const now = this.now();
+    this.changes += 1;
     if (state.lastHeardMs !== null) this.heard(state.lastHeardMs);
     for (const [id, expires] of [...state.seen].sort((a, b) => a[1] - b[1])) {
       if (expires > now) this.remember(id, expires);

@@ -27,6 +27,8 @@ const PODS_PATH = "/api/v1/pods";
 const RECENT_TTL_MS = 5 * 60_000;
 const MISS_TTL_MS = 5_000;
 const MAX_BACKOFF_MS = 30_000;
+/** An ingest request waits at most this long for a pod lookup. */
+const FETCH_TIMEOUT_MS = 3_000;
 
 function serviceAccountOf(pod: V1Pod): Lookup {
   return pod.spec?.serviceAccountName || pod.spec?.serviceAccount || null;
@@ -122,8 +124,11 @@ export class PodDirectory {
     let pending = this.inFlight.get(key);
     if (pending === undefined) {
       this.stats.fetches += 1;
-      pending = this.api
-        .readNamespacedPod({ name, namespace })
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${FETCH_TIMEOUT_MS} ms`)), FETCH_TIMEOUT_MS);
+      });
+      pending = Promise.race([this.api.readNamespacedPod({ name, namespace }), timeout])
         .then(
           (pod) => {
             const sa = serviceAccountOf(pod);
@@ -138,7 +143,10 @@ export class PodDirectory {
             throw err;
           },
         )
-        .finally(() => this.inFlight.delete(key));
+        .finally(() => {
+          clearTimeout(timer);
+          this.inFlight.delete(key);
+        });
       this.inFlight.set(key, pending);
     }
     return pending;
