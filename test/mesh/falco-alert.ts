@@ -14,11 +14,9 @@ export interface FalcoAlert {
 }
 
 /** RFC 3339 with nanoseconds, as Falco writes `time`; and the same instant as integer nanoseconds. */
-export function falcoTime(ms: number, extraNanos: number): { rfc3339: string; nanos: string } {
+export function falcoTime(ms: number): { rfc3339: string; nanos: string } {
   const whole = Math.floor(ms);
-  const subMs = String(Math.floor((ms - whole) * 1e6) + extraNanos)
-    .padStart(6, "0")
-    .slice(0, 6);
+  const subMs = String(Math.min(999_999, Math.round((ms - whole) * 1e6))).padStart(6, "0");
   const iso = new Date(whole).toISOString(); // 2026-11-28T10:00:00.123Z
   const rfc3339 = `${iso.slice(0, 23)}${subMs}Z`;
   const nanos = `${BigInt(whole) * 1_000_000n + BigInt(subMs)}`;
@@ -34,7 +32,7 @@ function sortedJson(value: Record<string, unknown>, raw: Record<string, string> 
 
 /** Falco's stock rule "Terminal shell in container" (Critical) firing in `container` (a compose container name). */
 export function terminalShellAlert(container: string, atMs: number = Date.now(), hostname = "node-a"): FalcoAlert {
-  const { rfc3339, nanos } = falcoTime(atMs, 0);
+  const { rfc3339, nanos } = falcoTime(atMs);
   const containerId = Buffer.from(container).toString("hex").padEnd(12, "0").slice(0, 12);
   const rule = "Terminal shell in container";
   const priority = "Critical";
