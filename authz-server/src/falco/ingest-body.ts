@@ -4,6 +4,7 @@
  * All or nothing: any bad line refuses the whole body, naming the line and the field, so a half-applied batch
  * never happens. Long bodies are parsed in slices so a big batch cannot hold up Checks on the same event loop.
  */
+import { isUtf8 } from "node:buffer";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { type FalcoAlert, validateAlert } from "./alert.js";
 
@@ -11,7 +12,6 @@ export type BodyResult =
   | { ok: true; alerts: FalcoAlert[] }
   | { ok: false; error: string; field: string; line?: number };
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** Lines parsed between yields to the event loop. */
 const SLICE = 256;
 
@@ -20,12 +20,8 @@ function lineError(line: number, multi: boolean, field: string, error: string): 
 }
 
 export async function parseIngestBody(body: Uint8Array): Promise<BodyResult> {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return { ok: false, error: "body is not valid UTF-8", field: "(body)" };
-  }
+  if (!isUtf8(body)) return { ok: false, error: "body is not valid UTF-8", field: "(body)" };
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
   if (text.trim() === "") return { ok: false, error: "body is empty: expected a Falco alert as JSON", field: "(body)" };
 
   // The common case: exactly one JSON object (it may be pretty-printed, so try the whole body first).
