@@ -40,6 +40,7 @@ describe("/v1/revocations", () => {
   it("requires the admin token to revoke, and refuses malformed input", async () => {
     expect((await post({ spiffeId: ORDER, reason: "x" }, "wrong")).status).toBe(401);
     expect((await post({ spiffeId: "spiffe://Bad/x", reason: "x" })).status).toBe(400);
+    expect((await post({ spiffeId: "spiffe://cluster.local", reason: "no path" })).status).toBe(400);
     expect((await post({ fingerprint: "sha256:XYZ", reason: "x" })).status).toBe(400);
     expect((await post({ spiffeId: ORDER })).status).toBe(400);
   });
@@ -48,7 +49,7 @@ describe("/v1/revocations", () => {
     const before = Number((await fetch(`${server.httpUrl}/v1/revocations`)).headers.get("etag")!.replaceAll('"', ""));
     expect((await post({ spiffeId: ORDER, reason: "incident 42" })).status).toBe(200);
     expect((await post({ fingerprint: FP, reason: "key leaked" })).status).toBe(200);
-    const list = await (await fetch(`${server.httpUrl}/v1/revocations`)).json();
+    const list = (await (await fetch(`${server.httpUrl}/v1/revocations`)).json()) as { version: number };
     expect(list).toMatchObject({ spiffeIds: [ORDER], fingerprints: [FP] });
     expect(list.version).toBeGreaterThan(before);
 
@@ -78,7 +79,7 @@ describe("/v1/revocations", () => {
     try {
       const r = await fetch(`${open.httpUrl}/v1/revocations`, { method: "POST", body: "{}" });
       expect(r.status).toBe(403);
-      expect((await r.json()).error).toContain("set http.adminToken");
+      expect(((await r.json()) as { error: string }).error).toContain("set http.adminToken");
     } finally {
       await open.stop();
     }

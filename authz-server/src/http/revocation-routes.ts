@@ -4,11 +4,9 @@
  */
 import { parseSpiffeId } from "../identity/spiffe-id.js";
 import type { Logger } from "../observability/logger.js";
-import type { RevocationList } from "../risk/revocation-list.js";
+import { FINGERPRINT_PATTERN, type RevocationList } from "../risk/revocation-list.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
-
-const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 export function registerRevocationRoutes(
   router: Router,
@@ -49,10 +47,11 @@ export function registerRevocationRoutes(
     if (typeof spiffeId === "string") {
       const parsed = parseSpiffeId(spiffeId);
       if (!parsed.ok) return sendJson(res, 400, { error: `spiffeId: ${parsed.error}` });
+      if (parsed.id.path === "") return sendJson(res, 400, { error: "spiffeId: a workload ID has a path" });
       list.revokeIdentity(spiffeId, reason);
       logger.warn({ event: "identity revoked by operator", spiffe_id: spiffeId, reason }, "identity revoked");
     } else if (typeof fingerprint === "string") {
-      if (!FINGERPRINT.test(fingerprint))
+      if (!FINGERPRINT_PATTERN.test(fingerprint))
         return sendJson(res, 400, { error: "fingerprint must be sha256:<64 lowercase hex>" });
       list.revokeFingerprint(fingerprint, reason);
       logger.warn({ event: "certificate revoked by operator", fingerprint, reason }, "certificate revoked");

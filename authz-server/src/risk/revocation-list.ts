@@ -1,3 +1,5 @@
+import { parseSpiffeId } from "../identity/spiffe-id.js";
+
 /**
  * The revocation list the wasm filters poll (`GET /v1/revocations`): identities and certificate fingerprints revoked
  * by an operator, plus identities currently at critical Falco risk. Computed on request; the version changes exactly
@@ -16,6 +18,14 @@ export interface Revocation {
   readonly reason: string;
   readonly at: string;
 }
+
+/** The wasm filter refuses a whole list over one bad entry, so only workload IDs (with a path) are ever served. */
+export function isRevocableIdentity(spiffeId: string): boolean {
+  const parsed = parseSpiffeId(spiffeId);
+  return parsed.ok && parsed.id.path !== "";
+}
+
+export const FINGERPRINT_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 export class RevocationList {
   private readonly ids = new Map<string, Revocation>();
@@ -64,7 +74,7 @@ export class RevocationList {
 
   snapshot(): RevocationSnapshot {
     const ids = new Set(this.ids.keys());
-    for (const id of this.criticalIdentities()) ids.add(id);
+    for (const id of this.criticalIdentities()) if (isRevocableIdentity(id)) ids.add(id);
     const spiffeIds = [...ids].sort();
     const fingerprints = [...this.fingerprints.keys()].sort();
     const content = JSON.stringify([spiffeIds, fingerprints]);
