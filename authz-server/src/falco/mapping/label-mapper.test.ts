@@ -48,6 +48,10 @@ describe("label mapping", () => {
       ok: false,
       reason: "invalid-identity",
     });
+    expect(mapper.map({ "k8s.pod.label.trustgate.io/sa": "spiffe://cluster.local" })).toMatchObject({
+      ok: false,
+      reason: "invalid-identity",
+    });
     expect(mapper.map({ "k8s.ns.name": "services", "k8s.pod.label.trustgate.io/sa": "Order_Service" })).toMatchObject({
       ok: false,
       reason: "invalid-identity",

@@ -67,6 +67,9 @@ export class LabelMapper implements WorkloadMapper {
   private fromSpiffeId(value: string, namespace: string | null): MappingOutcome {
     const parsed = parseSpiffeId(value);
     if (!parsed.ok) return unattributed("invalid-identity", `label "${this.label}": ${parsed.error}`);
+    if (parsed.id.path === "") {
+      return unattributed("invalid-identity", `label "${this.label}" names a trust domain, not a workload`);
+    }
     if (parsed.id.trustDomain !== this.trustDomain) {
       return unattributed("invalid-identity", `label "${this.label}" names trust domain ${parsed.id.trustDomain}`);
     }
