@@ -20,7 +20,11 @@ export interface MeshOptions {
   readonly halfLifeSeconds?: number;
   /** The filter's revocation `pollMs`. Default 1000. */
   readonly revocationPollMs?: number;
-  /** ext_authz grpc_service timeout. Default 250 ms (the compose bootstrap's). */
+  /**
+   * ext_authz grpc_service timeout. Default 1000 ms, not the compose bootstrap's 250 ms: here the sidecars, the
+   * apps and trustgate share two cores with the rest of the test suite, and a scheduling stall longer than 250 ms
+   * would turn into a 403 (status_on_error) that says nothing about trustgate. Pass 250 to run Envoy's value.
+   */
   readonly checkTimeoutMs?: number;
   readonly workloads?: readonly WorkloadName[];
 }
@@ -70,7 +74,7 @@ export class Mesh {
     const mesh = new Mesh(await MeshPki.load(), {
       halfLifeSeconds: options.halfLifeSeconds ?? 2,
       revocationPollMs: options.revocationPollMs ?? 1000,
-      checkTimeoutMs: options.checkTimeoutMs ?? 250,
+      checkTimeoutMs: options.checkTimeoutMs ?? 1000,
       workloads: options.workloads ?? WORKLOAD_NAMES,
     });
     try {
