@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type KubeApiServer, startKubeApiServer } from "../../../../test/support/kube-api-server.js";
@@ -180,6 +182,25 @@ describe("kubernetes mapping against a real API server (list + watch)", () => {
       await mapper?.stop();
       mapper = null;
       await other.stop();
+    }
+  });
+
+  it("refuses to start when no kubeconfig is found anywhere (never falls back to localhost:8080)", async () => {
+    const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const home = await mkdtemp(join(tmpdir(), "trustgate-home-"));
+    try {
+      process.env.KUBECONFIG = "";
+      process.env.HOME = home;
+      expect(
+        () => new KubernetesMapper({ trustDomain: "cluster.local", kubeconfig: "", maxPods: 10, logger: logger() }),
+      ).toThrow(/no Kubernetes cluster/);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await rm(home, { recursive: true, force: true });
     }
   });
 

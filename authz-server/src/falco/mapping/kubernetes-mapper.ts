@@ -30,7 +30,9 @@ export function loadKubeConfig(file: string): KubeConfig {
   const kc = new KubeConfig();
   if (file === "") kc.loadFromDefault();
   else kc.loadFromFile(file);
-  if (!kc.getCurrentCluster()) {
+  const cluster = kc.getCurrentCluster();
+  // With nothing found, the client library falls back to an unauthenticated http://localhost:8080: refuse instead.
+  if (!cluster || (file === "" && cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
     throw new Error(
       `falco.mapping.strategy kubernetes: no Kubernetes cluster in ${file || "the default kubeconfig or in-cluster configuration"}`,
     );
