@@ -145,11 +145,36 @@ describe("risk shared between replicas through Redis", () => {
     for (const s of [a, b]) expect(s.logs.some((l) => l.event === "redis reconnected")).toBe(true);
   });
 
+  it("starts without Redis when it is down (after a bounded wait), then connects when it comes up", async () => {
+    await redis.stop();
+    const started = performance.now();
+    const d = await replica();
+    extra.push(d);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(d.logs.some((l) => l.event === "redis unavailable at start-up")).toBe(true);
+    expect((await d.check(ID.web)).allowed).toBe(true);
+    await redis.start();
+    await until(
+      () => redisConnected(d),
+      (v) => v === 1,
+      "the late connection",
+      10_000,
+    );
+    // Redis came back empty: what A and B accept from now on reaches D.
+    await a.post(criticalIn("api"));
+    await until(
+      () => d.check(ID.api),
+      (v) => !v.allowed,
+      "D to see A's alert",
+      2000,
+    );
+  });
+
   it("a replica started later catches up from the stream before its first Check", async () => {
     const c = await replica();
     extra.push(c);
-    expect((await c.check(ID.billing)).allowed).toBe(false);
-    expect((await c.check(ID.payment)).allowed).toBe(false);
+    // Everything written to the stream since Redis last restarted: A's alert about api.
+    expect((await c.check(ID.api)).allowed).toBe(false);
     expect((await c.check(ID.web)).allowed).toBe(true);
   });
 });
