@@ -79,7 +79,7 @@ describe("an accepted alert changes the next decision", () => {
 
   it("lets sensitive routes refuse a stale feed and a compromised destination", async () => {
     server = await startRiskServer(
-      { risk: { staleAfterSeconds: 1, halfLifeSeconds: 600 } },
+      { risk: { staleAfterSeconds: 2, halfLifeSeconds: 600 } },
       {
         "risk.yaml": DENY_RISKY_CALLERS,
         "database.yaml": DATABASE_NEEDS_FRESH_FEED,
