@@ -24,7 +24,8 @@ export class AdminServer {
   ) {
     this.server = createServer((req, res) => {
       this.router.handle(req, res).catch((err: unknown) => {
-        this.logger.error({ err, path: req.url }, "admin request failed");
+        // The path only: a query string can carry a credential (Falco's http_output sends ?token=).
+        this.logger.error({ err, path: (req.url ?? "").split("?")[0] }, "admin request failed");
         if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
         else res.destroy();
       });
