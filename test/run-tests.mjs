@@ -13,7 +13,14 @@ mkdirSync(outDir, { recursive: true });
 rmSync(outFile, { force: true });
 
 const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
-const args = [vitest, "run", "--reporter=default", "--reporter=json", `--outputFile.json=${outFile}`, ...process.argv.slice(2)];
+const args = [
+  vitest,
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${outFile}`,
+  ...process.argv.slice(2),
+];
 const run = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
 
 let passed = 0;
