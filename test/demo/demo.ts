@@ -139,6 +139,14 @@ async function main(): Promise<number> {
         `order's risk now ${risk?.level ?? "?"} (score ${risk?.score ?? "?"})`,
     ),
   );
+  // Each sidecar's filter lifts the revocation on its own next poll (up to POLL_MS later than trustgate).
+  await waitUntil(
+    async () =>
+      [...mesh!.sidecars.values()].every((s) => s.filter.metric("trustgate_filter_revocation_list_entries") === 0n),
+    5000,
+    "every sidecar's filter polling the shortened revocation list",
+  );
+  print(note(style, "every sidecar's filter has polled the revocation list without order"));
   print(columns(style));
   for (const call of TRAFFIC) await run(call, call.allowed);
 

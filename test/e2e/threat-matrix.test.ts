@@ -440,14 +440,18 @@ describe("certificate rotation", () => {
     expect(failures).toEqual([]);
     expect(calls).toBeGreaterThan(20);
 
-    // What api's filter saw of web (the x-trustgate-peer-cert-sha256 source): every web certificate, the last
-    // one on every connection opened after the last rotation.
-    const fromWeb = api.accessLog.filter((e) => e.peer === WORKLOADS.web.spiffeId);
-    const seen = new Set(fromWeb.map((e) => e.peerFingerprint));
-    expect(seen).toEqual(new Set(fingerprints.web));
-    const latest = fromWeb.filter((e) => e.receivedAt > rotatedAt + 100);
-    expect(latest.length).toBeGreaterThan(0);
-    expect(new Set(latest.map((e) => e.peerFingerprint))).toEqual(new Set([fingerprints.web[2]]));
+    // Every request presented the certificate of the connection pool it went out on, api's filter saw exactly that
+    // certificate (the x-trustgate-peer-cert-sha256 source), and every request sent after the last rotation went
+    // out on a new connection with the newest certificate.
+    const sent = web.outboundLog.filter((e) => e.destination === "api" && e.status === 200);
+    const seenByApi = new Map(api.accessLog.map((e) => [e.requestId, e.peerFingerprint]));
+    for (const request of sent) expect(seenByApi.get(request.requestId)).toBe(request.clientFingerprint);
+    const afterLast = sent.filter((e) => e.dispatchedAt > rotatedAt);
+    expect(afterLast.length).toBeGreaterThan(0);
+    expect(new Set(afterLast.map((e) => e.clientFingerprint))).toEqual(new Set([fingerprints.web[2]]));
+    const used = new Set(sent.map((e) => e.clientFingerprint));
+    expect(used.has(fingerprints.web[0]!) && used.has(fingerprints.web[2]!)).toBe(true);
+    for (const fp of used) expect(fingerprints.web).toContain(fp);
     // And what trustgate logged for the newest calls from web and api.
     const decisions = mesh.trustgate.decisions();
     expect(

@@ -23,7 +23,11 @@ export interface InboundLogEntry {
 }
 
 export interface OutboundLogEntry {
+  /** When the request was sent upstream, and when its answer (or failure) came back. */
+  readonly dispatchedAt: number;
   readonly at: number;
+  /** `sha256:<hex>` of the client certificate the connection pool presents (this sidecar's SVID at pool creation). */
+  readonly clientFingerprint: string;
   readonly requestId: string;
   readonly destination: string;
   readonly method: string;

@@ -15,18 +15,19 @@ import { checkSpiffePeer } from "./peer-validation.js";
 import type { Route, Sidecar } from "./sidecar.js";
 
 export class OutboundAgents {
-  private readonly pools = new Map<string, https.Agent>();
+  private readonly pools = new Map<string, { agent: https.Agent; fingerprint: string }>();
   private readonly retired = new Set<https.Agent>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly sidecar: Sidecar) {}
 
-  agentFor(route: Route): https.Agent {
+  /** The pool for a destination, and the fingerprint of the client certificate its connections present. */
+  agentFor(route: Route): { agent: https.Agent; fingerprint: string } {
     const key = `${route.port}|${route.spiffeId}`;
-    let agent = this.pools.get(key);
-    if (!agent) {
+    let pool = this.pools.get(key);
+    if (!pool) {
       const { svid, upstreamBundles } = this.sidecar;
-      agent = new https.Agent({
+      const agent = new https.Agent({
         keepAlive: true,
         key: svid.keyPem,
         cert: svid.certPem,
@@ -41,14 +42,15 @@ export class OutboundAgents {
           return Object.assign(new Error(check.reason), { code: "ERR_SPIFFE_VALIDATION" });
         },
       });
-      this.pools.set(key, agent);
+      pool = { agent, fingerprint: svid.fingerprint };
+      this.pools.set(key, pool);
     }
-    return agent;
+    return pool;
   }
 
   /** After a rotation: new requests get new pools; old pools close once their in-flight requests are done. */
   retireAll(): void {
-    for (const agent of this.pools.values()) this.retired.add(agent);
+    for (const pool of this.pools.values()) this.retired.add(pool.agent);
     this.pools.clear();
     this.sweep();
     if (!this.sweeper) {
@@ -60,7 +62,7 @@ export class OutboundAgents {
   destroyAll(): void {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    for (const agent of [...this.pools.values(), ...this.retired]) agent.destroy();
+    for (const agent of [...[...this.pools.values()].map((p) => p.agent), ...this.retired]) agent.destroy();
     this.pools.clear();
     this.retired.clear();
   }
@@ -88,9 +90,13 @@ export function handleOutbound(sidecar: Sidecar, req: IncomingMessage, res: Serv
   const destination = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
   const headers = relayableRequestHeaders(req).filter(([k]) => k !== "host");
   const requestId = ensureRequestId(headers);
+  const dispatchedAt = now();
+  let clientFingerprint = "";
   const record = (status: number, error: string) =>
     sidecar.outboundLog.push({
+      dispatchedAt,
       at: now(),
+      clientFingerprint,
       requestId,
       destination,
       method: req.method ?? "",
@@ -106,13 +112,15 @@ export function handleOutbound(sidecar: Sidecar, req: IncomingMessage, res: Serv
     res.end();
     return;
   }
+  const pool = sidecar.agents.agentFor(route);
+  clientFingerprint = pool.fingerprint;
   const upstream = https.request({
     host: "127.0.0.1",
     port: route.port,
     method: req.method,
     path: req.url,
     headers: { ...toOutgoing(headers), host: destination },
-    agent: sidecar.agents.agentFor(route),
+    agent: pool.agent,
   });
   upstream.on("response", (upstreamRes) => {
     record(upstreamRes.statusCode ?? 0, "");
