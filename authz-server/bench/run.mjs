@@ -73,25 +73,17 @@ function require_net() {
   return netModule;
 }
 
-function h2load(port, { requests, clients, streams, logFile }) {
-  const args = [
-    "-n",
-    String(requests),
-    "-c",
-    String(clients),
-    "-m",
-    String(streams),
-    "-t",
-    "1",
-    "-d",
-    requestFile,
-    "-H",
-    "content-type: application/grpc",
-    "-H",
-    "te: trailers",
-  ];
+/** h2load arguments for gRPC Check calls with the benchmark request. */
+function h2loadArgs(port, { requests, clients, streams, logFile }) {
+  const args = ["-n", String(requests), "-c", String(clients), "-m", String(streams), "-t", "1", "-d", requestFile];
+  args.push("-H", "content-type: application/grpc", "-H", "te: trailers");
   if (logFile) args.push("--log-file", logFile);
   args.push(`http://127.0.0.1:${port}${CHECK_PATH}`);
+  return args;
+}
+
+function h2load(port, options) {
+  const args = h2loadArgs(port, options);
   const run = spawnSync("h2load", args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(run.stdout);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(run.stdout);
@@ -191,29 +183,9 @@ async function postAlerts(port, count, connections = 4) {
 async function latencyDuring(port, name, during) {
   const logFile = join(work, `${name}.log`);
   const measured = new Promise((resolve, reject) => {
-    const child = spawn(
-      "h2load",
-      [
-        "-n",
-        String(LATENCY_REQUESTS),
-        "-c",
-        "1",
-        "-m",
-        "1",
-        "-t",
-        "1",
-        "-d",
-        requestFile,
-        "-H",
-        "content-type: application/grpc",
-        "-H",
-        "te: trailers",
-        "--log-file",
-        logFile,
-        `http://127.0.0.1:${port}${CHECK_PATH}`,
-      ],
-      { stdio: "ignore" },
-    );
+    const child = spawn("h2load", h2loadArgs(port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile }), {
+      stdio: "ignore",
+    });
     child.on("exit", (code) =>
       code === 0 ? resolve(percentiles(logFile)) : reject(new Error(`h2load exited ${code}`)),
     );

@@ -5,7 +5,8 @@
  * `.ci/run` installs it up front.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
+import { freePort } from "./free-port.js";
 
 export interface RedisProcess {
   readonly port: number;
@@ -45,17 +46,6 @@ export function redisServerBinary(): string {
   }
   binary = path;
   return path;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function ping(port: number): Promise<boolean> {

@@ -56,6 +56,25 @@ async function pkcs8Pem(key: CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${b64.trimEnd()}\n-----END PRIVATE KEY-----\n`;
 }
 
+async function issued(
+  spiffeId: string,
+  cert: x509.X509Certificate,
+  keys: CryptoKeyPair,
+  notBefore: Date,
+  notAfter: Date,
+): Promise<IssuedSvid> {
+  const certPem = cert.toString("pem");
+  return {
+    spiffeId,
+    certPem,
+    keyPem: await pkcs8Pem(keys.privateKey),
+    urlEncodedPem: encodeURIComponent(`${certPem}\n`),
+    fingerprint: fingerprintOf(certPem),
+    notBefore,
+    notAfter,
+  };
+}
+
 export function fingerprintOf(certPem: string): string {
   const der = new x509.X509Certificate(certPem).rawData;
   return `sha256:${createHash("sha256").update(Buffer.from(der)).digest("hex")}`;
@@ -136,16 +155,7 @@ export class TestCa {
         await x509.AuthorityKeyIdentifierExtension.create(signer.keys.publicKey),
       ],
     });
-    const certPem = cert.toString("pem");
-    return {
-      spiffeId,
-      certPem,
-      keyPem: await pkcs8Pem(keys.privateKey),
-      urlEncodedPem: encodeURIComponent(`${certPem}\n`),
-      fingerprint: fingerprintOf(certPem),
-      notBefore,
-      notAfter,
-    };
+    return issued(spiffeId, cert, keys, notBefore, notAfter);
   }
 
   /** A self-signed leaf that looks like an SVID but chains to no trust bundle (a spoofing attempt). */
@@ -167,15 +177,6 @@ export class TestCa {
         new x509.SubjectAlternativeNameExtension([{ type: "url", value: spiffeId }], false),
       ],
     });
-    const certPem = cert.toString("pem");
-    return {
-      spiffeId,
-      certPem,
-      keyPem: await pkcs8Pem(keys.privateKey),
-      urlEncodedPem: encodeURIComponent(`${certPem}\n`),
-      fingerprint: fingerprintOf(certPem),
-      notBefore,
-      notAfter,
-    };
+    return issued(spiffeId, cert, keys, notBefore, notAfter);
   }
 }

@@ -3,9 +3,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../../../test/support/free-port.js";
+
+export { freePort };
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 export const BIN = join(REPO, "authz-server", "bin", "trustgate.js");
@@ -48,17 +50,6 @@ export function runCli(
     });
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
   });
 }
 
