@@ -45,6 +45,10 @@ describe("degraded mode", () => {
     expect(whileUp.status).toBe(403);
     expect(body(whileUp)).toMatchObject({ policy: "local/revoked" });
 
+    // Polling worked while trustgate was up: a 200 with the list, then 304s for the unchanged version.
+    expect(payment.filter.metric("trustgate_filter_revocation_poll_failures_total")).toBe(0n);
+    expect(payment.filter.metric("trustgate_filter_revocation_polls_total")).toBeGreaterThanOrEqual(2n);
+
     // trustgate goes away.
     expect(await mesh.trustgate.stop()).toBe(0);
     // Fail-closed first (failure_mode_allow: false, status_on_error 403): nothing gets through.
