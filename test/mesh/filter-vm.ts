@@ -83,8 +83,12 @@ export class FilterVm {
     this.armTicker();
   }
 
-  /** One tick now (what the timer does), resolved when the HTTP call it dispatched has been answered. */
+  /**
+   * One tick now (what the timer does), resolved when the HTTP call it dispatched has been answered. A poll already
+   * in flight is waited for first: the filter keeps one poll at a time, so its answer may predate the caller's change.
+   */
   async tickNow(): Promise<void> {
+    await this.settled();
     this.host.tick();
     await this.settled();
   }
