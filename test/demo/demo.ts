@@ -90,7 +90,7 @@ async function main(): Promise<number> {
   // payment's filter polls the revocation list on its own timer; held back until the first call below, so the table
   // always shows both layers in order: trustgate's Check at once, then the filter's local deny after its next poll.
   const payment = mesh.sidecar("payment");
-  payment.filter.setTicking(false);
+  await payment.filter.setTicking(false);
   const alert = terminalShellAlert("order");
   const ingest = await mesh.postFalco(alert);
   print(
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
     firstDeny = `${ms} ms (${decidedBy === "filter" ? "payment's filter" : "trustgate's Check"})`;
     return `${ms} ms after the alert was ingested`;
   });
-  payment.filter.setTicking(true);
+  void payment.filter.setTicking(true);
   for (const call of TRAFFIC) if (call !== orderToPayment) await run(call, call.underAttack ?? call.allowed);
   print(
     note(

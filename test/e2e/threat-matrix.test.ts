@@ -339,7 +339,7 @@ describe("runtime attack", () => {
     const payment = mesh.sidecar("payment");
     // Keep payment's filter from polling the revocation list during this test, so the deny shown is trustgate's
     // (its reason names the alert). With polling on, the filter's local/revoked deny follows within a poll period.
-    payment.filter.setTicking(false);
+    await payment.filter.setTicking(false);
     try {
       expect((await mesh.call("order", "payment", "/api/v1/payment/42", "POST")).status).toBe(200);
       const alert = terminalShellAlert("order");
@@ -383,7 +383,7 @@ describe("runtime attack", () => {
       expect(returnedAfterMs).toBeGreaterThanOrEqual(1000);
       console.info(`[e2e] access returned ${returnedAfterMs.toFixed(0)} ms after the alert (half-life 3 s)`);
     } finally {
-      payment.filter.setTicking(true);
+      void payment.filter.setTicking(true);
     }
   });
 });

@@ -77,10 +77,14 @@ export class FilterVm {
     this.armTicker();
   }
 
-  /** Stops/starts the tick timer (tests use this to decide which layer a deny comes from). */
-  setTicking(on: boolean): void {
+  /**
+   * Stops/starts the tick timer (tests use this to decide which layer a deny comes from). Await the result to be
+   * sure no poll is still in flight either.
+   */
+  setTicking(on: boolean): Promise<void> {
     this.ticking = on;
     this.armTicker();
+    return this.settled();
   }
 
   /**
