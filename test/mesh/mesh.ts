@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { freePort } from "../support/free-port.js";
 import { type InboundLogEntry, now, type OutboundLogEntry } from "./access-log.js";
 import { type AppProcess, startApp } from "./app-process.js";
 import type { FalcoAlert } from "./falco-alert.js";
@@ -12,7 +13,7 @@ import { type ClientCredentials, type MtlsResult, mtlsRequest } from "./mtls-cli
 import { type IssuedSvid, MeshPki } from "./pki.js";
 import { FILTER_WASM, requireBuildOutputs } from "./repo.js";
 import { Sidecar, type SidecarConfig } from "./sidecar.js";
-import { freePort, TrustgateProcess } from "./trustgate-process.js";
+import { TrustgateProcess } from "./trustgate-process.js";
 import { INGRESS_GATEWAY_ID, TRUST_DOMAIN, WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from "./workloads.js";
 
 export interface MeshOptions {

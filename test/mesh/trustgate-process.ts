@@ -5,9 +5,9 @@
  * mapping, a Falco ingest token, an admin token, and a short risk half-life so decay is observable.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../support/free-port.js";
 import { cleanEnv, type ManagedProcess, startProcess, waitUntil } from "./child-processes.js";
 import { POLICIES_DIR, REPO, TRUSTGATE_BIN } from "./repo.js";
 import { TRUST_DOMAIN, workloadInventoryJson } from "./workloads.js";
@@ -29,17 +29,6 @@ export interface DecisionLine {
   readonly method?: string;
   readonly path?: string;
   readonly time: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class TrustgateProcess {
