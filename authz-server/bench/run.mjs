@@ -293,7 +293,7 @@ async function main() {
         `  no burst                        ${tgLat.p50.toFixed(3).padStart(8)} ${tgLat.p99.toFixed(3).padStart(10)} ms`,
       );
       console.log(
-        `  burst to a sink ${sinkProcessNote.padEnd(15).slice(0, 15)} ${control.p50.toFixed(3).padStart(8)} ${control.p99.toFixed(3).padStart(10)} ms`,
+        `  burst to a sink (control)       ${control.p50.toFixed(3).padStart(8)} ${control.p99.toFixed(3).padStart(10)} ms`,
       );
       console.log(
         `  burst to trustgate              ${burst.p50.toFixed(3).padStart(8)} ${burst.p99.toFixed(3).padStart(10)} ms`,

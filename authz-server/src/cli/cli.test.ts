@@ -150,8 +150,12 @@ describe("trustgate serve + check + health + explain (real process)", () => {
 
   it("writes one JSON decision log line per decision, with credentials redacted", async () => {
     await runCli(paymentCall(["--principal", ORDER, "--path", "/x", "--header", "authorization=Bearer secret-token"]));
-    const lines = serve.output.stdout.split("\n").filter((l) => l.includes('"msg":"decision"'));
-    const last = JSON.parse(lines.at(-1)!);
+    // Log lines are written in batches (at least every 100 ms).
+    const deadline = Date.now() + 3000;
+    const decisionLines = () =>
+      serve.output.stdout.split("\n").filter((l) => l.includes('"msg":"decision"') && l.includes('"path":"/x"'));
+    while (decisionLines().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const last = JSON.parse(decisionLines().at(-1)!);
     expect(last).toMatchObject({ level: "info", decision: "deny", caller: ORDER, path: "/x" });
     expect(last.headers.authorization).toBe("[redacted]");
     expect(serve.output.stdout).not.toContain("secret-token");

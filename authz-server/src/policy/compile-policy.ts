@@ -7,6 +7,7 @@ import { parseSpiffeId } from "../identity/spiffe-id.js";
 import { FALCO_PRIORITIES, NO_ALERT, RISK_LEVELS } from "../risk/risk-view.js";
 import { Attribute, isIdentity, isRisk } from "./attributes.js";
 import type { Action, Clause, CompiledPolicy, CompiledRule, FieldCheck, PolicyLoadError } from "./compiled.js";
+import { decision } from "./decision.js";
 import { HostMatcher } from "./matchers/host-matcher.js";
 import { type IpBlock, IpMatcher, parseIpBlock } from "./matchers/ip-matcher.js";
 import { compilePathTemplate, PathMatcher, type PathPattern } from "./matchers/path-matcher.js";
@@ -437,6 +438,7 @@ function compileRule(c: Compiler, value: unknown, path: readonly PathSegment[], 
     when,
     needsIdentity: all.some((check) => isIdentity(check.attribute)),
     readsRisk: all.some((check) => isRisk(check.attribute)),
+    allowDecision: null,
     line: 0,
   };
 }
@@ -529,7 +531,12 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
       spec.rules.forEach((item, i) => {
         c.currentRule = i;
         const rule = compileRule(c, item, ["spec", "rules", i], i);
-        if (rule) rules.push({ ...rule, line: doc.lineAt(["spec", "rules", i]) });
+        if (!rule) return;
+        const allowDecision =
+          action === "ALLOW"
+            ? decision("allow", `allowed by ALLOW policy ${c.policyId} rule ${i}`, c.policyId, i)
+            : null;
+        rules.push({ ...rule, allowDecision, line: doc.lineAt(["spec", "rules", i]) });
       });
       c.currentRule = null;
     }

@@ -3,6 +3,7 @@
  * compile-policy.ts; immutable afterwards, so a set can be swapped atomically under live traffic.
  */
 import type { Attribute } from "./attributes.js";
+import type { Decision } from "./decision.js";
 import type { Matcher } from "./matchers/string-matcher.js";
 
 export type Action = "ALLOW" | "DENY" | "AUDIT";
@@ -34,6 +35,8 @@ export interface CompiledRule {
   readonly needsIdentity: boolean;
   /** The rule reads Falco risk: a decision it makes names the alert behind it. */
   readonly readsRisk: boolean;
+  /** For ALLOW policies: the decision when this rule matches, built once (allows are the hot path). */
+  readonly allowDecision: Decision | null;
   readonly line: number;
 }
 

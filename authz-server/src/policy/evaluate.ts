@@ -16,6 +16,8 @@ import { DEFAULT_DENY_POLICY, type Decision, decision, NO_ALLOW_POLICY } from ".
 import type { PolicySet } from "./policy-set.js";
 import type { FieldTrace, PolicyTrace, RuleTrace, Trace } from "./trace.js";
 
+const NO_ALLOW_DECISION = decision("allow", "allowed: no ALLOW policy applies to the destination", NO_ALLOW_POLICY);
+
 export interface Evaluation {
   /** The enforced decision. */
   readonly decision: Decision;
@@ -259,7 +261,7 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
         if (p.dryRun && !includeDryRun) continue;
         applicable.push(p);
         if (rule !== -1 && allowed === null) {
-          allowed = decision("allow", `allowed by ALLOW policy ${p.id} rule ${rule}`, p.id, rule);
+          allowed = p.rules[rule]!.allowDecision!;
           if (!tracing) break;
         }
       }
@@ -303,7 +305,7 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   let result: Decision;
   if (denied !== null) result = denied;
   else if (applicable.length === 0) {
-    result = decision("allow", "allowed: no ALLOW policy applies to the destination", NO_ALLOW_POLICY);
+    result = NO_ALLOW_DECISION;
   } else if (allowed !== null) result = allowed;
   else {
     const anonymous = model.source.principal === "" && applicable.some((p) => p.rules.some((r) => r.needsIdentity));
