@@ -5,6 +5,7 @@
  * halves its size on the hot path.
  */
 import pino from "pino";
+import { LineBatcher } from "../observability/line-batcher.js";
 import type { Logger } from "../observability/logger.js";
 import { redactHeaders } from "../observability/redaction.js";
 import type { Decision } from "../policy/decision.js";
@@ -40,7 +41,7 @@ function outcomeJson(d: Decision): string {
 }
 
 export class DecisionLog {
-  private readonly sink: { write(line: string): unknown } | null;
+  private readonly sink: LineBatcher | null;
 
   /**
    * Decision lines go to the logger's own destination, in the logger's format (level, time, service, msg), but are
@@ -52,7 +53,12 @@ export class DecisionLog {
     private readonly random: () => number = Math.random,
   ) {
     const stream = (logger as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym];
-    this.sink = logger.isLevelEnabled("info") && stream ? stream : null;
+    this.sink = logger.isLevelEnabled("info") && stream ? new LineBatcher(stream) : null;
+  }
+
+  /** Hands any batched lines to the logger's destination (before shutdown). */
+  flush(): void {
+    this.sink?.flush();
   }
 
   shouldLog(allowed: boolean): boolean {

@@ -61,6 +61,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
+  const decisionLog = new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate });
   const authorizer = new Authorizer({
     policies,
     identity: {
@@ -72,7 +73,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     risk,
     labelsOf: inventory.size > 0 ? (id) => inventory.labelsOf(id) : undefined,
     metrics,
-    decisionLog: new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate }),
+    decisionLog,
     logger,
     dryRun: () => dryRun,
   });
@@ -168,6 +169,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await admin.close();
         await riskSubsystem.stop();
         logger.info({ event: "stopped" }, "stopped");
+        decisionLog.flush();
         flushLogger(logger);
       })();
       return stopping;
