@@ -7,6 +7,9 @@ import { accessSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+// The upstream protos import google/protobuf/descriptor.proto (for their annotations); loading proto-loader
+// registers protobufjs's bundled copy of it, which plain protobufjs does not do on its own.
+import "@grpc/proto-loader";
 import protobuf from "protobufjs";
 
 const require = createRequire(import.meta.url);
