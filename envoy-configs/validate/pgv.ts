@@ -289,18 +289,29 @@ export function checkFieldRules(
     const e = resolved as protobuf.Enum;
     const num = value === undefined ? 0 : typeof value === "string" ? e.values[value] : toNumber(value);
     // An undefined name or number was already reported by the type check (which is always defined_only).
-    if (num === undefined || e.valuesById[num] === undefined) return;
-    checkRange(
-      issues,
-      path,
-      num,
-      { const: r.const, in: r.in, not_in: r.not_in },
-      toNumber,
-      (n) => e.valuesById[n] ?? String(n),
-    );
+    checkEnumRange(issues, path, r, e, num);
     return;
   }
   applyScalarRules(issues, field.type, rules, value, path);
+}
+
+/** `enum` rules (const, in, not_in) on a defined enum value; undefined values were reported by the type check. */
+function checkEnumRange(
+  issues: Issue[],
+  path: string,
+  r: Record<string, unknown>,
+  e: protobuf.Enum,
+  num: number | undefined,
+): void {
+  if (num === undefined || e.valuesById[num] === undefined) return;
+  checkRange(
+    issues,
+    path,
+    num,
+    { const: r.const, in: r.in, not_in: r.not_in },
+    toNumber,
+    (n) => e.valuesById[n] ?? String(n),
+  );
 }
 
 /** Rules in `repeated.items` / `map.values` apply to each element as if it were a singular field. */
@@ -313,16 +324,7 @@ function applyElementRules(issues: Issue[], field: protobuf.Field, rules: Rules,
     const e = resolved as protobuf.Enum;
     const num = typeof value === "string" ? e.values[value] : toNumber(value);
     // undefined values were reported by the type check; const/in/not_in still apply
-    if (isObject(r) && num !== undefined && e.valuesById[num] !== undefined) {
-      checkRange(
-        issues,
-        path,
-        num,
-        { const: r.const, in: r.in, not_in: r.not_in },
-        toNumber,
-        (n) => e.valuesById[n] ?? String(n),
-      );
-    }
+    if (isObject(r)) checkEnumRange(issues, path, r, e, num);
   } else {
     applyScalarRules(issues, field.type, rules, value, path);
   }

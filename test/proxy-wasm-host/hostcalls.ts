@@ -37,6 +37,25 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
     }
   }
 
+  /** proxy_add_header_map_value / proxy_replace_header_map_value: same checks, different write. */
+  function writeHeader(
+    type: number,
+    keyPtr: number,
+    keySize: number,
+    valuePtr: number,
+    valueSize: number,
+    op: "add" | "replace",
+  ): number {
+    if (u(type) > 7) return Status.BadArgument;
+    const key = mem().readString(u(keyPtr), u(keySize));
+    const value = mem().readString(u(valuePtr), u(valueSize));
+    if (key === null || value === null) return Status.InvalidMemoryAccess;
+    const map = headerMap(u(type), true);
+    if (!map) return Status.BadArgument;
+    map[op](key, value);
+    return Status.Ok;
+  }
+
   function buffer(type: number): Uint8Array | null {
     const s = host.activeStream;
     switch (type) {
@@ -161,25 +180,11 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
     },
 
     proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number) {
-      if (u(type) > 7) return Status.BadArgument;
-      const key = mem().readString(u(keyPtr), u(keySize));
-      const value = mem().readString(u(valuePtr), u(valueSize));
-      if (key === null || value === null) return Status.InvalidMemoryAccess;
-      const map = headerMap(u(type), true);
-      if (!map) return Status.BadArgument;
-      map.add(key, value);
-      return Status.Ok;
+      return writeHeader(type, keyPtr, keySize, valuePtr, valueSize, "add");
     },
 
     proxy_replace_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number) {
-      if (u(type) > 7) return Status.BadArgument;
-      const key = mem().readString(u(keyPtr), u(keySize));
-      const value = mem().readString(u(valuePtr), u(valueSize));
-      if (key === null || value === null) return Status.InvalidMemoryAccess;
-      const map = headerMap(u(type), true);
-      if (!map) return Status.BadArgument;
-      map.replace(key, value);
-      return Status.Ok;
+      return writeHeader(type, keyPtr, keySize, valuePtr, valueSize, "replace");
     },
 
     proxy_remove_header_map_value(type: number, keyPtr: number, keySize: number): number {
