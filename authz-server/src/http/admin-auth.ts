@@ -2,7 +2,7 @@
  * Bearer-token check for operator endpoints (revoking identities, clearing risk). Without a configured token those
  * endpoints are disabled rather than open.
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
 export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; error: string };
@@ -13,10 +13,11 @@ export function bearerToken(req: IncomingMessage): string {
   return match ? match[1]!.trim() : "";
 }
 
+/** Constant-time comparison; both sides are hashed first so not even the secret's length leaks through timing. */
 export function tokensEqual(presented: string, expected: string): boolean {
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const a = createHash("sha256").update(presented).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b) && presented === expected;
 }
 
 export function checkAdminToken(req: IncomingMessage, expected: string): AuthResult {
