@@ -40,7 +40,7 @@ describe("gRPC server", () => {
     const Reflection = load(REFLECTION_PROTO, ["grpc", "reflection", "v1", "ServerReflection"]);
     const client = new Reflection(server.grpcAddress, grpc.credentials.createInsecure());
     try {
-      const call = client.ServerReflectionInfo() as grpc.ClientDuplexStream<
+      const call = client.ServerReflectionInfo!() as grpc.ClientDuplexStream<
         unknown,
         { list_services_response?: { service: Array<{ name: string }> } }
       >;
