@@ -5,7 +5,9 @@
 import { readFile } from "node:fs/promises";
 import { CheckClient } from "../grpc/check-client.js";
 import type { CheckResponseMessage } from "../grpc/check-response.js";
+import { toCheckRequest } from "../policy-tools/request-description.js";
 import type { CheckRequestMessage } from "../request/check-request.js";
+import { keyValuePairs } from "./key-value.js";
 
 export interface CheckFlags {
   addr: string;
@@ -26,57 +28,28 @@ export interface CheckFlags {
   timeoutMs: number;
 }
 
-function pairs(values: readonly string[], flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf("=");
-    if (eq <= 0) throw new Error(`${flag} expects key=value, got "${v}"`);
-    out[v.slice(0, eq).toLowerCase()] = v.slice(eq + 1);
-  }
-  return out;
-}
-
+/** The flags as a request description, turned into a CheckRequest by the same builder explain and policy tests use. */
 export async function buildCheckRequest(flags: CheckFlags): Promise<CheckRequestMessage> {
-  const headers = pairs(flags.header, "--header");
-  const labels = pairs(flags.label, "--label");
-  const host = flags.host ?? headers[":authority"] ?? "localhost";
-  const certificate = flags.certificateFile ? encodeURIComponent(await readFile(flags.certificateFile, "utf8")) : "";
-  const contextExtensions: Record<string, string> = {};
-  if (flags.namespace) contextExtensions["trustgate.namespace"] = flags.namespace;
-  return {
-    attributes: {
-      source: {
-        address: { socketAddress: { address: flags.sourceIp, portValue: 50000 } },
-        principal: flags.principal ?? "",
-        certificate,
-      },
-      destination: {
-        address: { socketAddress: { address: flags.destinationIp, portValue: flags.port } },
-        principal: flags.destinationPrincipal ?? "",
-        labels,
-      },
-      request: flags.tcp
-        ? null
-        : {
-            http: {
-              id: "1",
-              method: flags.method,
-              path: flags.path,
-              host,
-              scheme: "http",
-              protocol: "HTTP/1.1",
-              headers: {
-                ":method": flags.method,
-                ":path": flags.path,
-                ":authority": host,
-                ":scheme": "http",
-                ...headers,
-              },
-            },
-          },
-      contextExtensions,
+  const headers = keyValuePairs(flags.header, "--header");
+  return toCheckRequest({
+    source: {
+      principal: flags.principal,
+      ip: flags.sourceIp,
+      certificate: flags.certificateFile ? await readFile(flags.certificateFile, "utf8") : undefined,
     },
-  };
+    destination: {
+      principal: flags.destinationPrincipal,
+      namespace: flags.namespace,
+      labels: keyValuePairs(flags.label, "--label"),
+      ip: flags.destinationIp,
+      port: flags.port,
+    },
+    tcp: flags.tcp,
+    method: flags.method,
+    path: flags.path,
+    host: flags.host ?? headers[":authority"] ?? "localhost",
+    headers,
+  });
 }
 
 export function summarize(response: CheckResponseMessage): { allowed: boolean; text: string; body: unknown } {

@@ -11,6 +11,7 @@ import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
 import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+import { keyValuePairs } from "./key-value.js";
 
 export interface CommonPolicyFlags {
   rootNamespace: string;
@@ -88,16 +89,6 @@ export interface ExplainFlags extends CommonPolicyFlags {
   tcp?: boolean;
 }
 
-function pairs(values: readonly string[]): Record<string, string> {
-  return Object.fromEntries(
-    values.map((v) => {
-      const eq = v.indexOf("=");
-      if (eq <= 0) throw new Error(`expected key=value, got "${v}"`);
-      return [v.slice(0, eq), v.slice(eq + 1)];
-    }),
-  );
-}
-
 async function description(flags: ExplainFlags): Promise<RequestDescription> {
   let raw: unknown;
   if (flags.request) {
@@ -115,14 +106,14 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
       destination: {
         principal: flags.destinationPrincipal,
         namespace: flags.namespace,
-        labels: flags.label.length > 0 ? pairs(flags.label) : undefined,
+        labels: flags.label.length > 0 ? keyValuePairs(flags.label, "--label") : undefined,
         port: flags.port,
       },
       tcp: flags.tcp,
       method: flags.method,
       path: flags.path,
       host: flags.host,
-      headers: flags.header.length > 0 ? pairs(flags.header) : undefined,
+      headers: flags.header.length > 0 ? keyValuePairs(flags.header, "--header") : undefined,
     };
   }
   const parsed = requestDescriptionSchema.safeParse(raw);

@@ -69,10 +69,6 @@ function withoutHeaders(headers: Record<string, string>, names: readonly string[
   return copy;
 }
 
-function hostPart(authority: string): string {
-  return authority.toLowerCase();
-}
-
 function destinationLabels(
   labels: Record<string, string> | undefined,
   extensions: Record<string, string> | undefined,
@@ -102,18 +98,12 @@ function destinationLabels(
   return merged;
 }
 
+function reject(kind: RejectionKind, reason: string, principal = "", spoofed: string[] | null = null): BuildResult {
+  return { ok: false, rejection: { kind, reason, principal }, spoofedHeaders: spoofed };
+}
+
 export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnvironment): BuildResult {
   const attributes = request.attributes;
-  const reject = (
-    kind: RejectionKind,
-    reason: string,
-    principal = "",
-    spoofed: string[] | null = null,
-  ): BuildResult => ({
-    ok: false,
-    rejection: { kind, reason, principal },
-    spoofedHeaders: spoofed,
-  });
   if (!attributes) return reject("malformed", "CheckRequest has no attributes");
 
   const source = attributes.source ?? {};
@@ -140,7 +130,7 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
       method,
       path: normalised.path,
       target,
-      host: hostPart(httpMessage.host ?? ""),
+      host: (httpMessage.host ?? "").toLowerCase(),
       headers,
     };
   }

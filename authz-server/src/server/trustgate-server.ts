@@ -54,6 +54,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await loader.loadInitial();
 
   const inventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const riskSubsystem = await RiskSubsystem.create({ config, registry: metrics.registry, inventory, logger });
   const risk: RiskView = riskSubsystem.engine;
@@ -71,7 +72,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     certificates: new CertificateCache(),
     risk,
-    labelsOf: inventory.size > 0 ? (id) => inventory.labelsOf(id) : undefined,
+    labelsOf,
     metrics,
     decisionLog,
     logger,
@@ -94,7 +95,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     policies,
     risk,
     trustDomains: config.identity.trustDomains,
-    labelsOf: inventory.size > 0 ? (id) => inventory.labelsOf(id) : undefined,
+    labelsOf,
     dryRun: () => dryRun,
     adminToken,
   });
