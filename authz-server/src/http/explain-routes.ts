@@ -4,10 +4,10 @@
  * otherwise answered only to clients on the loopback interface.
  */
 import type { IncomingMessage } from "node:http";
-import type { PolicyHolder } from "../decision/policy-holder.js";
+import type { RiskView } from "../model/risk-view.js";
+import type { PolicyHolder } from "../policy/policy-holder.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
 import { requestDescriptionSchema } from "../policy-tools/request-description.js";
-import type { RiskView } from "../risk/risk-view.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
 
@@ -16,7 +16,7 @@ export interface ExplainDeps {
   readonly risk: RiskView;
   readonly trustDomains: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
-  readonly dryRun: () => boolean;
+  readonly dryRun: boolean;
   readonly adminToken: string;
 }
 
@@ -52,7 +52,7 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
       risk: deps.risk,
       trustDomains: deps.trustDomains,
       labelsOf: deps.labelsOf,
-      dryRun: deps.dryRun(),
+      dryRun: deps.dryRun,
     });
     if ((req.headers.accept ?? "").includes("text/plain")) {
       const text = formatExplanation(result);

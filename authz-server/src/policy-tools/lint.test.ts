@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { policySet } from "../testing/fixtures.test-util.js";
+import { policySet } from "../../test/support/fixtures.js";
 import type { Workload } from "../workloads/workload-inventory.js";
 import { formatWarning, lintPolicySet } from "./lint.js";
 

@@ -5,9 +5,9 @@
  */
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { z } from "zod";
+import { FALCO_PRIORITIES } from "../model/risk-view.js";
 import type { Logger } from "../observability/logger.js";
-import type { EngineState } from "./risk-engine.js";
-import { FALCO_PRIORITIES } from "./risk-view.js";
+import type { EngineState } from "./engine-state.js";
 
 const FORMAT = "trustgate-risk-snapshot/1";
 
