@@ -62,11 +62,13 @@ describe("trustgate accepts the configuration it is given", () => {
   });
 
   it("the workload inventory parses and yields the SPIFFE IDs SPIRE registers", () => {
-    const inventory = parseWorkloadInventory(
+    const parsed = parseWorkloadInventory(
       YAML.parse(text("compose/trustgate/workloads.yaml")),
       "workloads.yaml",
       "cluster.local",
     );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const inventory = parsed.inventory;
     expect(inventory.workloads.map((w) => w.spiffeId)).toEqual(loadWorkloads().map(spiffeId));
     expect(inventory.bySpiffe("spiffe://cluster.local/ns/services/sa/order")?.containers).toEqual([
       "order",

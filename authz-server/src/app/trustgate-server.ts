@@ -53,7 +53,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
   await loader.loadInitial();
 
-  const inventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  if (!loadedInventory.ok) throw new Error(loadedInventory.error);
+  const inventory = loadedInventory.inventory;
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });

@@ -8,6 +8,7 @@ import type { RiskView } from "../model/risk-view.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
 import { requestDescriptionSchema } from "../policy-tools/request-description.js";
+import { firstIssue } from "../util/format-issues.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
 
@@ -43,8 +44,7 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
     }
     const parsed = requestDescriptionSchema.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return sendJson(res, 400, { error: `${issue.path.join(".") || "(root)"}: ${issue.message}` });
+      return sendJson(res, 400, { error: firstIssue(parsed.error) });
     }
     const set = deps.policies.current;
     if (set === null) return sendJson(res, 503, { error: "no policy set is loaded" });

@@ -181,9 +181,9 @@ class Compiler {
       case "ip": {
         const blocks: IpBlock[] = [];
         values.forEach((v, i) => {
-          const block = parseIpBlock(v);
-          if (typeof block === "string") fail(i, block);
-          else blocks.push(block);
+          const parsed = parseIpBlock(v);
+          if (!parsed.ok) fail(i, parsed.error);
+          else blocks.push(parsed.block);
         });
         return ok ? new IpMatcher(blocks) : null;
       }
@@ -191,14 +191,14 @@ class Compiler {
         const patterns: PathPattern[] = [];
         values.forEach((v, i) => {
           if (v.includes("{") || v.includes("}")) {
-            const regex = compilePathTemplate(v);
-            if (typeof regex === "string") fail(i, regex);
-            else patterns.push({ kind: "template", regex });
+            const template = compilePathTemplate(v);
+            if (!template.ok) fail(i, template.error);
+            else patterns.push({ kind: "template", regex: template.regex });
             return;
           }
-          const pattern = parsePattern(v);
-          if (typeof pattern === "string") fail(i, pattern);
-          else patterns.push({ kind: "string", pattern });
+          const parsed = parsePattern(v);
+          if (!parsed.ok) fail(i, parsed.error);
+          else patterns.push({ kind: "string", pattern: parsed.pattern });
         });
         return ok ? new PathMatcher(patterns) : null;
       }
@@ -206,11 +206,12 @@ class Compiler {
         const patterns: Pattern[] = [];
         values.forEach((v, i) => {
           const raw = kind === "principal" && v.startsWith("spiffe://") ? v.slice("spiffe://".length) : v;
-          const pattern = parsePattern(raw);
-          if (typeof pattern === "string") {
-            fail(i, pattern);
+          const parsed = parsePattern(raw);
+          if (!parsed.ok) {
+            fail(i, parsed.error);
             return;
           }
+          const pattern = parsed.pattern;
           const problem = this.valueProblem(kind, v, raw, pattern, allowed);
           if (problem) {
             fail(i, problem);
