@@ -72,7 +72,6 @@ export class HostU32 {
   value: u32;
 }
 
-// @ts-ignore: decorator
 @inline
 export function newHostU32(): HostU32 {
   return changetype<HostU32>(memory.data(4, 4));

@@ -7,7 +7,7 @@ import { increment, metrics, record } from "./metrics";
 import { MAX_BODY_BYTES, parseRevocationList, RevocationList, revocationParseError } from "./revocation";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
-const token = newHostU32();
+const pollToken = newHostU32();
 const scratch = new HostBuffer();
 
 export class RootContext {
@@ -49,12 +49,12 @@ export class RootContext {
     }
     const headers = serializePairs(keys, values);
     const cluster = String.UTF8.encode(r.cluster);
-    const status = httpCall(cluster, headers, r.timeoutMs, token);
+    const status = httpCall(cluster, headers, r.timeoutMs, pollToken);
     if (status != Status.Ok) {
       this.pollFailed("could not dispatch the call to cluster " + r.cluster + " (status " + status.toString() + ")");
       return;
     }
-    this.pendingToken = token.value;
+    this.pendingToken = pollToken.value;
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
