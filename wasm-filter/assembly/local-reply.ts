@@ -1,10 +1,10 @@
-// Local denies: a JSON body shaped like trustgate's own deny, sent with proxy_send_local_response.
+// Local denies: a JSON body shaped like trustgate's own deny, sent as a local reply.
 //   {"decision":"deny","reason":"…","policy":"local/<check>","rule":0,"decision_id":"…"}
 // The decision id is the request's x-request-id when it is a plain token (so the deny can be found
 // in Envoy's access log and traces); otherwise one is made from the host clock and a counter.
-import { HeadersAction, LogLevel, MapType, Status, proxy_send_local_response } from "./abi";
+import { HeadersAction, LogLevel, MapType, Status } from "./abi";
 import { noteDeny } from "./gc";
-import { getHeader, HostBuffer, log, logEnabled, nowNanos, serializePairs } from "./hostcalls";
+import { getHeader, HostBuffer, log, logEnabled, nowNanos, sendLocalResponse, serializePairs } from "./hostcalls";
 
 const REQUEST_ID = String.UTF8.encode("x-request-id");
 const MAX_REQUEST_ID_LENGTH: usize = 128;
@@ -124,16 +124,7 @@ export function sendDeny(check: DenyCheck, reason: string): u32 {
       "}",
   );
   const det = String.UTF8.encode(details(check));
-  proxy_send_local_response(
-    statusCode(check),
-    changetype<usize>(det),
-    det.byteLength,
-    changetype<usize>(body),
-    body.byteLength,
-    changetype<usize>(CONTENT_TYPE_PAIRS),
-    CONTENT_TYPE_PAIRS.byteLength,
-    -1,
-  );
+  sendLocalResponse(statusCode(check), det, body, CONTENT_TYPE_PAIRS, -1);
   if (logEnabled(LogLevel.Debug)) {
     log(LogLevel.Debug, "trustgate: local deny " + policyName(check) + " (" + id + "): " + reason);
   }
