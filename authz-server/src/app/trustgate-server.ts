@@ -17,7 +17,7 @@ import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { RevocationList } from "../identity/revocation-list.js";
 import { DecisionLog } from "../observability/decision-log.js";
-import { flushLogger, type Logger } from "../observability/logger.js";
+import { decisionSinkOf, flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
@@ -64,7 +64,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
-  const decisionLog = new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate });
+  const decisionLog = new DecisionLog(decisionSinkOf(logger), {
+    mode: config.log.decisions,
+    sampleRate: config.log.sampleRate,
+  });
   const authorizer = new Authorizer({
     policies,
     identity: {
@@ -172,7 +175,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await admin.close();
         await falcoRisk.stop();
         logger.info({ event: "stopped" }, "stopped");
-        decisionLog.flush();
         flushLogger(logger);
       })();
       return stopping;

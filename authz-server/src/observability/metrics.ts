@@ -1,6 +1,10 @@
 /**
  * Prometheus metrics (prom-client). Label values are bounded: outcomes are a fixed set and policy ids come from the
  * loaded policy set. Label children are cached so the hot path does not rebuild label keys per request.
+ *
+ * With several worker processes, each worker exports the per-Check metrics and its process metrics, and the primary
+ * the rest (policy reloads, workers); the primary's /metrics adds them up (see app/cluster-metrics.ts). Gauges that
+ * every process would report alike say how they aggregate (`aggregator`).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
@@ -17,10 +21,23 @@ export class Metrics {
   readonly policies: Gauge;
   readonly policySetInfo: Gauge<"version">;
   readonly dryRun: Gauge;
-  private readonly decisionChildren = new Map<string, { inc(): void }>();
+  readonly workersAlive: Gauge;
+  readonly workersDesired: Gauge;
+  readonly workerRestarts: Counter;
+  /** Per deciding policy, the counter child of each outcome. */
+  private readonly decisionChildren = new Map<string, Record<string, { inc(): void } | undefined>>();
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    options: {
+      defaultMetrics?: boolean;
+      /** false in a cluster worker: policy reload and worker metrics are the primary's to export. */
+      controlMetrics?: boolean;
+      /** Log lines dropped because stdout could not keep up. */
+      droppedLogLines?: () => number;
+    } = {},
+  ) {
     const registers = [this.registry];
+    const control = options.controlMetrics === false ? [] : registers;
     this.decisions = new Counter({
       name: "trustgate_decisions_total",
       help: "Check decisions by outcome (allow, deny, unauthenticated) and deciding policy",
@@ -60,30 +77,69 @@ export class Metrics {
       name: "trustgate_policy_reloads_total",
       help: "Policy reload attempts by result",
       labelNames: ["result"],
-      registers,
+      registers: control,
     });
     this.policyReloadErrors = new Counter({
       name: "trustgate_policy_reload_errors_total",
       help: "Policy reloads refused because the new set did not load; the last good set stays in force",
-      registers,
+      registers: control,
     });
-    this.policies = new Gauge({ name: "trustgate_policies", help: "Policies in the active set", registers });
+    this.policies = new Gauge({
+      name: "trustgate_policies",
+      help: "Policies in the active set",
+      registers: control,
+    });
     this.policySetInfo = new Gauge({
       name: "trustgate_policy_set_info",
       help: "The active policy set version (value is always 1)",
       labelNames: ["version"],
-      registers,
+      registers: control,
     });
-    this.dryRun = new Gauge({ name: "trustgate_dry_run", help: "1 when global dry-run mode is on", registers });
+    this.dryRun = new Gauge({
+      name: "trustgate_dry_run",
+      help: "1 when global dry-run mode is on",
+      registers: control,
+    });
+    this.workersAlive = new Gauge({
+      name: "trustgate_workers_alive",
+      help: "Processes serving Checks now (1 without worker processes)",
+      registers: control,
+    });
+    this.workersDesired = new Gauge({
+      name: "trustgate_workers_desired",
+      help: "Processes that should be serving Checks (the workers setting; 1 without worker processes)",
+      registers: control,
+    });
+    this.workerRestarts = new Counter({
+      name: "trustgate_worker_restarts_total",
+      help: "Worker processes that exited unexpectedly and were replaced",
+      registers: control,
+    });
+    const dropped = options.droppedLogLines;
+    if (dropped !== undefined) {
+      new Counter({
+        name: "trustgate_log_lines_dropped_total",
+        help: "Log lines dropped because stdout could not keep up (the buffer in front of it was full)",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(dropped());
+        },
+      });
+    }
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "trustgate_" });
   }
 
   countDecision(outcome: string, policy: string): void {
-    const key = `${outcome}\0${policy}`;
-    let child = this.decisionChildren.get(key);
+    let byOutcome = this.decisionChildren.get(policy);
+    if (byOutcome === undefined) {
+      byOutcome = {};
+      this.decisionChildren.set(policy, byOutcome);
+    }
+    let child = byOutcome[outcome];
     if (child === undefined) {
       child = this.decisions.labels(outcome, policy);
-      this.decisionChildren.set(key, child);
+      byOutcome[outcome] = child;
     }
     child.inc();
   }
