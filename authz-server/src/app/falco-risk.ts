@@ -10,9 +10,9 @@ import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { FalcoMetrics } from "../falco/falco-metrics.js";
 import { FalcoIngest } from "../falco/ingest.js";
-import { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
 import { LabelMapper } from "../falco/mapping/label-mapper.js";
 import { StaticMapper } from "../falco/mapping/static-mapper.js";
+import type { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
 import type { WorkloadMapper } from "../falco/mapping/workload-mapper.js";
 import { TokenBucket } from "../falco/token-bucket.js";
 import type { FalcoEndpoint } from "../http/falco-routes.js";
@@ -20,7 +20,7 @@ import { falcoIngestHandler } from "../http/falco-routes.js";
 import { ingestConfigured } from "../http/ingest-auth.js";
 import { IngestListener } from "../http/ingest-listener.js";
 import type { Logger } from "../observability/logger.js";
-import { RedisRiskSharing } from "../risk/redis-sharing.js";
+import type { RedisRiskSharing } from "../risk/redis-sharing.js";
 import { RiskEngine } from "../risk/risk-engine.js";
 import { RiskMetrics } from "../risk/risk-metrics.js";
 import { resolveRiskSettings } from "../risk/risk-settings.js";
@@ -38,20 +38,23 @@ export interface FalcoRiskDeps {
 
 const SWEEP_INTERVAL_MS = 5_000;
 
-function createMapper(config: Config, inventory: WorkloadInventory, logger: Logger): WorkloadMapper {
+// The Kubernetes client (about 30 MB of heap) and the Redis client are loaded only when the configuration uses them.
+async function createMapper(config: Config, inventory: WorkloadInventory, logger: Logger): Promise<WorkloadMapper> {
   const { mapping } = config.falco;
   switch (mapping.strategy) {
     case "static":
       return new StaticMapper(inventory);
     case "label":
       return new LabelMapper(mapping.label, mapping.trustDomain);
-    case "kubernetes":
+    case "kubernetes": {
+      const { KubernetesMapper } = await import("../falco/mapping/kubernetes-mapper.js");
       return new KubernetesMapper({
         trustDomain: mapping.trustDomain,
         kubeconfig: mapping.kubeconfig,
         maxPods: mapping.maxPods,
         logger,
       });
+    }
   }
 }
 
@@ -77,7 +80,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     token,
     clientCertificates: ingestSettings.addr !== "" && (ingestSettings.tls?.clientCaFile ?? "") !== "",
   };
-  const mapper = createMapper(config, inventory, logger);
+  const mapper = await createMapper(config, inventory, logger);
   const engine = new RiskEngine(resolveRiskSettings(config.risk), now);
 
   let sharing: RedisRiskSharing | null = null;
@@ -88,6 +91,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     redisConnected: () => (sharing === null ? null : sharing.connected ? 1 : 0),
   });
   if (config.redis.url) {
+    const { RedisRiskSharing } = await import("../risk/redis-sharing.js");
     sharing = new RedisRiskSharing({
       url: config.redis.url,
       keyPrefix: config.redis.keyPrefix,
@@ -109,7 +113,9 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     snapshots,
   });
 
-  const falcoMetrics = new FalcoMetrics(registry, () => (mapper instanceof KubernetesMapper ? mapper.pods.size : null));
+  const falcoMetrics = new FalcoMetrics(registry, () =>
+    mapper.strategy === "kubernetes" ? (mapper as KubernetesMapper).pods.size : null,
+  );
   const ingest = new FalcoIngest({ mapper, weights: engine.settings, sink: risk, metrics: falcoMetrics, logger, now });
   const endpoint: FalcoEndpoint = {
     ingest,
