@@ -3,7 +3,7 @@
 // evaluates the rule file. Every PromQL expression of the rules and the dashboard must evaluate in Prometheus, every
 // trustgate_* metric they read must be one trustgate exports, every dashboard query must return data, and the
 // alerts that this traffic should raise must fire while the others stay silent.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -94,8 +94,9 @@ interface RulesResult {
   groups: Array<{ name: string; file: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
 }
 
-const rules: Rule[] = (YAML.parse(readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Rule[] }> }).groups
-  .flatMap((g) => g.rules);
+const rules: Rule[] = (
+  YAML.parse(readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Rule[] }> }
+).groups.flatMap((g) => g.rules);
 const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, "utf8")) as {
   panels: Panel[];
   templating: { list: Variable[] };
@@ -106,7 +107,8 @@ async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boo
   for (;;) {
     const value = await probe();
     if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(value)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -153,7 +155,6 @@ describe("alert rules and dashboard on a real Prometheus scraping a real trustga
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "trustgate-observability-"));
     const extraPolicies = join(dir, "policies");
-    const { mkdirSync } = await import("node:fs");
     mkdirSync(extraPolicies);
     writeFileSync(join(extraPolicies, "observability.yaml"), EXTRA_POLICIES);
     writeFileSync(join(dir, "workloads.yaml"), workloadInventoryJson());
@@ -204,7 +205,10 @@ describe("alert rules and dashboard on a real Prometheus scraping a real trustga
     expect((await postFalco(terminalShellAlert("order").json, "wrong-token")).status).toBe(401);
 
     // A policy file that does not load, then a reload: refused, the last good set stays.
-    writeFileSync(join(extraPolicies, "broken.yaml"), "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nspec: [\n");
+    writeFileSync(
+      join(extraPolicies, "broken.yaml"),
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nspec: [\n",
+    );
     trustgate.child.kill("SIGHUP");
     await until(
       "the refused reload to show in /readyz",
@@ -252,10 +256,8 @@ describe("alert rules and dashboard on a real Prometheus scraping a real trustga
       "TrustgateIdentityAtCriticalRisk",
       "TrustgateFalcoIngestRejections",
     ];
-    const states = await until(
-      `${expectedFiring.join(", ")} to fire`,
-      alertStates,
-      (s) => expectedFiring.every((a) => s.get(a) === "firing"),
+    const states = await until(`${expectedFiring.join(", ")} to fire`, alertStates, (s) =>
+      expectedFiring.every((a) => s.get(a) === "firing"),
     );
     // Fresh feed (Falco was just heard), Redis connected, the replica up, no internal errors, no dry run, no
     // worker gauges, latency far under budget: nothing else may even be pending.

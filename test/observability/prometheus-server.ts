@@ -42,7 +42,11 @@ process.on("exit", () => {
 function configYaml(options: PrometheusOptions): string {
   // JSON is YAML: no quoting surprises in paths or addresses.
   return JSON.stringify({
-    global: { scrape_interval: options.interval, evaluation_interval: options.interval, scrape_timeout: options.interval },
+    global: {
+      scrape_interval: options.interval,
+      evaluation_interval: options.interval,
+      scrape_timeout: options.interval,
+    },
     rule_files: options.ruleFiles,
     scrape_configs: Object.entries(options.scrape).map(([job, targets]) => ({
       job_name: job,
