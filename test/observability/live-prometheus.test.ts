@@ -229,7 +229,7 @@ describe("alert rules and dashboard on a real Prometheus scraping a real trustga
   afterAll(async () => {
     client?.close();
     await prometheus?.stop();
-    await trustgate?.stop();
+    if (trustgate) await stopTrustgate(trustgate);
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
@@ -335,12 +335,19 @@ describe("alert rules and dashboard on a real Prometheus scraping a real trustga
     await until("TrustgateRedisSharingDisconnected to be pending", alertStates, (s) =>
       ["pending", "firing"].includes(s.get("TrustgateRedisSharingDisconnected") ?? ""),
     );
-    await trustgate.stop();
+    await stopTrustgate(trustgate);
     await until("TrustgateReplicaDown to be pending", alertStates, (s) =>
       ["pending", "firing"].includes(s.get("TrustgateReplicaDown") ?? ""),
     );
   }, 60_000);
 });
+
+/** SIGTERM, and SIGKILL if the process has not exited within 10 s (a hung shutdown must not hang the suite). */
+async function stopTrustgate(p: ServeProcess): Promise<void> {
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), 10_000);
+  await p.stop();
+  clearTimeout(timer);
+}
 
 /** Dashboard variables and Grafana's interval macros replaced with concrete values. */
 function substitute(expr: string, instance: string): string {
