@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: [
       "authz-server/src/**/*.test.ts",
+      "authz-server/test/**/*.test.ts",
       "wasm-filter/test/**/*.test.ts",
       "policies/**/*.test.ts",
       "envoy-configs/**/*.test.ts",

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { resolveConfig } from "../authz-server/src/config/config.js";
+import { resolveConfig as resolve } from "../authz-server/src/config/load-config.js";
 import { parseWorkloadInventory } from "../authz-server/src/workloads/workload-inventory.js";
 import { loadWorkloads, spiffeId } from "./compose/render.mjs";
 import { interpolate, parseComposeYaml } from "./validate/compose.js";
@@ -12,6 +12,12 @@ import { hasKubectl, renderKustomization } from "./validate/manifests.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: documents of several shapes
 type Obj = Record<string, any>;
+
+function resolveConfig(...args: Parameters<typeof resolve>) {
+  const result = resolve(...args);
+  if (!result.ok) throw new Error(result.error);
+  return result.config;
+}
 
 const here = import.meta.dirname;
 const text = (rel: string) => readFileSync(join(here, rel), "utf8");
@@ -56,11 +62,13 @@ describe("trustgate accepts the configuration it is given", () => {
   });
 
   it("the workload inventory parses and yields the SPIFFE IDs SPIRE registers", () => {
-    const inventory = parseWorkloadInventory(
+    const parsed = parseWorkloadInventory(
       YAML.parse(text("compose/trustgate/workloads.yaml")),
       "workloads.yaml",
       "cluster.local",
     );
+    if (!parsed.ok) throw new Error(parsed.error);
+    const inventory = parsed.inventory;
     expect(inventory.workloads.map((w) => w.spiffeId)).toEqual(loadWorkloads().map(spiffeId));
     expect(inventory.bySpiffe("spiffe://cluster.local/ns/services/sa/order")?.containers).toEqual([
       "order",

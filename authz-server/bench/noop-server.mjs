@@ -1,7 +1,7 @@
 // The baseline: a Check server in the same runtime (Node, @grpc/grpc-js, trustgate's own codec) that decides
 // nothing and answers a constant OK. Usage: node noop-server.mjs <port>
 import * as grpc from "@grpc/grpc-js";
-import { authorizationServiceDefinition } from "../dist/grpc/codec.js";
+import { authorizationServiceDefinition } from "../dist/extauthz/codec.js";
 
 const OK = { status: { code: 0 }, okResponse: { headers: [] } };
 const server = new grpc.Server({ "grpc.max_receive_message_length": 1024 * 1024 });

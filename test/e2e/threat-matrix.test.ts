@@ -1,5 +1,5 @@
 /**
- * The product brief's threat matrix, end to end on one machine: real X.509-SVIDs from the fixture root, real mTLS
+ * The threat matrix (spoofing, stolen identity, foreign trust domain, compromised workload), end to end on one machine: real X.509-SVIDs from the fixture root, real mTLS
  * between sidecar stand-ins that run the compiled trustgate Wasm filter through the proxy-wasm host, the real
  * `trustgate serve` process with the example policies (policies/), the demo app behind every sidecar, and Falco
  * alerts in Falco's own JSON. Each scenario states which layer refuses what, and asserts the reason it gives.

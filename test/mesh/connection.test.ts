@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeProperty, type PropertyValue } from "../proxy-wasm-host/properties.js";
+import { encodeProperty, type PropertyValue } from "../proxy-wasm-host/index.js";
 import type { CertificateFacts } from "./certificate-facts.js";
 import { connectionProperties } from "./connection.js";
 

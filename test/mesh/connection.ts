@@ -3,8 +3,7 @@
  * the Wasm connection properties derived from them (envoy/extensions/filters/common/expr/context.cc). Values Envoy
  * reports as absent (no URI SAN, no digest without a peer certificate) are left out, never set to "". Pure.
  */
-import type { PropertyMap, PropertyValue } from "../proxy-wasm-host/properties.js";
-import { prop } from "../proxy-wasm-host/properties.js";
+import { type PropertyMap, type PropertyValue, prop } from "../proxy-wasm-host/index.js";
 import type { CertificateFacts } from "./certificate-facts.js";
 
 export interface SocketAddress {

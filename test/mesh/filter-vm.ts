@@ -5,10 +5,14 @@
  * set — the timer Envoy runs for the root context.
  */
 import http from "node:http";
-import { type HttpCallout, LogLevel, ProxyWasmHost } from "../proxy-wasm-host/index.js";
-import type { HeaderPairs } from "../proxy-wasm-host/pairs.js";
-import type { PropertyMap } from "../proxy-wasm-host/properties.js";
-import type { LocalResponse } from "../proxy-wasm-host/stream.js";
+import {
+  type HeaderPairs,
+  type HttpCallout,
+  type LocalResponse,
+  LogLevel,
+  type PropertyMap,
+  ProxyWasmHost,
+} from "../proxy-wasm-host/index.js";
 
 export interface ClusterAddress {
   readonly host: string;

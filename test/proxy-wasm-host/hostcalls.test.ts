@@ -190,10 +190,10 @@ test("logs: levels recorded from the configured level up; a level above 5 is BAD
     imports: ["proxy_get_log_level"],
     data: { dbg: "debug line", warn: "warn line", bad: "bad level", out: "from stdout\n", iov, lvl: "level" },
     body: `(func (export "proxy_on_vm_start") (param i32 i32) (result i32)
-      (drop (call $proxy_log (i32.const 1) {{dbg}}))
-      (drop (call $proxy_log (i32.const 3) {{warn}}))
+      (drop (call $proxy_log (i32.const ${LogLevel.Debug}) {{dbg}}))
+      (drop (call $proxy_log (i32.const ${LogLevel.Warn}) {{warn}}))
       (drop (call $proxy_get_log_level (i32.const 32)))
-      (call $say2 {{bad}} (call $proxy_log (i32.const 6) {{bad}}) (i32.load (i32.const 32)))
+      (call $say2 {{bad}} (call $proxy_log (i32.const ${LogLevel.Critical + 1}) {{bad}}) (i32.load (i32.const 32)))
       (i32.store {{iov.ptr}} {{out.ptr}}) (i32.store (i32.add {{iov.ptr}} (i32.const 4)) {{out.len}})
       (drop (call $fd_write (i32.const 1) {{iov.ptr}} (i32.const 1) (i32.const 40)))
       (i32.const 1))`,

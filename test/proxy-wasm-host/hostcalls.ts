@@ -1,6 +1,6 @@
 // The env.proxy_* host functions, following proxy-wasm-cpp-host src/exports.cc and Envoy's
 // common/wasm/context.cc. Every pointer/size is an i32; i64 arguments arrive as BigInt.
-import { BufferType, MapType, MetricType, Status, StreamType } from "./abi.js";
+import { BufferType, LogLevel, MapType, MetricType, Status, StreamType } from "./abi.js";
 import { HeaderMap } from "./header-map.js";
 import type { ProxyWasmHost } from "./host.js";
 import { decodePairs } from "./pairs.js";
@@ -122,7 +122,7 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
 
   return {
     proxy_log(level: number, ptr: number, size: number): number {
-      if (u(level) > 5) return Status.BadArgument;
+      if (u(level) > LogLevel.Critical) return Status.BadArgument;
       const msg = mem().readString(u(ptr), u(size));
       if (msg === null) return Status.InvalidMemoryAccess;
       host.recordLog(level, msg);

@@ -50,7 +50,7 @@ test("an out-of-bounds memory access from the guest is a trap too; a bad pointer
   const bytes = fixture({
     data: { l: "status" },
     body: `(func (export "proxy_on_vm_start") (param i32 i32) (result i32)
-      (call $say1 {{l}} (call $proxy_log (i32.const 2) (i32.const 200000) (i32.const 10))) (i32.const 1))
+      (call $say1 {{l}} (call $proxy_log (i32.const ${LogLevel.Info}) (i32.const 200000) (i32.const 10))) (i32.const 1))
       (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.load (i32.const 999999)))`,
   });
   const host = ProxyWasmHost.load(bytes);

@@ -5,7 +5,7 @@ import { HeadersAction } from "./abi";
 import { Config } from "./config";
 import { safeHeaderValue, setHeader, setHeaderBytes, stripForgedHeaders } from "./headers";
 import { getProperty, HostBuffer } from "./hostcalls";
-import { DenyCheck, sendDeny } from "./local_reply";
+import { DenyCheck, sendDeny } from "./local-reply";
 import { increment, metrics } from "./metrics";
 import { RootContext } from "./root";
 import { describeSpiffeError, lastTrustDomainLength, SCHEME_LENGTH, SpiffeError, validateSpiffeId } from "./spiffe";

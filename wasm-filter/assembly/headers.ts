@@ -2,9 +2,9 @@
 // with the configured prefix (case-insensitively, whatever the host's casing) or is listed in
 // stripHeaders is removed before the filter adds its own. Works on the raw pairs buffer the host
 // copied in, so the common path allocates nothing.
-import { MapType, Status, proxy_get_header_map_pairs, proxy_remove_header_map_value, proxy_replace_header_map_value } from "./abi";
+import { MapType, Status } from "./abi";
 import { Config } from "./config";
-import { HostBuffer, retSlots } from "./hostcalls";
+import { getHeaderPairs, HostBuffer, removeHeader, replaceHeader } from "./hostcalls";
 
 const pairsBuffer = new HostBuffer();
 
@@ -41,8 +41,7 @@ function mustStrip(cfg: Config, ptr: usize, len: usize): bool {
  * or -1 when the request headers could not be read or were malformed (the caller fails closed).
  */
 export function stripForgedHeaders(cfg: Config): i32 {
-  const slots = retSlots();
-  if (pairsBuffer.take(proxy_get_header_map_pairs(MapType.RequestHeaders, slots, slots + 4)) != Status.Ok) {
+  if (getHeaderPairs(MapType.RequestHeaders, pairsBuffer) != Status.Ok) {
     pairsBuffer.release();
     return -1;
   }
@@ -70,7 +69,7 @@ export function stripForgedHeaders(cfg: Config): i32 {
     }
     if (mustStrip(cfg, data, keyLen)) {
       // Removes every line with this name (the host lower-cases the key).
-      proxy_remove_header_map_value(MapType.RequestHeaders, data, keyLen);
+      removeHeader(MapType.RequestHeaders, data, keyLen);
       removed++;
     }
     data += keyLen + valueLen + 2;
@@ -80,7 +79,7 @@ export function stripForgedHeaders(cfg: Config): i32 {
 }
 
 export function setHeader(name: ArrayBuffer, valuePtr: usize, valueLen: usize): void {
-  proxy_replace_header_map_value(MapType.RequestHeaders, changetype<usize>(name), name.byteLength, valuePtr, valueLen);
+  replaceHeader(MapType.RequestHeaders, name, valuePtr, valueLen);
 }
 
 export function setHeaderBytes(name: ArrayBuffer, value: ArrayBuffer): void {

@@ -1,15 +1,26 @@
-// Thin, allocation-free wrappers around the host functions. Every status is returned to the caller;
+// Thin wrappers around the host functions: the only module that calls them. None allocates except
+// `log` (it encodes the message) and `serializePairs`. Every status is returned to the caller;
 // nothing here throws, so no ABI error can trap the VM.
 import {
   LogLevel,
   MapType,
+  MetricType,
   Status,
+  proxy_define_metric,
   proxy_get_buffer_bytes,
   proxy_get_current_time_nanoseconds,
+  proxy_get_header_map_pairs,
   proxy_get_header_map_value,
   proxy_get_log_level,
   proxy_get_property,
+  proxy_http_call,
+  proxy_increment_metric,
   proxy_log,
+  proxy_record_metric,
+  proxy_remove_header_map_value,
+  proxy_replace_header_map_value,
+  proxy_send_local_response,
+  proxy_set_tick_period_milliseconds,
 } from "./abi";
 
 // Two u32 return slots (pointer, size) the host writes into, plus a u64 slot.
@@ -51,6 +62,21 @@ export class HostBuffer {
   }
 }
 
+/**
+ * A u32 the host returns through an out-parameter (metric id, HTTP call token), meaningful only
+ * after a call that returned Status.Ok. Lives in static memory (no allocation, nothing for the
+ * collector): make one per use with `newHostU32()` at module level.
+ */
+@unmanaged
+export class HostU32 {
+  value: u32;
+}
+
+@inline
+export function newHostU32(): HostU32 {
+  return changetype<HostU32>(memory.data(4, 4));
+}
+
 function clearSlots(): void {
   store<u32>(RET, 0);
   store<u32>(RET, 0, 4);
@@ -72,21 +98,87 @@ export function getBuffer(type: i32, size: u32, out: HostBuffer): i32 {
   return out.take(proxy_get_buffer_bytes(type, 0, size, RET, RET + 4));
 }
 
-/** Calls a host function that returns a pointer/size pair into the RET slots (used for header pairs). */
-export function retSlots(): usize {
+/** Every pair of header map `map`, in the ABI's pairs format (see `serializePairs`). */
+export function getHeaderPairs(map: MapType, out: HostBuffer): i32 {
   clearSlots();
-  return RET;
+  return out.take(proxy_get_header_map_pairs(map, RET, RET + 4));
 }
 
+/** Removes every line of header [namePtr, namePtr+nameLen) from `map`. */
+export function removeHeader(map: MapType, namePtr: usize, nameLen: usize): i32 {
+  return proxy_remove_header_map_value(map, namePtr, nameLen);
+}
+
+/** Sets header `name` of `map` to [valuePtr, valuePtr+valueLen), replacing every line it had. */
+export function replaceHeader(map: MapType, name: ArrayBuffer, valuePtr: usize, valueLen: usize): i32 {
+  return proxy_replace_header_map_value(map, changetype<usize>(name), name.byteLength, valuePtr, valueLen);
+}
+
+/** A local reply; `headerPairs` in the pairs format, `grpcStatus` -1 for none. */
+export function sendLocalResponse(
+  statusCode: u32,
+  details: ArrayBuffer,
+  body: ArrayBuffer,
+  headerPairs: ArrayBuffer,
+  grpcStatus: i32,
+): i32 {
+  return proxy_send_local_response(
+    statusCode,
+    changetype<usize>(details),
+    details.byteLength,
+    changetype<usize>(body),
+    body.byteLength,
+    changetype<usize>(headerPairs),
+    headerPairs.byteLength,
+    grpcStatus,
+  );
+}
+
+/** A request without body or trailers to cluster `upstream`; the call's token goes to `token`. */
+export function httpCall(upstream: ArrayBuffer, headerPairs: ArrayBuffer, timeoutMs: u32, token: HostU32): i32 {
+  token.value = 0;
+  return proxy_http_call(
+    changetype<usize>(upstream),
+    upstream.byteLength,
+    changetype<usize>(headerPairs),
+    headerPairs.byteLength,
+    0,
+    0,
+    0,
+    0,
+    timeoutMs,
+    changetype<usize>(token),
+  );
+}
+
+/** 0 turns the tick off. */
+export function setTickPeriod(periodMs: u32): i32 {
+  return proxy_set_tick_period_milliseconds(periodMs);
+}
+
+export function defineMetric(type: MetricType, name: ArrayBuffer, id: HostU32): i32 {
+  id.value = 0;
+  return proxy_define_metric(type, changetype<usize>(name), name.byteLength, changetype<usize>(id));
+}
+
+export function incrementMetric(id: u32, delta: i64): i32 {
+  return proxy_increment_metric(id, delta);
+}
+
+export function recordMetric(id: u32, value: u64): i32 {
+  return proxy_record_metric(id, value);
+}
+
+/** The host clock in nanoseconds, 0 when the host cannot tell. */
 export function nowNanos(): u64 {
   store<u64>(RET_U64, 0);
-  proxy_get_current_time_nanoseconds(RET_U64);
+  if (proxy_get_current_time_nanoseconds(RET_U64) != Status.Ok) return 0;
   return load<u64>(RET_U64);
 }
 
-export function log(level: LogLevel, message: string): void {
+export function log(level: LogLevel, message: string): i32 {
   const bytes = String.UTF8.encode(message);
-  proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
+  return proxy_log(level, changetype<usize>(bytes), bytes.byteLength);
 }
 
 /** Whether the host would print a message at `level`; lets hot paths skip building debug strings. */

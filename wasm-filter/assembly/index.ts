@@ -1,7 +1,7 @@
 // Entry point: the Proxy-Wasm ABI 0.2.1 callbacks Envoy calls. Every export has the exact
 // signature Envoy checks; no callback can throw, so none can trap the VM.
 import { BufferType, LogLevel, Status } from "./abi";
-import { ContextTable } from "./context_table";
+import { ContextTable } from "./context-table";
 import { onRequestHeaders } from "./filter";
 import { collectIfDue, collectNow } from "./gc";
 import { getBuffer, HostBuffer, log } from "./hostcalls";

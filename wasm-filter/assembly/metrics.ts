@@ -1,10 +1,10 @@
 // Filter metrics, defined through proxy_define_metric. Envoy exposes them under its custom Wasm
 // stats namespace (e.g. Prometheus envoy_wasmcustom_trustgate_filter_requests_total).
 // A metric the host refuses to define stays 0 and is skipped: metrics never fail a request.
-import { log } from "./hostcalls";
-import { LogLevel, MetricType, Status, proxy_define_metric, proxy_increment_metric, proxy_record_metric } from "./abi";
+import { LogLevel, MetricType, Status } from "./abi";
+import { defineMetric, incrementMetric, log, newHostU32, recordMetric } from "./hostcalls";
 
-const RET_ID: usize = memory.data(4, 4);
+const definedId = newHostU32();
 
 export class Metrics {
   requests: u32 = 0;
@@ -25,14 +25,12 @@ export const metrics = new Metrics();
 let defined = false;
 
 function define(type: MetricType, name: string): u32 {
-  const bytes = String.UTF8.encode(name);
-  store<u32>(RET_ID, 0);
-  const status = proxy_define_metric(type, changetype<usize>(bytes), bytes.byteLength, RET_ID);
+  const status = defineMetric(type, String.UTF8.encode(name), definedId);
   if (status != Status.Ok) {
     log(LogLevel.Warn, "trustgate: could not define metric " + name + " (status " + status.toString() + ")");
     return 0;
   }
-  return load<u32>(RET_ID);
+  return definedId.value;
 }
 
 /** Defines every metric once per VM (all root contexts of the VM share them). */
@@ -55,9 +53,9 @@ export function defineMetrics(): void {
 }
 
 export function increment(id: u32, delta: i64 = 1): void {
-  if (id != 0 && delta > 0) proxy_increment_metric(id, delta);
+  if (id != 0 && delta > 0) incrementMetric(id, delta);
 }
 
 export function record(id: u32, value: u64): void {
-  if (id != 0) proxy_record_metric(id, value);
+  if (id != 0) recordMetric(id, value);
 }

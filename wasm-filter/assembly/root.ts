@@ -1,20 +1,13 @@
 // A root context: one per plugin (root_id) in the VM. Holds the configuration and the revocation
-// list, and polls trustgate for the list on every tick with proxy_http_call.
-import {
-  BufferType,
-  LogLevel,
-  MapType,
-  Status,
-  proxy_http_call,
-  proxy_set_tick_period_milliseconds,
-} from "./abi";
+// list, and polls trustgate for the list on every tick with an HTTP call.
+import { BufferType, LogLevel, MapType, Status } from "./abi";
 import { Config, configError, parseConfig } from "./config";
-import { getBuffer, getHeader, HostBuffer, log, serializePairs } from "./hostcalls";
+import { getBuffer, getHeader, HostBuffer, httpCall, log, newHostU32, serializePairs, setTickPeriod } from "./hostcalls";
 import { increment, metrics, record } from "./metrics";
 import { MAX_BODY_BYTES, parseRevocationList, RevocationList, revocationParseError } from "./revocation";
 
 const STATUS_HEADER = String.UTF8.encode(":status");
-const RET_TOKEN: usize = memory.data(4, 4);
+const pollToken = newHostU32();
 const scratch = new HostBuffer();
 
 export class RootContext {
@@ -33,7 +26,7 @@ export class RootContext {
     }
     this.config = cfg;
     const r = cfg.revocation;
-    proxy_set_tick_period_milliseconds(r === null ? 0 : r.pollMs);
+    setTickPeriod(r === null ? 0 : r.pollMs);
     if (r === null) this.list = RevocationList.empty();
     log(
       LogLevel.Info,
@@ -56,24 +49,12 @@ export class RootContext {
     }
     const headers = serializePairs(keys, values);
     const cluster = String.UTF8.encode(r.cluster);
-    store<u32>(RET_TOKEN, 0);
-    const status = proxy_http_call(
-      changetype<usize>(cluster),
-      cluster.byteLength,
-      changetype<usize>(headers),
-      headers.byteLength,
-      0,
-      0,
-      0,
-      0,
-      r.timeoutMs,
-      RET_TOKEN,
-    );
+    const status = httpCall(cluster, headers, r.timeoutMs, pollToken);
     if (status != Status.Ok) {
       this.pollFailed("could not dispatch the call to cluster " + r.cluster + " (status " + status.toString() + ")");
       return;
     }
-    this.pendingToken = load<u32>(RET_TOKEN);
+    this.pendingToken = pollToken.value;
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {

@@ -3,10 +3,10 @@
  * decision. Exit code 0 allow, 1 deny, 2 error.
  */
 import { readFile } from "node:fs/promises";
+import { buildCheckRequest } from "../extauthz/build-check-request.js";
+import type { CheckRequestMessage } from "../extauthz/check-request.js";
+import type { CheckResponseMessage } from "../extauthz/check-response.js";
 import { CheckClient } from "../grpc/check-client.js";
-import type { CheckResponseMessage } from "../grpc/check-response.js";
-import { toCheckRequest } from "../policy-tools/request-description.js";
-import type { CheckRequestMessage } from "../request/check-request.js";
 import { keyValuePairs } from "./key-value.js";
 
 export interface CheckFlags {
@@ -29,9 +29,9 @@ export interface CheckFlags {
 }
 
 /** The flags as a request description, turned into a CheckRequest by the same builder explain and policy tests use. */
-export async function buildCheckRequest(flags: CheckFlags): Promise<CheckRequestMessage> {
+export async function checkRequestOf(flags: CheckFlags): Promise<CheckRequestMessage> {
   const headers = keyValuePairs(flags.header, "--header");
-  return toCheckRequest({
+  return buildCheckRequest({
     source: {
       principal: flags.principal,
       ip: flags.sourceIp,
@@ -81,7 +81,7 @@ export function summarize(response: CheckResponseMessage): { allowed: boolean; t
 export async function check(flags: CheckFlags): Promise<number> {
   let request: CheckRequestMessage;
   try {
-    request = await buildCheckRequest(flags);
+    request = await checkRequestOf(flags);
   } catch (err) {
     console.error(`trustgate check: ${(err as Error).message}`);
     return 2;

@@ -10,6 +10,7 @@ import { explain, explanationJson, formatExplanation } from "../policy-tools/exp
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
 import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
+import { firstIssue } from "../util/format-issues.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { keyValuePairs } from "./key-value.js";
 
@@ -21,7 +22,9 @@ export interface CommonPolicyFlags {
 }
 
 async function inventory(flags: CommonPolicyFlags): Promise<WorkloadInventory> {
-  return loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain[0] ?? "cluster.local");
+  const loaded = await loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain[0] ?? "cluster.local");
+  if (!loaded.ok) throw new Error(loaded.error);
+  return loaded.inventory;
 }
 
 function colour(): boolean {
@@ -118,8 +121,7 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
   }
   const parsed = requestDescriptionSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`invalid request description: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new Error(`invalid request description: ${firstIssue(parsed.error)}`);
   }
   return parsed.data;
 }

@@ -3,10 +3,10 @@
  * SIGTERM/SIGINT. Start-up problems (bad config, policies that do not load, a busy port) exit non-zero with the
  * reason.
  */
-import { type Config, ConfigError, loadConfig } from "../config/config.js";
+
+import { type RunningServer, startServer } from "../app/trustgate-server.js";
+import { loadConfig } from "../config/load-config.js";
 import { createLogger, flushLogger } from "../observability/logger.js";
-import { PolicyLoadFailed } from "../server/policy-loader.js";
-import { type RunningServer, startServer } from "../server/trustgate-server.js";
 
 export interface ServeFlags {
   config?: string;
@@ -18,28 +18,24 @@ export interface ServeFlags {
 }
 
 export async function serve(flags: ServeFlags): Promise<number> {
-  let config: Config;
-  try {
-    config = await loadConfig(flags.config, process.env, {
-      "grpc.addr": flags.grpcAddr,
-      "http.addr": flags.httpAddr,
-      "policies.dir": flags.policyDir,
-      "policies.dryRun": flags.dryRun,
-      "log.level": flags.logLevel,
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`trustgate: invalid configuration:\n${err.message}`);
-      return 2;
-    }
-    throw err;
+  const loaded = await loadConfig(flags.config, process.env, {
+    "grpc.addr": flags.grpcAddr,
+    "http.addr": flags.httpAddr,
+    "policies.dir": flags.policyDir,
+    "policies.dryRun": flags.dryRun,
+    "log.level": flags.logLevel,
+  });
+  if (!loaded.ok) {
+    console.error(`trustgate: invalid configuration:\n${loaded.error}`);
+    return 2;
   }
+  const config = loaded.config;
   const logger = createLogger(config.log.level);
   let server: RunningServer;
   try {
     server = await startServer(config, logger);
   } catch (err) {
-    const message = err instanceof PolicyLoadFailed ? err.message : (err as Error).message;
+    const message = (err as Error).message;
     logger.fatal({ event: "start-up failed", error: message }, "start-up failed");
     flushLogger(logger);
     console.error(`trustgate: ${message}`);

@@ -1,9 +1,15 @@
 import { describe, expect, it } from "vitest";
+import {
+  falcoJson,
+  HOST_ALERT,
+  METRICS_SNAPSHOT,
+  SHELL_IN_ORDER,
+  sidekickJson,
+} from "../../test/support/falco-alerts.js";
+import { parsePriority } from "../model/falco-priority.js";
 import { validateAlert } from "./alert.js";
-import { falcoJson, HOST_ALERT, METRICS_SNAPSHOT, SHELL_IN_ORDER, sidekickJson } from "./alert-fixtures.test-util.js";
 import { parseFalcoTime } from "./falco-time.js";
 import { parseIngestBody } from "./ingest-body.js";
-import { parsePriority } from "./priority.js";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -3,9 +3,10 @@
  * program output) and Falcosidekick's webhook payload (the same schema plus `uuid`). Validation is strict on the
  * fields risk depends on and ignores keys it does not use (`output`, `message`, …): key order never matters.
  */
-import type { FalcoPriority } from "../risk/risk-view.js";
+
+import { parsePriority } from "../model/falco-priority.js";
+import type { FalcoPriority } from "../model/risk-view.js";
 import { parseFalcoTime } from "./falco-time.js";
-import { parsePriority } from "./priority.js";
 
 export interface FalcoAlert {
   readonly rule: string;

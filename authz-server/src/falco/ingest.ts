@@ -8,9 +8,9 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../observability/logger.js";
 import type { RiskAlert } from "../risk/risk-alert.js";
 import type { RecordResult } from "../risk/risk-engine.js";
-import type { RiskMetrics } from "../risk/risk-metrics.js";
 import { alertWeight, type WeightRules } from "../risk/scoring.js";
 import type { FalcoAlert } from "./alert.js";
+import type { FalcoMetrics } from "./falco-metrics.js";
 import type { MappingOutcome, WorkloadMapper } from "./mapping/workload-mapper.js";
 import { workloadValue } from "./mapping/workload-mapper.js";
 
@@ -36,7 +36,7 @@ export interface IngestDeps {
   readonly mapper: WorkloadMapper;
   readonly weights: WeightRules;
   readonly sink: RiskSink;
-  readonly metrics: RiskMetrics;
+  readonly metrics: FalcoMetrics;
   readonly logger: Logger;
   readonly now?: () => number;
 }

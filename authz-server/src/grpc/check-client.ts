@@ -3,9 +3,9 @@
  * Envoy would: a CheckRequest on /envoy.service.auth.v3.Authorization/Check.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { CheckRequestMessage } from "../request/check-request.js";
-import type { CheckResponseMessage } from "./check-response.js";
-import { authorizationServiceDefinition } from "./codec.js";
+import type { CheckRequestMessage } from "../extauthz/check-request.js";
+import type { CheckResponseMessage } from "../extauthz/check-response.js";
+import { authorizationServiceDefinition } from "../extauthz/codec.js";
 
 type CheckMethod = (
   request: CheckRequestMessage,

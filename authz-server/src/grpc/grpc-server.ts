@@ -1,17 +1,31 @@
 /**
  * The gRPC listener: envoy.service.auth.v3.Authorization/Check, grpc.health.v1.Health and server reflection, over
- * h2c on host:port or a unix socket (`unix:/path`). Only wiring lives here; decisions come from the Authorizer.
+ * h2c on host:port or a unix socket (`unix:/path`). Only transport lives here: decisions come from the Authorizer,
+ * the CheckResponse from the ext_authz translation.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
-import type { Authorizer } from "../decision/authorizer.js";
+import type { Authorization } from "../engine/authorization.js";
+import type { Authorizer } from "../engine/authorizer.js";
+import type { CheckRequestMessage } from "../extauthz/check-request.js";
+import type { CheckResponseMessage } from "../extauthz/check-response.js";
+import { authorizationServiceDefinition } from "../extauthz/codec.js";
+import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
+import { toCheckResponse } from "../extauthz/to-check-response.js";
 import type { Logger } from "../observability/logger.js";
-import type { CheckRequestMessage } from "../request/check-request.js";
-import type { CheckResponseMessage } from "./check-response.js";
-import { authorizationServiceDefinition } from "./codec.js";
-import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "./proto-paths.js";
+
+/** The engine's answer as Envoy's CheckResponse. */
+export function checkResponseOf(a: Authorization): CheckResponseMessage {
+  return toCheckResponse(a.decision, {
+    decisionId: a.decisionId,
+    caller: a.model?.source.principal ?? "",
+    policyVersion: a.policyVersion,
+    removeHeaders: a.spoofedHeaders,
+    shadow: a.evaluation?.shadow ?? null,
+  });
+}
 
 export interface GrpcServerOptions {
   readonly address: string;
@@ -37,7 +51,7 @@ export class GrpcServer {
         call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
         callback: grpc.sendUnaryData<CheckResponseMessage>,
       ) => {
-        callback(null, authorizer.authorize(call.request).response);
+        callback(null, checkResponseOf(authorizer.authorize(call.request)));
       },
     });
     this.health.addToServer(this.server);

@@ -5,15 +5,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../observability/logger.js";
+import { close, listen } from "./listen.js";
 import { type Router, sendJson } from "./router.js";
-
-/** Splits `host:port` (IPv6 as `[::1]:9192`); `unix:/path` listens on a socket. */
-export function parseListenAddress(address: string): { host?: string; port?: number; path?: string } {
-  if (address.startsWith("unix:")) return { path: address.slice(5).replace(/^\/\/(?=\/)/, "") };
-  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
-  if (!match) throw new Error(`invalid listen address "${address}" (expected host:port or unix:/path)`);
-  return { host: match[1] || undefined, port: Number(match[2]) };
-}
 
 export class AdminServer {
   readonly server: Server;
@@ -35,19 +28,10 @@ export class AdminServer {
   }
 
   listen(address: string): Promise<AddressInfo | string> {
-    const target = parseListenAddress(address);
-    return new Promise((resolve, reject) => {
-      this.server.once("error", (err) => reject(new Error(`cannot listen for HTTP on ${address}: ${err.message}`)));
-      const done = () => resolve(this.server.address() as AddressInfo | string);
-      if (target.path) this.server.listen(target.path, done);
-      else this.server.listen(target.port, target.host, done);
-    });
+    return listen(this.server, address, "HTTP");
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-    });
+    return close(this.server);
   }
 }

@@ -4,10 +4,11 @@
  * otherwise answered only to clients on the loopback interface.
  */
 import type { IncomingMessage } from "node:http";
-import type { PolicyHolder } from "../decision/policy-holder.js";
+import type { RiskView } from "../model/risk-view.js";
+import type { PolicyHolder } from "../policy/policy-holder.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
 import { requestDescriptionSchema } from "../policy-tools/request-description.js";
-import type { RiskView } from "../risk/risk-view.js";
+import { firstIssue } from "../util/format-issues.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
 
@@ -16,7 +17,7 @@ export interface ExplainDeps {
   readonly risk: RiskView;
   readonly trustDomains: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
-  readonly dryRun: () => boolean;
+  readonly dryRun: boolean;
   readonly adminToken: string;
 }
 
@@ -43,8 +44,7 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
     }
     const parsed = requestDescriptionSchema.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return sendJson(res, 400, { error: `${issue.path.join(".") || "(root)"}: ${issue.message}` });
+      return sendJson(res, 400, { error: firstIssue(parsed.error) });
     }
     const set = deps.policies.current;
     if (set === null) return sendJson(res, 503, { error: "no policy set is loaded" });
@@ -52,7 +52,7 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
       risk: deps.risk,
       trustDomains: deps.trustDomains,
       labelsOf: deps.labelsOf,
-      dryRun: deps.dryRun(),
+      dryRun: deps.dryRun,
     });
     if ((req.headers.accept ?? "").includes("text/plain")) {
       const text = formatExplanation(result);

@@ -5,12 +5,12 @@
  * sees them. The same handler serves the admin listener and the optional separate ingest listener.
  */
 
+import type { FalcoMetrics } from "../falco/falco-metrics.js";
 import type { FalcoIngest } from "../falco/ingest.js";
-import { authenticateIngest, type IngestCredentials } from "../falco/ingest-auth.js";
 import { parseIngestBody } from "../falco/ingest-body.js";
 import type { TokenBucket } from "../falco/token-bucket.js";
 import type { Logger } from "../observability/logger.js";
-import type { RiskMetrics } from "../risk/risk-metrics.js";
+import { authenticateIngest, type IngestCredentials } from "./ingest-auth.js";
 import { BodyTooLarge, type Handler, type Router, readBody, sendJson } from "./router.js";
 
 export const FALCO_INGEST_PATH = "/v1/falco";
@@ -21,7 +21,7 @@ export interface FalcoEndpoint {
   readonly maxBodyBytes: number;
   readonly bucket: TokenBucket;
   readonly burst: number;
-  readonly metrics: RiskMetrics;
+  readonly metrics: FalcoMetrics;
   readonly logger: Logger;
 }
 
@@ -45,7 +45,7 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
   return async (req, res, url) => {
     const auth = authenticateIngest(req, url, credentials);
     if (!auth.ok) {
-      metrics.rejections.labels(auth.reason).inc();
+      metrics.rejected(auth.reason);
       const now = Date.now();
       if (now - lastAuthFailureLogMs > 10_000) {
         lastAuthFailureLogMs = now;
@@ -58,7 +58,7 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
       return sendJson(res, 401, { error: auth.error }, { "www-authenticate": 'Bearer realm="trustgate-falco"' });
     }
     if (!bucket.hasAny()) {
-      metrics.rejections.labels("rate_limited").inc();
+      metrics.rejected("rate_limited");
       req.resume();
       return sendJson(
         res,
@@ -72,14 +72,14 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
       body = await readBody(req, maxBodyBytes);
     } catch (err) {
       if (err instanceof BodyTooLarge) {
-        metrics.rejections.labels("too_large").inc();
+        metrics.rejected("too_large");
         return sendJson(res, 413, { error: `${err.message} (falco.ingest.maxBodyBytes)` }, { connection: "close" });
       }
       throw err;
     }
     const parsed = await parseIngestBody(body);
     if (!parsed.ok) {
-      metrics.rejections.labels("invalid").inc();
+      metrics.rejected("invalid");
       return sendJson(res, 400, {
         error: parsed.error,
         field: parsed.field,
@@ -88,13 +88,13 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
     }
     const count = parsed.alerts.length;
     if (count > burst) {
-      metrics.rejections.labels("too_large").inc();
+      metrics.rejected("too_large");
       return sendJson(res, 413, {
         error: `a batch of ${count} alerts exceeds the ingest burst of ${burst} (falco.ingest.burst): send smaller batches`,
       });
     }
     if (!bucket.take(count)) {
-      metrics.rejections.labels("rate_limited").inc();
+      metrics.rejected("rate_limited");
       return sendJson(
         res,
         429,

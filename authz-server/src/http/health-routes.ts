@@ -2,13 +2,14 @@
  * Liveness (`/healthz`: the process answers), readiness (`/readyz`: a policy set is loaded and the server is not
  * shutting down; shows the active policy set version) and Prometheus metrics (`/metrics`).
  */
-import type { PolicyHolder } from "../decision/policy-holder.js";
+
 import type { Metrics } from "../observability/metrics.js";
+import type { PolicyHolder } from "../policy/policy-holder.js";
 import { type Router, sendJson } from "./router.js";
 
 export interface Readiness {
   shuttingDown: boolean;
-  dryRun: () => boolean;
+  readonly dryRun: boolean;
   lastReloadError: string | null;
 }
 
@@ -28,7 +29,7 @@ export function registerHealthRoutes(
       policySet: set
         ? { version: set.version, policies: set.policies.length, loadedAt: set.loadedAt.toISOString() }
         : null,
-      dryRun: readiness.dryRun(),
+      dryRun: readiness.dryRun,
       lastReloadError: readiness.lastReloadError,
     });
   });

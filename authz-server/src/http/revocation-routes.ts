@@ -2,9 +2,11 @@
  * `GET /v1/revocations` for the wasm filters (versioned with ETag / If-None-Match so an unchanged list costs a 304),
  * and operator endpoints to revoke or restore an identity or certificate fingerprint (admin token required, logged).
  */
+
+import { FINGERPRINT_FORMAT, isFingerprint } from "../identity/fingerprint.js";
+import type { RevocationList } from "../identity/revocation-list.js";
 import { parseSpiffeId } from "../identity/spiffe-id.js";
 import type { Logger } from "../observability/logger.js";
-import { FINGERPRINT_PATTERN, type RevocationList } from "../risk/revocation-list.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
 
@@ -51,8 +53,8 @@ export function registerRevocationRoutes(
       list.revokeIdentity(spiffeId, reason);
       logger.warn({ event: "identity revoked by operator", spiffe_id: spiffeId, reason }, "identity revoked");
     } else if (typeof fingerprint === "string") {
-      if (!FINGERPRINT_PATTERN.test(fingerprint))
-        return sendJson(res, 400, { error: "fingerprint must be sha256:<64 lowercase hex>" });
+      if (!isFingerprint(fingerprint))
+        return sendJson(res, 400, { error: `fingerprint must be ${FINGERPRINT_FORMAT}` });
       list.revokeFingerprint(fingerprint, reason);
       logger.warn({ event: "certificate revoked by operator", fingerprint, reason }, "certificate revoked");
     } else {

@@ -6,17 +6,10 @@
  */
 import { parseSpiffeId } from "../identity/spiffe-id.js";
 import type { Logger } from "../observability/logger.js";
-import type { IdentityView } from "../risk/risk-engine.js";
-import type { FeedState } from "../risk/risk-view.js";
+import type { IdentityView } from "../risk/risk-report.js";
+import type { FeedView } from "../risk/shared-risk.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { type Router, sendJson } from "./router.js";
-
-export interface FeedView {
-  readonly state: FeedState;
-  readonly lastHeard: string | null;
-  readonly ageSeconds: number | null;
-  readonly staleAfterSeconds: number;
-}
 
 export interface RiskOperations {
   feedView(): FeedView;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { type IssuedSvid, TestCa } from "../../../test/support/svid-ca.js";
-import { type IdentityPolicy, resolveCallerIdentity, spoofedIdentityHeaders } from "./caller-identity.js";
+import { type IdentitySettings, resolveCallerIdentity, spoofedIdentityHeaders } from "./caller-identity.js";
 import { CertificateCache } from "./certificate-cache.js";
 
 const ORDER = "spiffe://cluster.local/ns/services/sa/order";
@@ -29,7 +29,7 @@ beforeAll(async () => {
   });
 });
 
-const policy = (over: Partial<IdentityPolicy> = {}): IdentityPolicy => ({
+const policy = (over: Partial<IdentitySettings> = {}): IdentitySettings => ({
   trustDomains: new Set(["cluster.local"]),
   trustFilterHeaders: false,
   ...over,
@@ -168,7 +168,7 @@ describe("resolveCallerIdentity", () => {
         resolve({ principal: ORDER, headers: headers({ "x-trustgate-peer-cert-sha256": "sha256:ABC" }) }, trusted),
       ).toMatchObject({
         ok: false,
-        reason: expect.stringContaining("is not sha256:<64 hex>"),
+        reason: expect.stringContaining("is not sha256:<64 lowercase hex>"),
       });
     });
   });

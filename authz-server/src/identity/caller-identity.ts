@@ -10,6 +10,7 @@
  * When two sources name the caller, they must agree; a disagreement is a rejection, never a guess.
  */
 import type { CertificateCache } from "./certificate-cache.js";
+import { FINGERPRINT_FORMAT, isFingerprint } from "./fingerprint.js";
 import { parseSpiffeId, type SpiffeId } from "./spiffe-id.js";
 import { validityError } from "./svid.js";
 
@@ -17,9 +18,6 @@ export const FILTER_HEADER_PREFIX = "x-trustgate-peer-";
 export const FILTER_SPIFFE_ID_HEADER = "x-trustgate-peer-spiffe-id";
 export const FILTER_FINGERPRINT_HEADER = "x-trustgate-peer-cert-sha256";
 export const FILTER_SUBJECT_HEADER = "x-trustgate-peer-cert-subject";
-export const FILTER_MTLS_HEADER = "x-trustgate-peer-mtls";
-
-const FINGERPRINT_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 export interface CallerIdentity {
   /** null for a caller without (m)TLS identity. */
@@ -31,7 +29,7 @@ export interface CallerIdentity {
 
 export type CallerIdentityResult = { ok: true; identity: CallerIdentity } | { ok: false; reason: string };
 
-export interface IdentityPolicy {
+export interface IdentitySettings {
   /** Allowed trust domains; empty means any. */
   readonly trustDomains: ReadonlySet<string>;
   /** The sidecars run trustgate's wasm filter, so its `x-trustgate-peer-*` headers are facts, not claims. */
@@ -65,7 +63,7 @@ function reject(reason: string): CallerIdentityResult {
 
 export function resolveCallerIdentity(
   inputs: IdentityInputs,
-  policy: IdentityPolicy,
+  settings: IdentitySettings,
   certificates: CertificateCache,
   nowMs: number,
 ): CallerIdentityResult {
@@ -97,7 +95,7 @@ export function resolveCallerIdentity(
     mtls = true;
   }
 
-  if (policy.trustFilterHeaders) {
+  if (settings.trustFilterHeaders) {
     const claimedId = header(inputs.headers, FILTER_SPIFFE_ID_HEADER);
     if (claimedId !== undefined && claimedId !== "") {
       if (spiffeId === null) {
@@ -111,8 +109,8 @@ export function resolveCallerIdentity(
     }
     const claimedFingerprint = header(inputs.headers, FILTER_FINGERPRINT_HEADER);
     if (claimedFingerprint !== undefined && claimedFingerprint !== "") {
-      if (!FINGERPRINT_PATTERN.test(claimedFingerprint)) {
-        return reject(`wasm filter certificate fingerprint "${claimedFingerprint}" is not sha256:<64 hex>`);
+      if (!isFingerprint(claimedFingerprint)) {
+        return reject(`wasm filter certificate fingerprint "${claimedFingerprint}" is not ${FINGERPRINT_FORMAT}`);
       }
       if (fingerprint === "") fingerprint = claimedFingerprint;
       else if (fingerprint !== claimedFingerprint) {
@@ -129,10 +127,10 @@ export function resolveCallerIdentity(
     return fingerprint === "" ? { ok: true, identity: ANONYMOUS } : reject("certificate fingerprint without identity");
   }
   if (spiffeId.path === "") return reject(`caller SPIFFE ID "${spiffeId.uri}" has no path; it cannot be a workload`);
-  if (policy.trustDomains.size > 0 && !policy.trustDomains.has(spiffeId.trustDomain)) {
+  if (settings.trustDomains.size > 0 && !settings.trustDomains.has(spiffeId.trustDomain)) {
     return reject(`trust domain "${spiffeId.trustDomain}" is not allowed`);
   }
-  const revocations = policy.revocations;
+  const revocations = settings.revocations;
   if (revocations?.hasOperatorRevocations) {
     const byId = revocations.identityRevocation(spiffeId.uri);
     if (byId) return reject(`identity ${spiffeId.uri} is revoked by an operator: ${byId.reason}`);

@@ -4,7 +4,6 @@
  * handshake; trustgate re-checks the leaf rules of the X.509-SVID standard and extracts the facts policies read.
  */
 import "reflect-metadata";
-import { createHash } from "node:crypto";
 import {
   BasicConstraintsExtension,
   KeyUsageFlags,
@@ -13,6 +12,7 @@ import {
   X509Certificate,
 } from "@peculiar/x509";
 import { formatRfc2253, type NameJson } from "./distinguished-name.js";
+import { fingerprintOf } from "./fingerprint.js";
 import { parseSpiffeId, type SpiffeId } from "./spiffe-id.js";
 
 export interface CertificateFacts {
@@ -81,7 +81,7 @@ export function parseSvidCertificate(urlEncodedPem: string): CertificateResult {
     return fail("leaf certificate lacks the digitalSignature key usage");
   }
 
-  const fingerprint = `sha256:${createHash("sha256").update(new Uint8Array(cert.rawData)).digest("hex")}`;
+  const fingerprint = fingerprintOf(new Uint8Array(cert.rawData));
   return {
     ok: true,
     facts: {

@@ -1,7 +1,7 @@
 /**
  * Structured JSON logs (pino) on stdout, written asynchronously so a log line never blocks a Check. Decision lines,
  * the only per-request ones, are batched per event-loop turn by LineBatcher before they reach this destination.
- * Callers redact credentials before logging them (see redaction.ts): checking the few header names in our own code
+ * Callers redact credentials before logging them (see model/sensitive-headers.ts): checking the few header names in our own code
  * is cheaper than pino's path-based redaction on every decision line.
  */
 import pino, { type Logger } from "pino";

@@ -3,12 +3,15 @@
  * policy (applies or not, and why), every rule and every field (value, result), then the final decision.
  */
 
-import { type CheckOutcome, decideCheck } from "../decision/decide-check.js";
+import type { Authorization } from "../engine/authorization.js";
+import { decideCheck } from "../engine/decide-check.js";
+import { buildCheckRequest } from "../extauthz/build-check-request.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
+import { quietRiskView, type RiskView } from "../model/risk-view.js";
 import type { PolicySet } from "../policy/policy-set.js";
 import type { FieldTrace, Trace } from "../policy/trace.js";
-import { quietRiskView, type RiskView } from "../risk/risk-view.js";
-import { DescribedRiskView, type RequestDescription, toCheckRequest } from "./request-description.js";
+import { DescribedRiskView } from "./described-risk-view.js";
+import type { RequestDescription } from "./request-description.js";
 
 export interface ExplainOptions {
   /** Live risk to fall back on for what the description does not state. */
@@ -20,7 +23,7 @@ export interface ExplainOptions {
 }
 
 export interface Explanation {
-  readonly outcome: CheckOutcome;
+  readonly outcome: Authorization;
   readonly trace: Trace;
   readonly policyVersion: string;
 }
@@ -30,7 +33,7 @@ const certificates = new CertificateCache(1000);
 export function explain(description: RequestDescription, set: PolicySet, options: ExplainOptions = {}): Explanation {
   const trace: Trace = { policies: [] };
   const outcome = decideCheck(
-    toCheckRequest(description),
+    buildCheckRequest(description),
     set,
     {
       // The description states certificate facts the way trustgate's own wasm filter reports them.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { policySet } from "../testing/fixtures.test-util.js";
+import { policySet } from "../../test/support/fixtures.js";
 import type { Workload } from "../workloads/workload-inventory.js";
 import { formatWarning, lintPolicySet } from "./lint.js";
 
@@ -11,8 +11,8 @@ metadata:
   namespace: ${ns}
 `;
 
-// The product brief's payment policy, as written there: from, to and when as three separate rules.
-const briefPayment = `${header("production", "spiffe-authz")}spec:
+// A payment policy written the way people often first write it: from, to and when as three separate rules.
+const splitPayment = `${header("production", "spiffe-authz")}spec:
   selector:
     matchLabels:
       app: payment-service
@@ -61,8 +61,8 @@ function lint(yaml: string, withWorkloads = false) {
 }
 
 describe("lint", () => {
-  it("flags the product brief's split payment policy and explains why", () => {
-    const warnings = lint(briefPayment);
+  it("flags a payment policy split into three rules and explains why", () => {
+    const warnings = lint(splitPayment);
     expect(warnings.map((w) => w.code)).toEqual(["split-rule"]);
     const text = formatWarning(warnings[0]!);
     expect(text).toContain('rule 0 has only "from", rule 1 has only "to", rule 2 has only "when"');
@@ -72,7 +72,7 @@ describe("lint", () => {
   });
 
   it("does not flag the same intent written as one rule", () => {
-    const single = briefPayment.replace("  - to:\n", "    to:\n").replace("  - when:\n", "    when:\n");
+    const single = splitPayment.replace("  - to:\n", "    to:\n").replace("  - when:\n", "    when:\n");
     expect(lint(single)).toEqual([]);
   });
 

@@ -59,14 +59,12 @@ export async function runPolicyTests(paths: readonly string[], options: RunOptio
   const fileErrors: string[] = [];
   const results: CaseResult[] = [];
   for (let i = 0; i < testFiles.length; i++) {
-    let cases: TestCase[];
-    try {
-      cases = await readTestFile(testFiles[i]!, files[i]);
-    } catch (err) {
-      fileErrors.push((err as Error).message);
+    const read = await readTestFile(testFiles[i]!, files[i]);
+    if (!read.ok) {
+      fileErrors.push(read.error);
       continue;
     }
-    for (const c of cases) results.push(checkCase(c, loaded.set, options));
+    for (const c of read.cases) results.push(checkCase(c, loaded.set, options));
   }
   return { loadErrors: [], fileErrors, results, files };
 }

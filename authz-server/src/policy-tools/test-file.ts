@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { formatIssue } from "../util/format-issues.js";
 import { type RequestDescription, requestDescriptionSchema } from "./request-description.js";
 
 export const expectationSchema = z
@@ -44,27 +45,33 @@ export interface TestCase {
   readonly expect: Expectation;
 }
 
-export class TestFileError extends Error {}
+export type TestFileResult = { ok: true; cases: TestCase[] } | { ok: false; error: string };
 
-export async function readTestFile(file: string, display = file): Promise<TestCase[]> {
-  const text = await readFile(file, "utf8");
+export async function readTestFile(file: string, display = file): Promise<TestFileResult> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    return { ok: false, error: `${display}: cannot read: ${(err as Error).message}` };
+  }
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new TestFileError(
-      `${display}:${counter.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split("\n")[0]}`,
-    );
+    return {
+      ok: false,
+      error: `${display}:${counter.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split("\n")[0]}`,
+    };
   }
   const parsed = fileSchema.safeParse(doc.toJS({ maxAliasCount: 1000 }));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number] } | undefined;
     const line = node?.range ? counter.linePos(node.range[0]).line : 1;
-    throw new TestFileError(`${display}:${line}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    return { ok: false, error: `${display}:${line}: ${formatIssue(issue)}` };
   }
   const cases = doc.get("cases", true);
-  return parsed.data.cases.map((c, i) => {
+  const testCases = parsed.data.cases.map((c, i) => {
     let line = 1;
     if (isSeq(cases)) {
       const node = cases.items[i];
@@ -72,4 +79,5 @@ export async function readTestFile(file: string, display = file): Promise<TestCa
     }
     return { file: display, line, name: c.name, request: c.request, expect: c.expect };
   });
+  return { ok: true, cases: testCases };
 }

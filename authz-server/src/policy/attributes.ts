@@ -2,7 +2,7 @@
  * The request attributes policies can match on, and how each is read from the request model. Source/Operation
  * fields and `when` keys both compile to one of these, so evaluation is a switch on a small integer.
  */
-import type { RequestModel } from "../request/request-model.js";
+import type { RequestModel } from "../model/request-model.js";
 
 export enum Attribute {
   SourcePrincipal,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileYaml } from "../testing/fixtures.test-util.js";
+import { compileYaml } from "../../test/support/fixtures.js";
 import { formatLoadError } from "./compiled.js";
 
 function header(ns = "services", name = "p") {

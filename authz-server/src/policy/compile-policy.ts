@@ -3,11 +3,12 @@
  * feature or an invalid value is an error naming the file, line, policy, rule and field — never skipped. (Istio drops
  * a rule with an unknown condition key, which turns a DENY rule into one that denies nothing.)
  */
+import { FINGERPRINT_FORMAT, isFingerprint } from "../identity/fingerprint.js";
 import { parseSpiffeId } from "../identity/spiffe-id.js";
-import { FALCO_PRIORITIES, NO_ALERT, RISK_LEVELS } from "../risk/risk-view.js";
+import { decision } from "../model/decision.js";
+import { FALCO_PRIORITIES, NO_ALERT, RISK_LEVELS } from "../model/risk-view.js";
 import { Attribute, isIdentity, isRisk } from "./attributes.js";
 import type { Action, Clause, CompiledPolicy, CompiledRule, FieldCheck, PolicyLoadError } from "./compiled.js";
-import { decision } from "./decision.js";
 import { HostMatcher } from "./matchers/host-matcher.js";
 import { type IpBlock, IpMatcher, parseIpBlock } from "./matchers/ip-matcher.js";
 import { compilePathTemplate, PathMatcher, type PathPattern } from "./matchers/path-matcher.js";
@@ -95,7 +96,6 @@ export const CONDITION_KEYS: Record<string, Omit<FieldSpec, "negate">> = {
 
 const HEADER_KEY = /^request\.headers\[([^\]]+)\]$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-zA-Z-]+$/;
-const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 const METHOD = /^[!#$%&'*+.^_`|~0-9a-zA-Z-]+$/;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -181,9 +181,9 @@ class Compiler {
       case "ip": {
         const blocks: IpBlock[] = [];
         values.forEach((v, i) => {
-          const block = parseIpBlock(v);
-          if (typeof block === "string") fail(i, block);
-          else blocks.push(block);
+          const parsed = parseIpBlock(v);
+          if (!parsed.ok) fail(i, parsed.error);
+          else blocks.push(parsed.block);
         });
         return ok ? new IpMatcher(blocks) : null;
       }
@@ -191,14 +191,14 @@ class Compiler {
         const patterns: PathPattern[] = [];
         values.forEach((v, i) => {
           if (v.includes("{") || v.includes("}")) {
-            const regex = compilePathTemplate(v);
-            if (typeof regex === "string") fail(i, regex);
-            else patterns.push({ kind: "template", regex });
+            const template = compilePathTemplate(v);
+            if (!template.ok) fail(i, template.error);
+            else patterns.push({ kind: "template", regex: template.regex });
             return;
           }
-          const pattern = parsePattern(v);
-          if (typeof pattern === "string") fail(i, pattern);
-          else patterns.push({ kind: "string", pattern });
+          const parsed = parsePattern(v);
+          if (!parsed.ok) fail(i, parsed.error);
+          else patterns.push({ kind: "string", pattern: parsed.pattern });
         });
         return ok ? new PathMatcher(patterns) : null;
       }
@@ -206,11 +206,12 @@ class Compiler {
         const patterns: Pattern[] = [];
         values.forEach((v, i) => {
           const raw = kind === "principal" && v.startsWith("spiffe://") ? v.slice("spiffe://".length) : v;
-          const pattern = parsePattern(raw);
-          if (typeof pattern === "string") {
-            fail(i, pattern);
+          const parsed = parsePattern(raw);
+          if (!parsed.ok) {
+            fail(i, parsed.error);
             return;
           }
+          const pattern = parsed.pattern;
           const problem = this.valueProblem(kind, v, raw, pattern, allowed);
           if (problem) {
             fail(i, problem);
@@ -270,8 +271,8 @@ class Compiler {
     const fingerprintKey = spec.attribute === Attribute.SourceCertificateFingerprint;
     if (fingerprintKey) {
       values.forEach((v, i) => {
-        if (v !== "*" && !FINGERPRINT.test(v)) {
-          this.error([...path, i], `"${v}" is not a certificate fingerprint of the form sha256:<64 lowercase hex>`);
+        if (v !== "*" && !isFingerprint(v)) {
+          this.error([...path, i], `"${v}" is not a certificate fingerprint of the form ${FINGERPRINT_FORMAT}`);
         }
       });
     }

@@ -2,8 +2,9 @@
  * The compiled form of AuthorizationPolicies: what the evaluator walks. Built once per policy set by
  * compile-policy.ts; immutable afterwards, so a set can be swapped atomically under live traffic.
  */
+
+import type { Decision } from "../model/decision.js";
 import type { Attribute } from "./attributes.js";
-import type { Decision } from "./decision.js";
 import type { Matcher } from "./matchers/string-matcher.js";
 
 export type Action = "ALLOW" | "DENY" | "AUDIT";

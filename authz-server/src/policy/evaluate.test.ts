@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RiskAssessment, RiskView } from "../risk/risk-view.js";
-import { model, policySet, type TestRequest } from "../testing/fixtures.test-util.js";
+import { model, policySet, type TestRequest } from "../../test/support/fixtures.js";
+import type { RiskAssessment, RiskView } from "../model/risk-view.js";
 import { evaluate } from "./evaluate.js";
 import type { Trace } from "./trace.js";
 

@@ -8,11 +8,12 @@
  * enforcing and evaluated separately as the "shadow" decision. Pure and synchronous; with a Trace it records
  * everything for `explain`, without one it stops at the first answer.
  */
-import { redactHeaderValue } from "../observability/redaction.js";
-import type { RequestModel } from "../request/request-model.js";
+
+import { DEFAULT_DENY_POLICY, type Decision, decision, NO_ALLOW_POLICY } from "../model/decision.js";
+import type { RequestModel } from "../model/request-model.js";
+import { redactHeaderValue } from "../model/sensitive-headers.js";
 import { Attribute, isHttpOnly, readAttribute } from "./attributes.js";
 import type { Action, CompiledPolicy, CompiledRule, FieldCheck } from "./compiled.js";
-import { DEFAULT_DENY_POLICY, type Decision, decision, NO_ALLOW_POLICY } from "./decision.js";
 import type { PolicySet } from "./policy-set.js";
 import type { FieldTrace, PolicyTrace, RuleTrace, Trace } from "./trace.js";
 

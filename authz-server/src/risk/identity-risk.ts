@@ -4,11 +4,11 @@
  * falling below the level's threshold). So `assess` is a comparison and a field read on the decision path; the
  * O(alerts) recomputation happens at most once per change, and alerts per identity are capped.
  */
-import { LIFT_RANK, PRIORITY_RANK } from "../falco/priority.js";
+import { LIFT_RANK, PRIORITY_RANK } from "../model/falco-priority.js";
+import { type FalcoPriority, NO_ALERT, NO_RISK, type RiskAssessment, type RiskLevel } from "../model/risk-view.js";
 import { explainAlert, type RiskAlert } from "./risk-alert.js";
 import type { RiskSettings } from "./risk-settings.js";
 import { NEGLIGIBLE_SCORE } from "./risk-settings.js";
-import { type FalcoPriority, NO_ALERT, NO_RISK, type RiskAssessment, type RiskLevel } from "./risk-view.js";
 import { decayed, levelForScore, msAbove, thresholdOf } from "./scoring.js";
 
 /** One retained alert; repeats within the dedup window are coalesced into it. */

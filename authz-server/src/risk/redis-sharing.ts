@@ -117,7 +117,7 @@ export class RedisRiskSharing {
     if (this.stopped) return;
     if (this.outbox.length >= MAX_OUTBOX) {
       this.outbox.shift();
-      this.options.metrics.shared.labels("dropped").inc();
+      this.options.metrics.shared("dropped");
     }
     this.outbox.push(encodeEvent(event));
     if (!this.flushScheduled) {
@@ -175,7 +175,7 @@ export class RedisRiskSharing {
         } catch {
           failed = batch;
         }
-        this.options.metrics.shared.labels("published").inc(batch.length - failed.length);
+        this.options.metrics.shared("published", batch.length - failed.length);
         if (failed.length > 0) {
           // Back to the front, in order; the next 'ready' flushes again. A resend can duplicate: ids dedupe it.
           this.outbox = failed.concat(this.outbox);
@@ -216,11 +216,11 @@ export class RedisRiskSharing {
     const payload = fields[0] === "e" ? fields[1] : undefined;
     const event = payload === undefined ? null : decodeEvent(payload);
     if (event === null) {
-      this.options.metrics.shared.labels("invalid").inc();
+      this.options.metrics.shared("invalid");
       return;
     }
     if (event.origin === this.options.replicaId) return;
-    this.options.metrics.shared.labels("applied").inc();
+    this.options.metrics.shared("applied");
     this.options.apply(event);
   }
 }

@@ -3,8 +3,8 @@
  * weight it was accepted with. The same record travels between replicas (Redis) and into the snapshot file, so the
  * accepting replica's weight is the one every replica uses.
  */
-import { PRIORITY_SPELLING } from "../falco/priority.js";
-import type { FalcoPriority } from "./risk-view.js";
+import { PRIORITY_SPELLING } from "../model/falco-priority.js";
+import type { FalcoPriority } from "../model/risk-view.js";
 
 export interface RiskAlert {
   /** Unique per accepted alert: `falcosidekick:<uuid>` when Falcosidekick gave one, else random. */

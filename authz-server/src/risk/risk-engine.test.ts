@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { resolveConfig } from "../config/config.js";
+import { testConfig } from "../../test/support/config.js";
+import type { FalcoPriority } from "../model/risk-view.js";
+import { exportEngineState, importEngineState } from "./engine-state.js";
 import type { RiskAlert } from "./risk-alert.js";
 import { RiskEngine } from "./risk-engine.js";
+import { identityReport } from "./risk-report.js";
 import { resolveRiskSettings } from "./risk-settings.js";
-import type { FalcoPriority } from "./risk-view.js";
 
 const ORDER = "spiffe://cluster.local/ns/services/sa/order";
 const PAYMENT = "spiffe://cluster.local/ns/services/sa/payment";
@@ -19,7 +21,7 @@ class Clock {
 }
 
 function engine(risk: Record<string, unknown> = {}, clock = new Clock()) {
-  const settings = resolveRiskSettings(resolveConfig({ risk: { halfLifeSeconds: 60, ...risk } }, {}).risk);
+  const settings = resolveRiskSettings(testConfig({ risk: { halfLifeSeconds: 60, ...risk } }).risk);
   return { engine: new RiskEngine(settings, clock.now), clock, settings };
 }
 
@@ -158,8 +160,8 @@ describe("RiskEngine: levels, decay and lift", () => {
     const { engine: e, clock } = engine();
     // An alert that happened one half-life ago weighs half.
     e.record(alert(e, clock, "error", { eventMs: clock.ms - HALF_LIFE }));
-    expect(e.view(ORDER).score).toBeCloseTo(10, 3);
-    expect(e.view(ORDER).activeAlerts).toHaveLength(0);
+    expect(identityReport(e, ORDER).score).toBeCloseTo(10, 3);
+    expect(identityReport(e, ORDER).activeAlerts).toHaveLength(0);
   });
 
   it("drops alerts too old to matter, and alerts weighted zero", () => {
@@ -203,7 +205,7 @@ describe("RiskEngine: repeats and duplicates", () => {
       clock.advance(100);
       expect(e.record(alert(e, clock, "warning", { dedupKey: key }))).toBe("coalesced");
     }
-    const v = e.view(ORDER);
+    const v = identityReport(e, ORDER);
     expect(v.alerts).toHaveLength(1);
     expect(v.alerts![0]).toMatchObject({ count: 51, weight: 10 });
     expect(v.score).toBeLessThan(10.01);
@@ -216,7 +218,7 @@ describe("RiskEngine: repeats and duplicates", () => {
       e.record(alert(e, clock, "warning", { dedupKey: key }));
       clock.advance(5_000);
     }
-    expect(e.view(ORDER).alerts).toHaveLength(12);
+    expect(identityReport(e, ORDER).alerts).toHaveLength(12);
     expect(e.assess(ORDER).level).toBe("high");
   });
 
@@ -225,7 +227,7 @@ describe("RiskEngine: repeats and duplicates", () => {
     const a = alert(e, clock, "error", { id: "falcosidekick:1" });
     expect(e.record(a)).toBe("added");
     expect(e.record({ ...a })).toBe("duplicate");
-    expect(e.view(ORDER).score).toBeCloseTo(20, 6);
+    expect(identityReport(e, ORDER).score).toBeCloseTo(20, 6);
   });
 });
 
@@ -266,13 +268,13 @@ describe("RiskEngine: operator clear, feed, capacity, state", () => {
     clock.advance(HALF_LIFE + 1);
     expect(e.record(alert(e, clock, "error", { spiffeId: PAYMENT }))).toBe("added");
     expect(e.identityCount).toBe(2);
-    expect(e.view("spiffe://cluster.local/ns/a/sa/a").retainedAlerts).toBe(0);
+    expect(identityReport(e, "spiffe://cluster.local/ns/a/sa/a").retainedAlerts).toBe(0);
   });
 
   it("caps alerts per identity by folding the oldest into a residual score without changing it", () => {
     const { engine: e, clock } = engine({ thresholds: { critical: 1e9, high: 1e8 } });
     for (let i = 0; i < 300; i++) e.record(alert(e, clock, "notice", { weight: 1 }));
-    const v = e.view(ORDER);
+    const v = identityReport(e, ORDER);
     expect(v.retainedAlerts).toBeLessThanOrEqual(256);
     expect(v.score).toBeCloseTo(300, 6);
   });
@@ -290,9 +292,9 @@ describe("RiskEngine: operator clear, feed, capacity, state", () => {
     a.heard(clock.ms);
     a.record(alert(a, clock, "critical", { id: "x1", rule: "Shell" }));
     a.record(alert(a, clock, "warning", { id: "x2", spiffeId: PAYMENT }));
-    const state = JSON.parse(JSON.stringify(a.exportState()));
+    const state = JSON.parse(JSON.stringify(exportEngineState(a)));
     const b = engine({}, new Clock(clock.ms + 1000)).engine;
-    b.importState(state);
+    importEngineState(b, state);
     expect(b.assess(ORDER)).toEqual(a.assess(ORDER));
     expect(b.assess(PAYMENT).level).toBe("medium");
     expect(b.feed()).toBe("fresh");

@@ -1,13 +1,10 @@
 /**
  * The risk engine: per-workload decaying risk from attributed Falco alerts, answering the decision path's
- * `assess`/`feed` from memory (see identity-risk.ts for why that is cheap), and the state behind `/v1/risk`, the
- * revocation list (identities at critical), the snapshot file and replica sharing. It does no I/O: callers feed it
- * alerts, clears and heartbeats, local or from other replicas, each applied at most once by id.
+ * `assess`/`feed` from memory (see identity-risk.ts for why that is cheap) and taking updates. It does no I/O:
+ * callers feed it alerts, clears and heartbeats, local or from other replicas, each applied at most once by id.
+ * Operator reports (risk-report.ts) and persistence (engine-state.ts) read and restore it from outside.
  */
-import { PRIORITY_SPELLING } from "../falco/priority.js";
-import { type AlertEntry, IdentityRisk } from "./identity-risk.js";
-import type { RiskAlert } from "./risk-alert.js";
-import type { RiskSettings } from "./risk-settings.js";
+
 import {
   type FeedState,
   NO_ALERT,
@@ -16,7 +13,10 @@ import {
   type RiskAssessment,
   type RiskLevel,
   type RiskView,
-} from "./risk-view.js";
+} from "../model/risk-view.js";
+import { IdentityRisk } from "./identity-risk.js";
+import type { RiskAlert } from "./risk-alert.js";
+import type { RiskSettings } from "./risk-settings.js";
 
 export type RecordResult =
   /** A new alert for the workload. */
@@ -32,43 +32,7 @@ export type RecordResult =
   /** The identity table is full of riskier workloads. */
   | "capacity";
 
-export interface AlertView {
-  readonly rule: string;
-  readonly priority: string;
-  readonly time: string;
-  readonly lastTime: string;
-  readonly count: number;
-  readonly weight: number;
-  readonly score: number;
-  readonly active: boolean;
-  readonly receivedAt: string;
-}
-
-export interface IdentityView extends RiskAssessment {
-  readonly spiffeId: string;
-  readonly score: number;
-  readonly activeAlerts: readonly AlertView[];
-  readonly alerts?: readonly AlertView[];
-  readonly retainedAlerts: number;
-}
-
-export interface EngineState {
-  readonly lastHeardMs: number | null;
-  readonly identities: ReadonlyArray<{
-    readonly spiffeId: string;
-    readonly residualScore: number;
-    readonly residualAtMs: number;
-    readonly alerts: readonly AlertEntry[];
-  }>;
-  /** Ids of applied alerts and clears, with when they can be forgotten. */
-  readonly seen: ReadonlyArray<readonly [string, number]>;
-}
-
 const MAX_SEEN = 200_000;
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
-}
 
 export class RiskEngine implements RiskView {
   private readonly identities = new Map<string, IdentityRisk>();
@@ -181,84 +145,34 @@ export class RiskEngine implements RiskView {
     return this.lastHeardMs;
   }
 
-  /** One workload for `/v1/risk?id=`, with all retained alerts; an unknown workload is low risk. */
-  view(spiffeId: string): IdentityView {
-    const identity = this.identities.get(spiffeId);
-    if (identity === undefined) {
-      return { spiffeId, ...NO_RISK, score: 0, activeAlerts: [], alerts: [], retainedAlerts: 0 };
-    }
-    return this.describe(identity, true);
+  /** The workload's risk record, if it has retained alerts. */
+  identity(spiffeId: string): IdentityRisk | undefined {
+    return this.identities.get(spiffeId);
   }
 
-  /** Every workload with retained alerts, riskiest first. */
-  viewAll(): IdentityView[] {
-    const views = [...this.identities.values()].map((identity) => this.describe(identity, false));
-    return views.sort((a, b) => b.score - a.score || a.spiffeId.localeCompare(b.spiffeId));
+  allIdentities(): IterableIterator<IdentityRisk> {
+    return this.identities.values();
   }
 
-  private describe(identity: IdentityRisk, withAll: boolean): IdentityView {
-    const now = this.now();
-    const a = identity.assess(now);
-    const alerts = identity.entries
-      .map(
-        (e): AlertView => ({
-          rule: e.rule,
-          priority: PRIORITY_SPELLING[e.priority],
-          time: e.time,
-          lastTime: e.lastTime,
-          count: e.count,
-          weight: e.weight,
-          score: round(identity.contribution(e, now)),
-          active: identity.isActive(e, now),
-          receivedAt: new Date(e.receivedMs).toISOString(),
-        }),
-      )
-      .sort((x, y) => y.score - x.score);
-    return {
-      spiffeId: identity.spiffeId,
-      level: a.level,
-      highestAlert: a.highestAlert,
-      explanation: a.explanation,
-      score: round(identity.score(now)),
-      activeAlerts: alerts.filter((x) => x.active),
-      ...(withAll ? { alerts } : {}),
-      retainedAlerts: identity.entries.length,
-    };
+  /** Ids of applied alerts and clears, with when each can be forgotten. */
+  seenIds(): IterableIterator<[string, number]> {
+    return this.seen.entries();
   }
 
-  // --- persistence ------------------------------------------------------------------------------------------------
+  // --- restoring saved state (engine-state.ts) -----------------------------------------------------------------------
 
-  exportState(): EngineState {
-    return {
-      lastHeardMs: this.lastHeardMs,
-      identities: [...this.identities.values()].map((i) => ({
-        spiffeId: i.spiffeId,
-        residualScore: i.residualScore,
-        residualAtMs: i.residualAtMs,
-        alerts: i.entries.map((e) => ({ ...e })),
-      })),
-      seen: [...this.seen.entries()],
-    };
-  }
-
-  /** Loads a saved state (over an empty engine); what can no longer matter is dropped on the way in. */
-  importState(state: EngineState): void {
-    const now = this.now();
+  /** Remembers an applied id (from a saved state) so a replay of it is a duplicate. */
+  restoreSeen(id: string, expiresMs: number): void {
     this.changes += 1;
-    if (state.lastHeardMs !== null) this.heard(state.lastHeardMs);
-    for (const [id, expires] of [...state.seen].sort((a, b) => a[1] - b[1])) {
-      if (expires > now) this.remember(id, expires);
-    }
-    for (const saved of state.identities) {
-      if (this.identities.size >= this.settings.maxIdentities) break;
-      const identity = new IdentityRisk(saved.spiffeId, this.settings);
-      identity.residualScore = saved.residualScore;
-      identity.residualAtMs = saved.residualAtMs;
-      for (const entry of saved.alerts) {
-        if (entry.weight > 0 && now - entry.eventMs <= this.settings.forgetAfterMs) identity.restore({ ...entry });
-      }
-      if (!identity.compact(now)) this.identities.set(saved.spiffeId, identity);
-    }
+    this.remember(id, expiresMs);
+  }
+
+  /** Adds a restored workload; false when the table is full. */
+  restoreIdentity(identity: IdentityRisk): boolean {
+    if (this.identities.size >= this.settings.maxIdentities) return false;
+    this.changes += 1;
+    this.identities.set(identity.spiffeId, identity);
+    return true;
   }
 
   // --- internals --------------------------------------------------------------------------------------------------

@@ -1,14 +1,10 @@
 /**
- * Prometheus metrics of Falco ingest and runtime risk, on the server's registry. Every label has a fixed, small set
- * of values (priorities, mapping outcomes, reasons, levels): never a per-identity label. Label children are created
- * up front so counting an alert does not build label keys. Gauges that describe state are computed at scrape time.
+ * Prometheus metrics of runtime risk, on the server's registry. Labels have fixed, small value sets (levels,
+ * directions): never a per-identity label. Gauges that describe state are computed at scrape time.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
-import { UNATTRIBUTED_REASONS, type UnattributedReason } from "../falco/mapping/workload-mapper.js";
-import { FALCO_PRIORITIES, type FalcoPriority, RISK_LEVELS, type RiskLevel } from "./risk-view.js";
+import { RISK_LEVELS, type RiskLevel } from "../model/risk-view.js";
 
-export type MappingLabel = "mapped" | "unattributed" | "internal";
-export type IngestRejection = "unauthenticated" | "invalid" | "too_large" | "rate_limited" | "not_configured";
 export type SharedDirection = "published" | "applied" | "dropped" | "invalid";
 
 export interface RiskMetricSources {
@@ -17,44 +13,16 @@ export interface RiskMetricSources {
   feedAgeMs(): number;
   feedFresh(): boolean;
   redisConnected(): number | null;
-  kubernetesPods(): number | null;
 }
 
-const MAPPINGS: readonly MappingLabel[] = ["mapped", "unattributed", "internal"];
-
 export class RiskMetrics {
-  private readonly alertChildren = new Map<string, { inc(n?: number): void }>();
-  private readonly unattributedChildren = new Map<string, { inc(): void }>();
-  readonly rejections: Counter<"reason">;
-  readonly shared: Counter<"direction">;
+  private readonly sharedEvents: Counter<"direction">;
   readonly clears: Counter;
   readonly levelChanges: Counter<"to">;
 
   constructor(registry: Registry, sources: RiskMetricSources) {
     const registers = [registry];
-    const alerts = new Counter({
-      name: "trustgate_falco_alerts_total",
-      help: "Falco alerts accepted, by priority and mapping outcome (mapped to a workload, unattributed, internal)",
-      labelNames: ["priority", "mapping"],
-      registers,
-    });
-    for (const p of FALCO_PRIORITIES) {
-      for (const m of MAPPINGS) this.alertChildren.set(`${p}/${m}`, alerts.labels(p, m));
-    }
-    const unattributed = new Counter({
-      name: "trustgate_falco_unattributed_alerts_total",
-      help: "Alerts no workload could be found for, by reason (they add risk to nobody)",
-      labelNames: ["reason"],
-      registers,
-    });
-    for (const r of UNATTRIBUTED_REASONS) this.unattributedChildren.set(r, unattributed.labels(r));
-    this.rejections = new Counter({
-      name: "trustgate_falco_ingest_rejections_total",
-      help: "Requests to the Falco ingest endpoint refused, by reason",
-      labelNames: ["reason"],
-      registers,
-    });
-    this.shared = new Counter({
+    this.sharedEvents = new Counter({
       name: "trustgate_risk_shared_events_total",
       help: "Risk events exchanged with other replicas through Redis (published, applied, dropped, invalid)",
       labelNames: ["direction"],
@@ -107,23 +75,9 @@ export class RiskMetrics {
         else this.set(v);
       },
     });
-    new Gauge({
-      name: "trustgate_falco_kubernetes_pods",
-      help: "Pods in the Kubernetes mapping's watch cache (absent with other mappings)",
-      registers,
-      collect() {
-        const v = sources.kubernetesPods();
-        if (v === null) this.reset();
-        else this.set(v);
-      },
-    });
   }
 
-  alert(priority: FalcoPriority, mapping: MappingLabel): void {
-    this.alertChildren.get(`${priority}/${mapping}`)!.inc();
-  }
-
-  unattributed(reason: UnattributedReason): void {
-    this.unattributedChildren.get(reason)!.inc();
+  shared(direction: SharedDirection, count = 1): void {
+    this.sharedEvents.labels(direction).inc(count);
   }
 }

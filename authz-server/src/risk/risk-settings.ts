@@ -1,11 +1,23 @@
 /**
- * The risk engine's settings, resolved from the `risk` configuration section and checked: weight keys must be Falco
- * priorities, thresholds must rise from medium to critical. Times are in milliseconds from here on.
+ * The risk engine's settings, from the `risk` configuration section (already validated by the config schema: weight
+ * keys are Falco priorities, thresholds rise from medium to critical). Times are in milliseconds from here on.
  */
-import { type Config, ConfigError } from "../config/config.js";
-import { parsePriority } from "../falco/priority.js";
-import type { FalcoPriority } from "./risk-view.js";
-import { DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS, type Thresholds, type WeightRules } from "./scoring.js";
+import { parsePriority } from "../model/falco-priority.js";
+import type { FalcoPriority } from "../model/risk-view.js";
+import { DEFAULT_WEIGHTS, type Thresholds, type WeightRules } from "./scoring.js";
+
+/** The `risk` configuration section, as the config schema produces it. */
+export interface RiskConfig {
+  readonly halfLifeSeconds: number;
+  readonly staleAfterSeconds: number;
+  readonly weights: Readonly<Record<string, number>>;
+  readonly ruleWeights: Readonly<Record<string, number>>;
+  readonly tagWeights: Readonly<Record<string, number>>;
+  readonly thresholds: Thresholds;
+  readonly activeWindowSeconds?: number | undefined;
+  readonly dedupWindowSeconds: number;
+  readonly maxIdentities: number;
+}
 
 export interface RiskSettings extends WeightRules {
   readonly halfLifeMs: number;
@@ -24,21 +36,11 @@ export interface RiskSettings extends WeightRules {
 /** A contribution below this is negligible against any threshold: such alerts are folded away or not stored. */
 export const NEGLIGIBLE_SCORE = 0.01;
 
-export function resolveRiskSettings(risk: Config["risk"]): RiskSettings {
+export function resolveRiskSettings(risk: RiskConfig): RiskSettings {
   const weights: Record<FalcoPriority, number> = { ...DEFAULT_WEIGHTS };
   for (const [name, weight] of Object.entries(risk.weights)) {
     const priority = parsePriority(name);
-    if (priority === null) throw new ConfigError(`risk.weights.${name}: not a Falco priority`);
-    weights[priority] = weight;
-  }
-  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...risk.thresholds };
-  if (!(thresholds.medium < thresholds.high && thresholds.high < thresholds.critical)) {
-    throw new ConfigError(
-      `risk.thresholds: must rise medium < high < critical (got ${thresholds.medium}, ${thresholds.high}, ${thresholds.critical})`,
-    );
-  }
-  if (thresholds.medium < NEGLIGIBLE_SCORE * 10) {
-    throw new ConfigError(`risk.thresholds.medium: must be at least ${NEGLIGIBLE_SCORE * 10}`);
+    if (priority !== null) weights[priority] = weight;
   }
   const halfLifeMs = risk.halfLifeSeconds * 1000;
   const activeWindowMs = (risk.activeWindowSeconds ?? risk.halfLifeSeconds) * 1000;
@@ -51,7 +53,7 @@ export function resolveRiskSettings(risk: Config["risk"]): RiskSettings {
     // A repeat after the alert stopped being active is a new alert.
     dedupWindowMs: Math.min(risk.dedupWindowSeconds * 1000, activeWindowMs),
     staleAfterMs: risk.staleAfterSeconds * 1000,
-    thresholds,
+    thresholds: { ...risk.thresholds },
     weights,
     ruleWeights,
     tagWeights,

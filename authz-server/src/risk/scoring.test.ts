@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { resolveConfig } from "../config/config.js";
+import { testConfig } from "../../test/support/config.js";
+import { resolveConfig } from "../config/load-config.js";
 import { resolveRiskSettings } from "./risk-settings.js";
-import { alertWeight, DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS, decayed, levelForScore, msAbove } from "./scoring.js";
+import { alertWeight, DEFAULT_WEIGHTS, decayed, levelForScore, msAbove } from "./scoring.js";
 
 function settings(risk: Record<string, unknown>) {
-  return resolveRiskSettings(resolveConfig({ risk }, {}).risk);
+  return resolveRiskSettings(testConfig({ risk }).risk);
 }
 
 describe("scoring", () => {
@@ -16,6 +17,8 @@ describe("scoring", () => {
   });
 
   it("maps scores to levels at the thresholds (inclusive)", () => {
+    const DEFAULT_THRESHOLDS = settings({}).thresholds;
+    expect(DEFAULT_THRESHOLDS).toEqual({ medium: 5, high: 30, critical: 100 });
     expect(levelForScore(4.99, DEFAULT_THRESHOLDS)).toBe("low");
     expect(levelForScore(5, DEFAULT_THRESHOLDS)).toBe("medium");
     expect(levelForScore(30, DEFAULT_THRESHOLDS)).toBe("high");
@@ -45,9 +48,13 @@ describe("scoring", () => {
   });
 
   it("refuses weights for unknown priorities and thresholds that do not rise", () => {
-    expect(() => settings({ weights: { severe: 3 } })).toThrow(/risk\.weights\.severe: not a Falco priority/);
-    expect(() => settings({ thresholds: { medium: 50 } })).toThrow(/medium < high < critical/);
-    expect(() => settings({ thresholds: { high: 200 } })).toThrow(/medium < high < critical/);
+    const error = (risk: Record<string, unknown>) => {
+      const result = resolveConfig({ risk }, {});
+      return result.ok ? "" : result.error;
+    };
+    expect(error({ weights: { severe: 3 } })).toMatch(/risk\.weights\.severe: not a Falco priority/);
+    expect(error({ thresholds: { medium: 50 } })).toMatch(/medium < high < critical/);
+    expect(error({ thresholds: { high: 200 } })).toMatch(/medium < high < critical/);
   });
 
   it("defaults the active window to one half-life and keeps the dedup window inside it", () => {

@@ -6,7 +6,7 @@
  * (40) make it high; ten Warnings or five Errors in quick succession make it critical by score alone; an active
  * Emergency, Alert or Critical alert makes it critical at once, whatever the score.
  */
-import type { FalcoPriority, RiskLevel } from "./risk-view.js";
+import type { FalcoPriority, RiskLevel } from "../model/risk-view.js";
 
 export const DEFAULT_WEIGHTS: Readonly<Record<FalcoPriority, number>> = Object.freeze({
   emergency: 100,
@@ -24,8 +24,6 @@ export interface Thresholds {
   readonly high: number;
   readonly critical: number;
 }
-
-export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({ medium: 5, high: 30, critical: 100 });
 
 export interface WeightRules {
   readonly weights: Readonly<Record<FalcoPriority, number>>;

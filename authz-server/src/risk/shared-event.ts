@@ -4,8 +4,8 @@
  * a replica must not trust whatever is in a shared Redis to be well-formed.
  */
 import { parseSpiffeId } from "../identity/spiffe-id.js";
+import { FALCO_PRIORITIES, type FalcoPriority } from "../model/risk-view.js";
 import type { RiskAlert } from "./risk-alert.js";
-import { FALCO_PRIORITIES, type FalcoPriority } from "./risk-view.js";
 
 export type SharedEvent =
   | { readonly kind: "alert"; readonly origin: string; readonly alert: RiskAlert }

@@ -5,9 +5,10 @@
  */
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { z } from "zod";
+import { FALCO_PRIORITIES } from "../model/risk-view.js";
 import type { Logger } from "../observability/logger.js";
-import type { EngineState } from "./risk-engine.js";
-import { FALCO_PRIORITIES } from "./risk-view.js";
+import { formatIssue } from "../util/format-issues.js";
+import type { EngineState } from "./engine-state.js";
 
 const FORMAT = "trustgate-risk-snapshot/1";
 
@@ -71,7 +72,7 @@ export class SnapshotStore {
       if (parsed.success) return parsed.data.state;
       problem = parsed.error.issues
         .slice(0, 3)
-        .map((i) => `${i.path.join(".")}: ${i.message}`)
+        .map((issue) => formatIssue(issue))
         .join("; ");
     } catch (err) {
       problem = `not JSON: ${(err as Error).message}`;

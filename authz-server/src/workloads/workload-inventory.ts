@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseSpiffeId, trustDomainError } from "../identity/spiffe-id.js";
+import { formatIssues } from "../util/format-issues.js";
 
 const workloadSchema = z
   .object({
@@ -63,41 +64,41 @@ export class WorkloadInventory {
   }
 }
 
-/** Parses an inventory document; throws an Error naming the file and field on any problem. */
-export function parseWorkloadInventory(value: unknown, file: string, defaultTrustDomain: string): WorkloadInventory {
+export type InventoryResult = { ok: true; inventory: WorkloadInventory } | { ok: false; error: string };
+
+/** Parses an inventory document; the error names the file and field. */
+export function parseWorkloadInventory(value: unknown, file: string, defaultTrustDomain: string): InventoryResult {
   const parsed = fileSchema.safeParse(value);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${file}: ${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new Error(issues.join("\n"));
-  }
+  if (!parsed.success) return { ok: false, error: formatIssues(parsed.error, file) };
   const trustDomain = parsed.data.trustDomain ?? defaultTrustDomain;
   const tdError = trustDomainError(trustDomain);
-  if (tdError) throw new Error(`${file}: trustDomain: ${tdError}`);
+  if (tdError) return { ok: false, error: `${file}: trustDomain: ${tdError}` };
   const seen = new Set<string>();
-  const workloads = parsed.data.workloads.map((w, i) => {
+  const workloads: Workload[] = [];
+  for (const [i, w] of parsed.data.workloads.entries()) {
     const spiffeId = w.spiffeId ?? `spiffe://${trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`;
     const id = parseSpiffeId(spiffeId);
-    if (!id.ok) throw new Error(`${file}: workloads.${i}: SPIFFE ID ${spiffeId}: ${id.error}`);
-    if (seen.has(w.name)) throw new Error(`${file}: workloads.${i}: duplicate workload name ${w.name}`);
+    if (!id.ok) return { ok: false, error: `${file}: workloads.${i}: SPIFFE ID ${spiffeId}: ${id.error}` };
+    if (seen.has(w.name)) return { ok: false, error: `${file}: workloads.${i}: duplicate workload name ${w.name}` };
     seen.add(w.name);
-    return { ...w, spiffeId };
-  });
-  return new WorkloadInventory(workloads);
+    workloads.push({ ...w, spiffeId });
+  }
+  return { ok: true, inventory: new WorkloadInventory(workloads) };
 }
 
-export async function loadWorkloadInventory(file: string, defaultTrustDomain: string): Promise<WorkloadInventory> {
-  if (file === "") return WorkloadInventory.empty();
+export async function loadWorkloadInventory(file: string, defaultTrustDomain: string): Promise<InventoryResult> {
+  if (file === "") return { ok: true, inventory: WorkloadInventory.empty() };
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read workloads file ${file}: ${(err as Error).message}`);
+    return { ok: false, error: `cannot read workloads file ${file}: ${(err as Error).message}` };
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (err) {
-    throw new Error(`workloads file ${file} is not valid YAML: ${(err as Error).message}`);
+    return { ok: false, error: `workloads file ${file} is not valid YAML: ${(err as Error).message}` };
   }
   return parseWorkloadInventory(value, file, defaultTrustDomain);
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseWorkloadInventory } from "../../workloads/workload-inventory.js";
 import { StaticMapper } from "./static-mapper.js";
 
-const inventory = parseWorkloadInventory(
+const parsed = parseWorkloadInventory(
   {
     workloads: [
       { name: "order", namespace: "services", serviceAccount: "order", containers: ["order", "envoy-order"] },
@@ -23,6 +23,9 @@ const inventory = parseWorkloadInventory(
   "workloads.yaml",
   "cluster.local",
 );
+if (!parsed.ok) throw new Error(parsed.error);
+const inventory = parsed.inventory;
+
 const mapper = new StaticMapper(inventory);
 
 describe("static mapping (workload inventory)", () => {

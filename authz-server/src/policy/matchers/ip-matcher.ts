@@ -10,20 +10,23 @@ export interface IpBlock {
   readonly family: "ipv4" | "ipv6";
 }
 
-/** Parses `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`; returns an error message when invalid. */
-export function parseIpBlock(raw: string): IpBlock | string {
+export type IpBlockResult = { ok: true; block: IpBlock } | { ok: false; error: string };
+
+/** Parses `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
+export function parseIpBlock(raw: string): IpBlockResult {
   const slash = raw.indexOf("/");
   const address = slash === -1 ? raw : raw.slice(0, slash);
   const version = isIP(address);
-  if (version === 0) return `"${raw}" is not an IP address or CIDR block`;
+  if (version === 0) return { ok: false, error: `"${raw}" is not an IP address or CIDR block` };
   const max = version === 4 ? 32 : 128;
   let prefix = max;
   if (slash !== -1) {
     const text = raw.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(text) || Number(text) > max) return `"${raw}" has an invalid prefix length`;
+    if (!/^\d{1,3}$/.test(text) || Number(text) > max)
+      return { ok: false, error: `"${raw}" has an invalid prefix length` };
     prefix = Number(text);
   }
-  return { address, prefix, family: version === 4 ? "ipv4" : "ipv6" };
+  return { ok: true, block: { address, prefix, family: version === 4 ? "ipv4" : "ipv6" } };
 }
 
 export class IpMatcher implements Matcher {

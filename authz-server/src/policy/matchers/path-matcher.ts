@@ -13,24 +13,26 @@ function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Compiles a path containing `{*}`/`{**}`; returns an error message for a malformed template. */
-export function compilePathTemplate(raw: string): RegExp | string {
-  if (!raw.startsWith("/")) return "a path template must start with '/'";
+export type TemplateResult = { ok: true; regex: RegExp } | { ok: false; error: string };
+
+/** Compiles a path containing `{*}`/`{**}`. */
+export function compilePathTemplate(raw: string): TemplateResult {
+  if (!raw.startsWith("/")) return { ok: false, error: "a path template must start with '/'" };
   const segments = raw.slice(1).split("/");
   let source = "^";
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     if (segment === "{*}") source += `/${SEGMENT_CHARS}`;
     else if (segment === "{**}") {
-      if (i !== segments.length - 1) return "'{**}' must be the last segment of a path template";
+      if (i !== segments.length - 1) return { ok: false, error: "'{**}' must be the last segment of a path template" };
       source += "/.+";
     } else if (segment.includes("{") || segment.includes("}")) {
-      return "'{*}' and '{**}' must each be a whole path segment";
+      return { ok: false, error: "'{*}' and '{**}' must each be a whole path segment" };
     } else if (segment.includes("*")) {
-      return "a path template cannot also use '*' wildcards";
+      return { ok: false, error: "a path template cannot also use '*' wildcards" };
     } else source += `/${escapeRegex(segment)}`;
   }
-  return new RegExp(`${source}$`);
+  return { ok: true, regex: new RegExp(`${source}$`) };
 }
 
 export class PathMatcher implements Matcher {

@@ -14,14 +14,16 @@ export type Pattern =
   | { kind: "suffix"; value: string }
   | { kind: "presence" };
 
-export function parsePattern(raw: string): Pattern | string {
-  if (raw === "*") return { kind: "presence" };
+export type PatternResult = { ok: true; pattern: Pattern } | { ok: false; error: string };
+
+export function parsePattern(raw: string): PatternResult {
+  if (raw === "*") return { ok: true, pattern: { kind: "presence" } };
   const first = raw.indexOf("*");
-  if (first === -1) return { kind: "exact", value: raw };
-  if (first !== raw.lastIndexOf("*")) return "a value may contain at most one '*'";
-  if (first === raw.length - 1) return { kind: "prefix", value: raw.slice(0, -1) };
-  if (first === 0) return { kind: "suffix", value: raw.slice(1) };
-  return "'*' is only allowed at the start or the end of a value";
+  if (first === -1) return { ok: true, pattern: { kind: "exact", value: raw } };
+  if (first !== raw.lastIndexOf("*")) return { ok: false, error: "a value may contain at most one '*'" };
+  if (first === raw.length - 1) return { ok: true, pattern: { kind: "prefix", value: raw.slice(0, -1) } };
+  if (first === 0) return { ok: true, pattern: { kind: "suffix", value: raw.slice(1) } };
+  return { ok: false, error: "'*' is only allowed at the start or the end of a value" };
 }
 
 export class StringMatcher implements Matcher {

@@ -1,0 +1,173 @@
+/**
+ * Wires Falco runtime risk from configuration: the workload mapping, the risk engine the decision path reads, the
+ * replica-shared risk state (snapshot file, Redis), Falco ingest with its HTTP endpoint and optional listener, and
+ * the periodic upkeep. Start-up order: restore state, then start mapping and ingest, so the first Check already
+ * sees what was known.
+ */
+import { randomUUID } from "node:crypto";
+import type { Registry } from "prom-client";
+import type { Config } from "../config/schema.js";
+import { readSecret } from "../config/secrets.js";
+import { FalcoMetrics } from "../falco/falco-metrics.js";
+import { FalcoIngest } from "../falco/ingest.js";
+import { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
+import { LabelMapper } from "../falco/mapping/label-mapper.js";
+import { StaticMapper } from "../falco/mapping/static-mapper.js";
+import type { WorkloadMapper } from "../falco/mapping/workload-mapper.js";
+import { TokenBucket } from "../falco/token-bucket.js";
+import type { FalcoEndpoint } from "../http/falco-routes.js";
+import { falcoIngestHandler } from "../http/falco-routes.js";
+import { ingestConfigured } from "../http/ingest-auth.js";
+import { IngestListener } from "../http/ingest-listener.js";
+import type { Logger } from "../observability/logger.js";
+import { RedisRiskSharing } from "../risk/redis-sharing.js";
+import { RiskEngine } from "../risk/risk-engine.js";
+import { RiskMetrics } from "../risk/risk-metrics.js";
+import { resolveRiskSettings } from "../risk/risk-settings.js";
+import { SharedRisk } from "../risk/shared-risk.js";
+import { SnapshotStore } from "../risk/snapshot-store.js";
+import type { WorkloadInventory } from "../workloads/workload-inventory.js";
+
+export interface FalcoRiskDeps {
+  readonly config: Config;
+  readonly registry: Registry;
+  readonly inventory: WorkloadInventory;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+const SWEEP_INTERVAL_MS = 5_000;
+
+function createMapper(config: Config, inventory: WorkloadInventory, logger: Logger): WorkloadMapper {
+  const { mapping } = config.falco;
+  switch (mapping.strategy) {
+    case "static":
+      return new StaticMapper(inventory);
+    case "label":
+      return new LabelMapper(mapping.label, mapping.trustDomain);
+    case "kubernetes":
+      return new KubernetesMapper({
+        trustDomain: mapping.trustDomain,
+        kubeconfig: mapping.kubeconfig,
+        maxPods: mapping.maxPods,
+        logger,
+      });
+  }
+}
+
+export interface FalcoRisk {
+  readonly replicaId: string;
+  readonly engine: RiskEngine;
+  readonly risk: SharedRisk;
+  readonly mapper: WorkloadMapper;
+  readonly endpoint: FalcoEndpoint;
+  /** host:port (or unix path) of the separate ingest listener, when configured and started. */
+  readonly ingestAddress: () => string | null;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
+  const { config, logger, registry, inventory } = deps;
+  const now = deps.now ?? Date.now;
+  const replicaId = randomUUID();
+  const token = await readSecret(config.falco.token, config.falco.tokenFile, "falco.token");
+  const ingestSettings = config.falco.ingest;
+  const credentials = {
+    token,
+    clientCertificates: ingestSettings.addr !== "" && (ingestSettings.tls?.clientCaFile ?? "") !== "",
+  };
+  const mapper = createMapper(config, inventory, logger);
+  const engine = new RiskEngine(resolveRiskSettings(config.risk), now);
+
+  let sharing: RedisRiskSharing | null = null;
+  const riskMetrics = new RiskMetrics(registry, {
+    levelCounts: () => engine.levelCounts(),
+    feedAgeMs: () => risk.feedAgeMs(),
+    feedFresh: () => engine.feed() === "fresh",
+    redisConnected: () => (sharing === null ? null : sharing.connected ? 1 : 0),
+  });
+  if (config.redis.url) {
+    sharing = new RedisRiskSharing({
+      url: config.redis.url,
+      keyPrefix: config.redis.keyPrefix,
+      streamMaxLen: config.redis.streamMaxLen,
+      replicaId,
+      apply: (event) => risk.applyShared(event),
+      logger,
+      metrics: riskMetrics,
+    });
+  }
+  const snapshots = config.risk.snapshotFile ? new SnapshotStore(config.risk.snapshotFile, logger) : null;
+  const risk: SharedRisk = new SharedRisk({
+    engine,
+    metrics: riskMetrics,
+    logger,
+    replicaId,
+    startedMs: now(),
+    sharing,
+    snapshots,
+  });
+
+  const falcoMetrics = new FalcoMetrics(registry, () => (mapper instanceof KubernetesMapper ? mapper.pods.size : null));
+  const ingest = new FalcoIngest({ mapper, weights: engine.settings, sink: risk, metrics: falcoMetrics, logger, now });
+  const endpoint: FalcoEndpoint = {
+    ingest,
+    credentials,
+    maxBodyBytes: ingestSettings.maxBodyBytes,
+    bucket: new TokenBucket(ingestSettings.ratePerSecond, ingestSettings.burst, now),
+    burst: ingestSettings.burst,
+    metrics: falcoMetrics,
+    logger,
+  };
+  const listener = ingestSettings.addr ? new IngestListener(falcoIngestHandler(endpoint), logger) : null;
+  let ingestAddress: string | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  return {
+    replicaId,
+    engine,
+    risk,
+    mapper,
+    endpoint,
+    ingestAddress: () => ingestAddress,
+
+    async start() {
+      await risk.restore();
+      await mapper.start();
+      if (listener) {
+        const bound = await listener.listen(ingestSettings.addr, ingestSettings.tls);
+        ingestAddress = typeof bound === "string" ? bound : `${bound.address}:${bound.port}`;
+      }
+      timers.push(setInterval(() => engine.sweep(), SWEEP_INTERVAL_MS).unref());
+      if (snapshots) {
+        timers.push(setInterval(() => void risk.save(), config.risk.snapshotIntervalSeconds * 1000).unref());
+      }
+      if (!ingestConfigured(credentials)) {
+        logger.warn(
+          { event: "falco ingest disabled" },
+          "Falco ingest has no token and no client certificates configured: POST /v1/falco answers 401 to everything",
+        );
+      }
+      logger.info(
+        {
+          event: "falco risk engine started",
+          mapping: mapper.strategy,
+          ingest: ingestAddress ?? "admin listener",
+          ingest_tls: ingestSettings.tls !== undefined,
+          redis: sharing ? sharing.streamKey : "off",
+          snapshot: snapshots?.file ?? "off",
+          half_life_seconds: config.risk.halfLifeSeconds,
+        },
+        "Falco risk engine started",
+      );
+    },
+
+    async stop() {
+      for (const timer of timers) clearInterval(timer);
+      await listener?.close();
+      await risk.stop();
+      await mapper.stop();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Loads the policy directory into the PolicyHolder: once at start-up (failure stops the server), and again on
+ * reload (failure keeps the last good set in force). A reload builds the whole new set off to the side and swaps
+ * it in with one reference assignment.
+ */
+
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import { formatLoadError } from "../policy/compiled.js";
+import { loadPolicySet } from "../policy/load-policy-set.js";
+import type { PolicyHolder } from "../policy/policy-holder.js";
+import type { PolicySet } from "../policy/policy-set.js";
+
+export class PolicyLoadFailed extends Error {
+  constructor(readonly messages: string[]) {
+    super(`policies did not load:\n${messages.map((m) => `  ${m}`).join("\n")}`);
+  }
+}
+
+export class PolicyLoader {
+  lastError: string | null = null;
+  private loading: Promise<PolicySet | null> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly dirs: readonly string[],
+    private readonly rootNamespace: string,
+    private readonly holder: PolicyHolder,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /** First load: throws PolicyLoadFailed with every error. */
+  async loadInitial(): Promise<PolicySet> {
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
+    this.install(result.set, "initial");
+    return result.set;
+  }
+
+  /**
+   * Reloads; concurrent requests coalesce into one follow-up load so a burst of file events causes at most two
+   * loads. Resolves with the new set, or null when the new files did not load (the old set stays).
+   */
+  reload(trigger: string): Promise<PolicySet | null> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      let result: PolicySet | null = null;
+      do {
+        this.again = false;
+        result = await this.loadOnce(trigger);
+      } while (this.again);
+      this.loading = null;
+      return result;
+    })();
+    return this.loading;
+  }
+
+  private async loadOnce(trigger: string): Promise<PolicySet | null> {
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    if (!result.ok) {
+      const messages = result.errors.map(formatLoadError);
+      this.lastError = messages.join("\n");
+      this.metrics.policyReloads.labels("error").inc();
+      this.metrics.policyReloadErrors.inc();
+      this.logger.error(
+        { event: "policy reload failed", trigger, errors: messages, active_version: this.holder.current?.version },
+        "policy reload failed; keeping the last good policy set",
+      );
+      return null;
+    }
+    if (result.set.version === this.holder.current?.version) {
+      this.lastError = null;
+      return this.holder.current;
+    }
+    this.install(result.set, trigger);
+    this.metrics.policyReloads.labels("ok").inc();
+    return result.set;
+  }
+
+  private install(set: PolicySet, trigger: string): void {
+    this.holder.swap(set);
+    this.lastError = null;
+    this.metrics.setPolicySet(set.version, set.policies.length);
+    this.logger.info(
+      {
+        event: "policy set active",
+        trigger,
+        version: set.version,
+        policies: set.policies.length,
+        dry_run_policies: set.policies.filter((p) => p.dryRun).map((p) => p.id),
+      },
+      `policy set ${set.version} active (${set.policies.length} policies)`,
+    );
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Wires one trustgate process together: configuration → policies, identity, risk → the Authorizer → the gRPC and
+ * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
+ */
+
+import type { Config } from "../config/schema.js";
+import { readSecret } from "../config/secrets.js";
+import { Authorizer } from "../engine/authorizer.js";
+import { GrpcServer } from "../grpc/grpc-server.js";
+import { AdminServer } from "../http/admin-server.js";
+import { registerExplainRoutes } from "../http/explain-routes.js";
+import { registerFalcoRoutes } from "../http/falco-routes.js";
+import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
+import { registerRevocationRoutes } from "../http/revocation-routes.js";
+import { registerRiskRoutes } from "../http/risk-routes.js";
+import { Router } from "../http/router.js";
+import { CertificateCache } from "../identity/certificate-cache.js";
+import { RevocationList } from "../identity/revocation-list.js";
+import { DecisionLog } from "../observability/decision-log.js";
+import { flushLogger, type Logger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
+import { PolicyHolder } from "../policy/policy-holder.js";
+import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
+import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
+import { PolicyLoader } from "./policy-loader.js";
+import { PolicyWatcher } from "./policy-watcher.js";
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly grpcPort: number;
+  readonly httpAddress: string;
+  readonly policies: PolicyHolder;
+  readonly loader: PolicyLoader;
+  readonly metrics: Metrics;
+  readonly revocations: RevocationList;
+  readonly inventory: WorkloadInventory;
+  /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
+  readonly risk: FalcoRisk;
+  reload(trigger: string): Promise<unknown>;
+  stop(reason: string): Promise<void>;
+}
+
+function defaultTrustDomain(config: Config): string {
+  return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const metrics = new Metrics();
+  metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
+  const policies = new PolicyHolder();
+  const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
+  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
+  await loader.loadInitial();
+
+  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  if (!loadedInventory.ok) throw new Error(loadedInventory.error);
+  const inventory = loadedInventory.inventory;
+  const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
+  const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
+  const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
+  const risk = falcoRisk.engine;
+  const revocations = new RevocationList(() => risk.criticalIdentities());
+  const dryRun = config.policies.dryRun;
+  if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
+
+  const decisionLog = new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate });
+  const authorizer = new Authorizer({
+    policies,
+    identity: {
+      trustDomains: new Set(config.identity.trustDomains),
+      trustFilterHeaders: config.identity.trustFilterHeaders,
+      revocations,
+    },
+    certificates: new CertificateCache(),
+    risk,
+    labelsOf,
+    metrics,
+    decisionLog,
+    logger,
+    dryRun,
+  });
+
+  const readiness: Readiness = {
+    shuttingDown: false,
+    dryRun,
+    get lastReloadError() {
+      return loader.lastError;
+    },
+  };
+  const router = new Router();
+  registerHealthRoutes(router, policies, metrics, readiness);
+  registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerFalcoRoutes(router, falcoRisk.endpoint);
+  registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
+  registerExplainRoutes(router, {
+    policies,
+    risk,
+    trustDomains: config.identity.trustDomains,
+    labelsOf,
+    dryRun,
+    adminToken,
+  });
+  const admin = new AdminServer(router, logger);
+  const grpc = new GrpcServer({
+    address: config.grpc.addr,
+    maxMessageBytes: config.grpc.maxMessageBytes,
+    authorizer,
+    logger,
+  });
+
+  // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
+  const lintActive = () => {
+    const set = policies.current;
+    if (set === null) return;
+    setImmediate(() => {
+      const warnings = lintPolicySet(set, {
+        workloads: inventory.workloads,
+        trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+      });
+      for (const w of warnings)
+        logger.warn(
+          { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
+          formatWarning(w),
+        );
+    });
+  };
+  lintActive();
+  policies.onSwap(lintActive);
+  const watcher = config.policies.watch ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  await watcher?.start();
+
+  // Risk state is restored (snapshot, other replicas) before the first Check is answered.
+  await falcoRisk.start();
+  const grpcPort = await grpc.listen();
+  const httpBound = await admin.listen(config.http.addr);
+  const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
+  grpc.setServing(true);
+  logger.info(
+    {
+      event: "trustgate serving",
+      grpc: config.grpc.addr,
+      grpc_port: grpcPort,
+      http: httpAddress,
+      policy_version: policies.current?.version,
+    },
+    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    grpcPort,
+    httpAddress,
+    policies,
+    loader,
+    metrics,
+    revocations,
+    inventory,
+    risk: falcoRisk,
+    reload: (trigger) => loader.reload(trigger),
+    stop(reason) {
+      stopping ??= (async () => {
+        logger.info(
+          { event: "shutting down", reason },
+          `shutting down (${reason}): reporting NOT_SERVING, finishing in-flight calls`,
+        );
+        readiness.shuttingDown = true;
+        await watcher?.stop();
+        grpc.setServing(false);
+        await grpc.shutdown(config.shutdownGraceSeconds * 1000);
+        await admin.close();
+        await falcoRisk.stop();
+        logger.info({ event: "stopped" }, "stopped");
+        decisionLog.flush();
+        flushLogger(logger);
+      })();
+      return stopping;
+    },
+  };
+}

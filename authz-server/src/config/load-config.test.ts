@@ -1,0 +1,70 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type ConfigResult, loadConfig, resolveConfig } from "./load-config.js";
+import { readSecret } from "./secrets.js";
+
+function ok(result: ConfigResult) {
+  if (!result.ok) throw new Error(result.error);
+  return result.config;
+}
+
+function error(result: ConfigResult): string {
+  return result.ok ? "(no error)" : result.error;
+}
+
+describe("configuration", () => {
+  it("has working defaults (npm start needs no file)", () => {
+    const c = ok(resolveConfig(undefined, {}));
+    expect(c.grpc.addr).toBe("127.0.0.1:9191");
+    expect(c.http.addr).toBe("127.0.0.1:9192");
+    expect(c.policies).toMatchObject({ dir: "policies", rootNamespace: "istio-system", watch: true, dryRun: false });
+    expect(c.identity).toEqual({ trustDomains: [], trustFilterHeaders: false });
+    expect(c.redis.url).toBe("");
+  });
+
+  it("layers file < environment < flags", () => {
+    const c = ok(
+      resolveConfig(
+        { grpc: { addr: "0.0.0.0:1" }, identity: { trustDomains: ["a.example"] }, log: { level: "warn" } },
+        {
+          TRUSTGATE_GRPC_ADDR: "0.0.0.0:2",
+          TRUSTGATE_TRUST_DOMAINS: "cluster.local, other.example",
+          TRUSTGATE_DRY_RUN: "true",
+        },
+        { "grpc.addr": "unix:/tmp/tg.sock" },
+      ),
+    );
+    expect(c.grpc.addr).toBe("unix:/tmp/tg.sock");
+    expect(c.identity.trustDomains).toEqual(["cluster.local", "other.example"]);
+    expect(c.policies.dryRun).toBe(true);
+    expect(c.log.level).toBe("warn");
+  });
+
+  it("refuses unknown keys and wrong types, naming them", () => {
+    expect(error(resolveConfig({ identity: { trustFilterHeader: true } }, {}))).toMatch(
+      /identity: Unrecognized key: "trustFilterHeader"/,
+    );
+    expect(error(resolveConfig({ log: { decisions: "some" } }, {}))).toMatch(/log\.decisions/);
+    expect(error(resolveConfig({}, { TRUSTGATE_DRY_RUN: "maybe" }))).toMatch(
+      /TRUSTGATE_DRY_RUN: expected true or false/,
+    );
+    expect(error(resolveConfig({}, { TRUSTGATE_DECISION_LOG_SAMPLE_RATE: "lots" }))).toMatch(/expected a number/);
+    expect(error(resolveConfig([1, 2], {}))).toMatch(/expected a YAML map/);
+  });
+
+  it("loads a YAML file named by TRUSTGATE_CONFIG and reads secrets from files", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tg-config-"));
+    await writeFile(join(dir, "c.yaml"), "policies:\n  dir: /etc/trustgate/policies\n");
+    await writeFile(join(dir, "token"), "from-file\n");
+    const c = ok(await loadConfig(undefined, { TRUSTGATE_CONFIG: join(dir, "c.yaml") }));
+    expect(c.policies.dir).toBe("/etc/trustgate/policies");
+    expect(await readSecret("inline", join(dir, "token"), "x")).toBe("from-file");
+    expect(await readSecret("inline", "", "x")).toBe("inline");
+    await expect(readSecret("", join(dir, "missing"), "falco.tokenFile")).rejects.toThrow(
+      /cannot read falco.tokenFile file/,
+    );
+    expect(error(await loadConfig(join(dir, "nope.yaml"), {}))).toMatch(/cannot read config file/);
+  });
+});

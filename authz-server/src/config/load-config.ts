@@ -1,0 +1,70 @@
+/**
+ * trustgate configuration: defaults ← YAML file (`--config` / TRUSTGATE_CONFIG) ← environment variables ← CLI flags,
+ * validated by the schema. Like every parser in trustgate it returns a result instead of throwing.
+ */
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { formatIssues } from "../util/format-issues.js";
+import { ENVIRONMENT } from "./environment.js";
+import { type Config, configSchema } from "./schema.js";
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+/** Builds the configuration from an already-parsed file object, the environment and flag overrides. */
+export function resolveConfig(
+  file: unknown,
+  env: Env,
+  overrides: Record<string, unknown> = {},
+  origin = "config",
+): ConfigResult {
+  if (file !== undefined && file !== null && (typeof file !== "object" || Array.isArray(file))) {
+    return { ok: false, error: `${origin}: expected a YAML map at the top level` };
+  }
+  const merged = structuredClone((file ?? {}) as Record<string, unknown>);
+  for (const [name, path, convert] of ENVIRONMENT) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    const converted = convert(name, value);
+    if (!converted.ok) return { ok: false, error: converted.error };
+    setPath(merged, path, converted.value);
+  }
+  for (const [path, value] of Object.entries(overrides)) if (value !== undefined) setPath(merged, path, value);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) return { ok: false, error: formatIssues(parsed.error, origin) };
+  return { ok: true, config: parsed.data };
+}
+
+export async function loadConfig(
+  path: string | undefined,
+  env: Env,
+  overrides: Record<string, unknown> = {},
+): Promise<ConfigResult> {
+  const file = path ?? env.TRUSTGATE_CONFIG;
+  let parsed: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (err) {
+      return { ok: false, error: `cannot read config file ${file}: ${(err as Error).message}` };
+    }
+    try {
+      parsed = parseYaml(text) ?? {};
+    } catch (err) {
+      return { ok: false, error: `config file ${file} is not valid YAML: ${(err as Error).message}` };
+    }
+  }
+  return resolveConfig(parsed, env, overrides, file ?? "config");
+}

@@ -1,0 +1,183 @@
+/**
+ * The configuration schema: every key, its default and its checks, in one place. Strict: an unknown key is an error,
+ * so a typo can never silently leave a protection off. Checks that involve several keys are refinements here too,
+ * so a configuration that parses is one the server can run with.
+ */
+import { z } from "zod";
+import { trustDomainError } from "../identity/spiffe-id.js";
+import { parsePriority } from "../model/falco-priority.js";
+
+const address = z.string().min(1);
+
+const thresholds = z
+  .object({
+    medium: z.number().positive().default(5),
+    high: z.number().positive().default(30),
+    critical: z.number().positive().default(100),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((t, ctx) => {
+    if (!(t.medium < t.high && t.high < t.critical)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must rise medium < high < critical (got ${t.medium}, ${t.high}, ${t.critical})`,
+      });
+    }
+    if (t.medium < 0.1) ctx.addIssue({ code: "custom", path: ["medium"], message: "must be at least 0.1" });
+  });
+
+const risk = z
+  .object({
+    halfLifeSeconds: z.number().positive().default(600),
+    staleAfterSeconds: z.number().positive().default(300),
+    /** Falco priority (any case) → weight; unset priorities keep the defaults of risk/scoring.ts. */
+    weights: z
+      .record(z.string(), z.number().nonnegative())
+      .default({})
+      .superRefine((weights, ctx) => {
+        for (const name of Object.keys(weights)) {
+          if (parsePriority(name) === null)
+            ctx.addIssue({ code: "custom", path: [name], message: "not a Falco priority" });
+        }
+      }),
+    ruleWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+    tagWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+    thresholds,
+    /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
+    activeWindowSeconds: z.number().positive().optional(),
+    /** Repeats of one alert (same identity, rule, host, container) within this window add no score. */
+    dedupWindowSeconds: z.number().nonnegative().default(10),
+    snapshotFile: z.string().default(""),
+    snapshotIntervalSeconds: z.number().positive().default(30),
+    maxIdentities: z.number().int().positive().default(100_000),
+  })
+  .strict()
+  .prefault({});
+
+const ingest = z
+  .object({
+    addr: z.string().default(""),
+    tls: z
+      .object({ certFile: z.string(), keyFile: z.string(), clientCaFile: z.string().default("") })
+      .strict()
+      .optional(),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
+    ratePerSecond: z.number().positive().default(2000),
+    burst: z.number().int().positive().default(10_000),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((i, ctx) => {
+    if (i.tls !== undefined && i.addr === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tls"],
+        message: "needs falco.ingest.addr (TLS is served on the separate ingest listener)",
+      });
+    }
+  });
+
+const mapping = z
+  .object({
+    strategy: z.enum(["static", "kubernetes", "label"]).default("static"),
+    trustDomain: z
+      .string()
+      .default("cluster.local")
+      .superRefine((td, ctx) => {
+        const error = trustDomainError(td);
+        if (error !== null) ctx.addIssue({ code: "custom", message: error });
+      }),
+    label: z.string().default(""),
+    /** kubeconfig for the kubernetes strategy; "" = KUBECONFIG, ~/.kube/config or in-cluster. */
+    kubeconfig: z.string().default(""),
+    maxPods: z.number().int().positive().default(100_000),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((m, ctx) => {
+    if (m.strategy === "label" && m.label === "") {
+      ctx.addIssue({ code: "custom", path: ["label"], message: "required with strategy label" });
+    }
+  });
+
+export const configSchema = z
+  .object({
+    grpc: z
+      .object({
+        addr: address.default("127.0.0.1:9191"),
+        maxMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        addr: address.default("127.0.0.1:9192"),
+        adminToken: z.string().default(""),
+        adminTokenFile: z.string().default(""),
+      })
+      .strict()
+      .prefault({}),
+    policies: z
+      .object({
+        dir: z.string().min(1).default("policies"),
+        /** More policy directories loaded into the same set (e.g. a deployment's overlay next to a shared library). */
+        extraDirs: z.array(z.string().min(1)).default([]),
+        rootNamespace: z.string().min(1).default("istio-system"),
+        watch: z.boolean().default(true),
+        dryRun: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    identity: z
+      .object({
+        trustDomains: z.array(z.string().min(1)).default([]),
+        trustFilterHeaders: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    workloads: z
+      .object({ file: z.string().default("") })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        decisions: z.enum(["all", "deny", "none"]).default("all"),
+        sampleRate: z.number().min(0).max(1).default(1),
+      })
+      .strict()
+      .prefault({}),
+    falco: z
+      .object({
+        token: z.string().default(""),
+        tokenFile: z.string().default(""),
+        ingest,
+        mapping,
+      })
+      .strict()
+      .prefault({}),
+    risk,
+    redis: z
+      .object({
+        url: z.string().default(""),
+        /** Prefix of trustgate's Redis keys (the shared risk event stream is `<prefix>:risk:events`). */
+        keyPrefix: z.string().min(1).default("trustgate"),
+        /** Approximate cap on the shared event stream (what a reconnecting replica can catch up on). */
+        streamMaxLen: z.number().int().positive().default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    shutdownGraceSeconds: z.number().positive().default(10),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;

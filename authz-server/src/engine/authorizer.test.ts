@@ -1,0 +1,89 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { policySet } from "../../test/support/fixtures.js";
+import { buildCheckRequest } from "../extauthz/build-check-request.js";
+import { CertificateCache } from "../identity/certificate-cache.js";
+import { quietRiskView } from "../model/risk-view.js";
+import { DecisionLog } from "../observability/decision-log.js";
+import { createLogger } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
+import { PolicyHolder } from "../policy/policy-holder.js";
+import type { PolicySet } from "../policy/policy-set.js";
+import { Authorizer } from "./authorizer.js";
+
+const PAYMENT = "spiffe://cluster.local/ns/services/sa/payment";
+
+function authorizer(set: PolicySet) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger("info", sink);
+  const policies = new PolicyHolder();
+  policies.swap(set);
+  const metrics = new Metrics({ defaultMetrics: false });
+  const decisionLog = new DecisionLog(logger, { mode: "all", sampleRate: 1 });
+  const a = new Authorizer({
+    policies,
+    identity: { trustDomains: new Set(), trustFilterHeaders: false },
+    certificates: new CertificateCache(),
+    risk: quietRiskView,
+    metrics,
+    decisionLog,
+    logger,
+    dryRun: false,
+  });
+  return { a, metrics, decisionLog, lines };
+}
+
+const denyAll = policySet(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: services}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+`);
+
+describe("Authorizer", () => {
+  it("gives every Check its own decision id, counts it and logs one line", async () => {
+    const { a, metrics, decisionLog, lines } = authorizer(denyAll);
+    const request = buildCheckRequest({ destination: { principal: PAYMENT }, path: "/admin/x" });
+    const first = a.authorize(request);
+    const second = a.authorize(request);
+    expect(first.decisionId).not.toBe(second.decisionId);
+    expect(first.decision).toMatchObject({ allowed: false, policy: "services/deny-admin" });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/trustgate_decisions_total\{outcome="deny",policy="services\/deny-admin"\} 2/);
+    decisionLog.flush();
+    await new Promise((r) => setImmediate(r));
+    const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.event === "decision");
+    expect(logged.map((l) => l.decision_id)).toEqual([first.decisionId, second.decisionId]);
+  });
+
+  it("counts and reports forged identity headers", async () => {
+    const { a, metrics } = authorizer(denyAll);
+    const r = a.authorize(
+      buildCheckRequest({ destination: { principal: PAYMENT }, headers: { "x-trustgate-peer-spiffe-id": PAYMENT } }),
+    );
+    expect(r.spoofedHeaders).toEqual(["x-trustgate-peer-spiffe-id"]);
+    expect(await metrics.registry.metrics()).toMatch(/trustgate_spoofed_identity_headers_total 1/);
+  });
+
+  it("denies instead of throwing when deciding fails", () => {
+    const broken = {
+      current: {
+        version: "v",
+        get root(): never {
+          throw new Error("boom");
+        },
+      },
+    } as unknown as PolicyHolder;
+    const { a } = authorizer(denyAll);
+    (a as unknown as { deps: { policies: PolicyHolder } }).deps.policies = broken;
+    const r = a.authorize(buildCheckRequest({ destination: { principal: PAYMENT } }));
+    expect(r.decision).toMatchObject({ allowed: false, policy: "trustgate/internal-error" });
+  });
+});

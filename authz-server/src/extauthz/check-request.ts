@@ -1,0 +1,47 @@
+/**
+ * The shape of a decoded `envoy.service.auth.v3.CheckRequest` as trustgate's codec produces it (protobufjs field
+ * names in lowerCamelCase, maps as plain objects). Only the fields trustgate reads are listed; every field may be
+ * absent on the wire, so everything is optional here and checked before use.
+ */
+
+export interface SocketAddressMessage {
+  address?: string;
+  portValue?: number;
+}
+
+export interface AddressMessage {
+  socketAddress?: SocketAddressMessage | null;
+  pipe?: { path?: string } | null;
+}
+
+export interface PeerMessage {
+  address?: AddressMessage | null;
+  service?: string;
+  labels?: Record<string, string>;
+  principal?: string;
+  certificate?: string;
+}
+
+export interface HttpRequestMessage {
+  id?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  headerMap?: { headers?: Array<{ key?: string; value?: string; rawValue?: Uint8Array }> } | null;
+  path?: string;
+  host?: string;
+  scheme?: string;
+  protocol?: string;
+  size?: number;
+}
+
+export interface AttributeContextMessage {
+  source?: PeerMessage | null;
+  destination?: PeerMessage | null;
+  request?: { time?: unknown; http?: HttpRequestMessage | null } | null;
+  contextExtensions?: Record<string, string>;
+  tlsSession?: { sni?: string } | null;
+}
+
+export interface CheckRequestMessage {
+  attributes?: AttributeContextMessage | null;
+}

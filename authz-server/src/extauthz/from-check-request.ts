@@ -1,0 +1,133 @@
+/**
+ * CheckRequest → RequestModel: the inbound half of the ext_authz translation. Pure apart from the certificate parse
+ * cache: everything it needs is passed in. Returns a rejection instead of a model when the request cannot be decided
+ * safely (malformed, or an identity that must not be trusted); the engine turns that into a deny.
+ */
+import { type IdentitySettings, resolveCallerIdentity } from "../identity/caller-identity.js";
+import type { CertificateCache } from "../identity/certificate-cache.js";
+import { kubernetesNamespaceOf, kubernetesServiceAccountOf, parseSpiffeId } from "../identity/spiffe-id.js";
+import { type HttpFacts, RequestModel } from "../model/request-model.js";
+import type { RiskView } from "../model/risk-view.js";
+import type { AddressMessage, CheckRequestMessage } from "./check-request.js";
+import { destinationLabels, destinationNamespace } from "./destination.js";
+import { headersOf, trustedHeaders } from "./request-headers.js";
+import { normalizeRequestPath } from "./request-path.js";
+
+export type RejectionKind = "identity" | "malformed" | "destination";
+
+export interface Rejection {
+  readonly kind: RejectionKind;
+  readonly reason: string;
+  /** The principal Envoy reported, for logs (it was not accepted). */
+  readonly principal: string;
+}
+
+export type BuildResult =
+  | { ok: true; model: RequestModel; spoofedHeaders: string[] | null }
+  | { ok: false; rejection: Rejection; spoofedHeaders: string[] | null };
+
+export interface BuildEnvironment {
+  readonly identity: IdentitySettings;
+  readonly certificates: CertificateCache;
+  readonly risk: RiskView;
+  /** Labels of known workloads by SPIFFE ID (the workload inventory), used when Envoy sends none. */
+  readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  readonly nowMs: number;
+}
+
+const MAX_PATH_LENGTH = 8192;
+
+function addressOf(address: AddressMessage | null | undefined): { ip: string; port: number } {
+  const socket = address?.socketAddress;
+  return { ip: socket?.address ?? "", port: socket?.portValue ?? 0 };
+}
+
+function reject(kind: RejectionKind, reason: string, principal = "", spoofed: string[] | null = null): BuildResult {
+  return { ok: false, rejection: { kind, reason, principal }, spoofedHeaders: spoofed };
+}
+
+export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnvironment): BuildResult {
+  const attributes = request.attributes;
+  if (!attributes) return reject("malformed", "CheckRequest has no attributes");
+  const source = attributes.source ?? {};
+  const destination = attributes.destination ?? {};
+  const principal = source.principal ?? "";
+  const httpMessage = attributes.request?.http ?? null;
+  let http: HttpFacts | null = null;
+  let spoofed: string[] | null = null;
+  let headers: Record<string, string> | null = null;
+  if (httpMessage) {
+    const trusted = trustedHeaders(headersOf(httpMessage), env.identity.trustFilterHeaders);
+    headers = trusted.headers;
+    spoofed = trusted.spoofed;
+    const target = httpMessage.path ?? "";
+    if (target.length > MAX_PATH_LENGTH) return reject("malformed", "request path is too long", principal, spoofed);
+    const normalised = normalizeRequestPath(target);
+    if (!normalised.ok) return reject("malformed", `request path rejected: ${normalised.error}`, principal, spoofed);
+    const method = httpMessage.method ?? "";
+    if (method === "") return reject("malformed", "HTTP request has no method", principal, spoofed);
+    http = {
+      method,
+      path: normalised.path,
+      target,
+      host: (httpMessage.host ?? "").toLowerCase(),
+      headers,
+    };
+  }
+  const identity = resolveCallerIdentity(
+    { principal, certificate: source.certificate ?? "", headers },
+    env.identity,
+    env.certificates,
+    env.nowMs,
+  );
+  if (!identity.ok) return reject("identity", identity.reason, principal, spoofed);
+  const destinationPrincipal = destination.principal ?? "";
+  const parsedDestination = destinationPrincipal === "" ? null : parseSpiffeId(destinationPrincipal);
+  const destinationId = parsedDestination?.ok ? parsedDestination.id : null;
+  const extensions = attributes.contextExtensions;
+  const namespace = destinationNamespace(destinationId, extensions);
+  if (namespace === "") {
+    return reject(
+      "destination",
+      "destination workload unknown: destination.principal carries no /ns/<namespace>/ and context_extensions has no trustgate.namespace",
+      principal,
+      spoofed,
+    );
+  }
+  const caller = identity.identity;
+  const callerPath = caller.spiffeId?.path ?? "";
+  const callerNamespace = kubernetesNamespaceOf(callerPath);
+  const callerServiceAccount = kubernetesServiceAccountOf(callerPath);
+  const sourceAddress = addressOf(source.address);
+  const destinationAddress = addressOf(destination.address);
+  const callerUri = caller.spiffeId?.uri ?? "";
+  const model = new RequestModel(
+    {
+      ip: sourceAddress.ip,
+      port: sourceAddress.port,
+      principal: callerUri,
+      principalBody: callerUri === "" ? "" : callerUri.slice("spiffe://".length),
+      trustDomain: caller.spiffeId?.trustDomain ?? "",
+      namespace: callerNamespace,
+      serviceAccount: callerServiceAccount === "" ? "" : `${callerNamespace}/${callerServiceAccount}`,
+      certificateFingerprint: caller.fingerprint,
+      certificateSubject: caller.subject,
+      mtls: caller.mtls,
+    },
+    {
+      ip: destinationAddress.ip,
+      port: destinationAddress.port,
+      principal: destinationId !== null ? destinationPrincipal : "",
+      namespace,
+      labels: destinationLabels(
+        destination.labels,
+        extensions,
+        destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined,
+      ),
+    },
+    http,
+    attributes.tlsSession?.sni ?? "",
+    env.risk,
+  );
+  return { ok: true, model, spoofedHeaders: spoofed };
+}

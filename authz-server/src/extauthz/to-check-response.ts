@@ -1,0 +1,74 @@
+/**
+ * Decision → CheckResponse: the outbound half of the ext_authz translation. Pure. The status code is always set explicitly (an unset status means ALLOW to Envoy);
+ * every header option carries `append: {value: false}` so Envoy overwrites rather than appends, whatever its version.
+ */
+import type { Decision } from "../model/decision.js";
+import {
+  type CheckResponseMessage,
+  DECISION_ID_HEADER,
+  GRPC_OK,
+  GRPC_PERMISSION_DENIED,
+  GRPC_UNAUTHENTICATED,
+  type HeaderOption,
+  type StructValue,
+} from "./check-response.js";
+
+export interface ResponseContext {
+  readonly decisionId: string;
+  /** The caller's verified SPIFFE ID ("" when none), for access logs. */
+  readonly caller: string;
+  readonly policyVersion: string;
+  /** Identity headers a client forged: Envoy removes them before the request reaches the app. */
+  readonly removeHeaders: readonly string[] | null;
+  /** The decision dry-run policies would have made, when it differs from the enforced one's. */
+  readonly shadow: Decision | null;
+}
+
+function option(key: string, value: string): HeaderOption {
+  return { header: { key, value }, append: { value: false } };
+}
+
+function metadata(d: Decision, ctx: ResponseContext): { fields: Record<string, StructValue> } {
+  const fields: Record<string, StructValue> = {
+    decision: { stringValue: d.allowed ? "allow" : "deny" },
+    policy: { stringValue: d.policy },
+    rule: { numberValue: d.rule },
+    decision_id: { stringValue: ctx.decisionId },
+    caller: { stringValue: ctx.caller },
+    policy_version: { stringValue: ctx.policyVersion },
+  };
+  if (!d.allowed) fields.reason = { stringValue: d.reason };
+  if (ctx.shadow !== null) {
+    fields.shadow_decision = { stringValue: ctx.shadow.allowed ? "allow" : "deny" };
+    fields.shadow_policy = { stringValue: ctx.shadow.policy };
+  }
+  return { fields };
+}
+
+export function denyBody(d: Decision, decisionId: string): string {
+  return JSON.stringify({
+    decision: "deny",
+    reason: d.reason,
+    policy: d.policy,
+    rule: d.rule,
+    decision_id: decisionId,
+  });
+}
+
+export function toCheckResponse(d: Decision, ctx: ResponseContext): CheckResponseMessage {
+  if (d.allowed) {
+    const okResponse: CheckResponseMessage["okResponse"] = { headers: [option(DECISION_ID_HEADER, ctx.decisionId)] };
+    if (ctx.removeHeaders !== null && ctx.removeHeaders.length > 0) okResponse.headersToRemove = [...ctx.removeHeaders];
+    return { status: { code: GRPC_OK }, okResponse, dynamicMetadata: metadata(d, ctx) };
+  }
+  const unauthenticated = d.outcome === "unauthenticated";
+  return {
+    status: { code: unauthenticated ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: d.reason },
+    deniedResponse: {
+      status: { code: unauthenticated ? 401 : 403 },
+      headers: [option("content-type", "application/json"), option(DECISION_ID_HEADER, ctx.decisionId)],
+      body: denyBody(d, ctx.decisionId),
+    },
+    dynamicMetadata: metadata(d, ctx),
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Listening and closing, the same way for every HTTP listener trustgate opens (admin, Falco ingest): `host:port`
+ * (IPv6 as `[::1]:9192`) or `unix:/path`, an error that names the listener and address, and a close that does not
+ * wait for idle keep-alive connections.
+ */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type ListenAddress = { host?: string; port?: number; path?: string };
+
+export type ListenAddressResult = { ok: true; address: ListenAddress } | { ok: false; error: string };
+
+export function parseListenAddress(address: string): ListenAddressResult {
+  if (address.startsWith("unix:")) return { ok: true, address: { path: address.slice(5).replace(/^\/\/(?=\/)/, "") } };
+  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(address);
+  if (!match) return { ok: false, error: `invalid listen address "${address}" (expected host:port or unix:/path)` };
+  return { ok: true, address: { host: match[1] || undefined, port: Number(match[2]) } };
+}
+
+/** Binds `server` to `address`; `what` names the listener in the error ("HTTP", "Falco ingest"). */
+export function listen(server: Server, address: string, what: string): Promise<AddressInfo | string> {
+  const parsed = parseListenAddress(address);
+  if (!parsed.ok) return Promise.reject(new Error(`cannot listen for ${what}: ${parsed.error}`));
+  const target = parsed.address;
+  return new Promise((resolve, reject) => {
+    server.once("error", (err) => reject(new Error(`cannot listen for ${what} on ${address}: ${err.message}`)));
+    const done = () => resolve(server.address() as AddressInfo | string);
+    if (target.path) server.listen(target.path, done);
+    else server.listen(target.port, target.host, done);
+  });
+}
+
+export function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
