@@ -85,7 +85,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     levelCounts: () => engine.levelCounts(),
     feedAgeMs: () => risk.feedAgeMs(),
     feedFresh: () => engine.feed() === "fresh",
-    redisConnected: () => (sharing === null ? null : sharing.connected ? 1 : 0),
+    redisConnected: config.redis.url ? () => (sharing?.connected ? 1 : 0) : null,
   });
   if (config.redis.url) {
     sharing = new RedisRiskSharing({
@@ -109,7 +109,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     snapshots,
   });
 
-  const falcoMetrics = new FalcoMetrics(registry, () => (mapper instanceof KubernetesMapper ? mapper.pods.size : null));
+  const falcoMetrics = new FalcoMetrics(registry, mapper instanceof KubernetesMapper ? () => mapper.pods.size : null);
   const ingest = new FalcoIngest({ mapper, weights: engine.settings, sink: risk, metrics: falcoMetrics, logger, now });
   const endpoint: FalcoEndpoint = {
     ingest,
