@@ -88,7 +88,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     levelCounts: () => engine.levelCounts(),
     feedAgeMs: () => risk.feedAgeMs(),
     feedFresh: () => engine.feed() === "fresh",
-    redisConnected: () => (sharing === null ? null : sharing.connected ? 1 : 0),
+    redisConnected: config.redis.url ? () => (sharing?.connected ? 1 : 0) : null,
   });
   if (config.redis.url) {
     const { RedisRiskSharing } = await import("../risk/redis-sharing.js");
@@ -113,8 +113,9 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     snapshots,
   });
 
-  const falcoMetrics = new FalcoMetrics(registry, () =>
-    mapper.strategy === "kubernetes" ? (mapper as KubernetesMapper).pods.size : null,
+  const falcoMetrics = new FalcoMetrics(
+    registry,
+    mapper.strategy === "kubernetes" ? () => (mapper as KubernetesMapper).pods.size : null,
   );
   const ingest = new FalcoIngest({ mapper, weights: engine.settings, sink: risk, metrics: falcoMetrics, logger, now });
   const endpoint: FalcoEndpoint = {

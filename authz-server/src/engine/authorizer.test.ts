@@ -5,7 +5,7 @@ import { buildCheckRequest } from "../extauthz/build-check-request.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { quietRiskView } from "../model/risk-view.js";
 import { DecisionLog } from "../observability/decision-log.js";
-import { createLogger, decisionSinkOf, flushLogger } from "../observability/logger.js";
+import { createLogger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
 import type { PolicySet } from "../policy/policy-set.js";
@@ -25,7 +25,7 @@ function authorizer(set: PolicySet) {
   const policies = new PolicyHolder();
   policies.swap(set);
   const metrics = new Metrics({ defaultMetrics: false });
-  const decisionLog = new DecisionLog(decisionSinkOf(logger), { mode: "all", sampleRate: 1 });
+  const decisionLog = new DecisionLog(logger, { mode: "all", sampleRate: 1 });
   const a = new Authorizer({
     policies,
     identity: { trustDomains: new Set(), trustFilterHeaders: false },
@@ -36,7 +36,7 @@ function authorizer(set: PolicySet) {
     logger,
     dryRun: false,
   });
-  return { a, metrics, flush: () => flushLogger(logger), lines };
+  return { a, metrics, decisionLog, lines };
 }
 
 const denyAll = policySet(`apiVersion: security.istio.io/v1
@@ -49,7 +49,7 @@ spec:
 
 describe("Authorizer", () => {
   it("gives every Check its own decision id, counts it and logs one line", async () => {
-    const { a, metrics, flush, lines } = authorizer(denyAll);
+    const { a, metrics, decisionLog, lines } = authorizer(denyAll);
     const request = buildCheckRequest({ destination: { principal: PAYMENT }, path: "/admin/x" });
     const first = a.authorize(request);
     const second = a.authorize(request);
@@ -57,7 +57,7 @@ describe("Authorizer", () => {
     expect(first.decision).toMatchObject({ allowed: false, policy: "services/deny-admin" });
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/trustgate_decisions_total\{outcome="deny",policy="services\/deny-admin"\} 2/);
-    flush();
+    decisionLog.flush();
     await new Promise((r) => setImmediate(r));
     const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.event === "decision");
     expect(logged.map((l) => l.decision_id)).toEqual([first.decisionId, second.decisionId]);

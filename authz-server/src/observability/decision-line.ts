@@ -4,11 +4,27 @@
  * open every line (`prefix`, e.g. the worker number) are passed in.
  *
  * A deny line also carries the request headers (credentials redacted): the evidence an operator needs to investigate
- * it. An allow line keeps to who, what and why.
+ * it. An allow line keeps to who, what and why, unless `allowHeaders` asks for them. When the request carried a trace
+ * context the line names the trace and span, so a decision can be found from a trace and the other way round.
  */
 import type { Decision } from "../model/decision.js";
 import type { RequestModel } from "../model/request-model.js";
 import { redactHeaders } from "../model/sensitive-headers.js";
+
+/** The trace a decision belongs to (ids in lower-case hex). */
+export interface TraceIds {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+export interface LineFormat {
+  /** Fields after `service` on every line, as JSON text starting with a comma (e.g. `,"worker":2`); "" for none. */
+  readonly prefix: string;
+  /** Header names whose values are replaced by `[redacted]`. */
+  readonly sensitiveHeaders: ReadonlySet<string>;
+  /** Allow lines carry the request headers too (deny lines always do). */
+  readonly allowHeaders: boolean;
+}
 
 /** What a decision line says: a structural subset of the engine's Authorization. */
 export interface DecisionRecord {
@@ -50,18 +66,20 @@ function decisionFragment(d: Decision): string {
 export function formatDecisionLine(
   record: DecisionRecord,
   durationMs: number,
+  trace: TraceIds | null,
   isoTime: string,
-  prefix: string,
+  format: LineFormat,
 ): string {
   const { decision, model } = record;
   const http = model?.http ?? null;
   const caller = model ? model.source.principal : (record.rejection?.principal ?? "");
   const shadow = record.evaluation?.shadow ?? null;
   const audit = record.evaluation?.audit ?? null;
-  let line = `{"level":"info","time":"${isoTime}","service":"trustgate"${prefix},"event":"decision","decision_id":"${record.decisionId}"`;
+  let line = `{"level":"info","time":"${isoTime}","service":"trustgate"${format.prefix},"event":"decision","decision_id":"${record.decisionId}"`;
   line += decisionFragment(decision);
   line += `,"policy_version":${jsonString(record.policyVersion)},"caller":${jsonString(caller)}`;
   line += `,"caller_verified":${model !== null && model.source.principal !== ""}`;
+  if (trace !== null) line += `,"trace_id":"${trace.traceId}","span_id":"${trace.spanId}"`;
   if (model !== null) {
     const { source, destination } = model;
     if (source.certificateFingerprint !== "") line += `,"certificate_fingerprint":"${source.certificateFingerprint}"`;
@@ -71,7 +89,9 @@ export function formatDecisionLine(
   }
   if (http !== null) {
     line += `,"method":${jsonString(http.method)},"path":${jsonString(http.path)},"host":${jsonString(http.host)}`;
-    if (!decision.allowed) line += `,"headers":${JSON.stringify(redactHeaders(http.headers))}`;
+    if (!decision.allowed || format.allowHeaders) {
+      line += `,"headers":${JSON.stringify(redactHeaders(http.headers, format.sensitiveHeaders))}`;
+    }
   }
   if (shadow !== null) line += `,"shadow":${outcomeJson(shadow)}`;
   if (audit !== null) line += `,"audit":${JSON.stringify(audit)}`;

@@ -1,34 +1,59 @@
 /**
  * The decision log: which decisions are logged (denies always unless decision logs are off; allows sampled down
- * when asked), formatted by decision-line.ts, into a line sink (the process's LogDestination, or any other sink
- * such as a shipper). The record → line → sink boundary keeps the formatting pure and the sink replaceable.
+ * when asked), formatted by decision-line.ts, written to the process's log destination (stdout, batched) and, when a
+ * shipper is configured, handed to it as well. The record → line → sink boundary keeps the formatting pure and the
+ * sinks replaceable.
  */
-import { type DecisionRecord, formatDecisionLine } from "./decision-line.js";
+import { SENSITIVE_HEADERS } from "../model/sensitive-headers.js";
+import { type DecisionRecord, formatDecisionLine, type LineFormat, type TraceIds } from "./decision-line.js";
 import type { LineSink } from "./log-destination.js";
+import { decisionSinkOf, type Logger } from "./logger.js";
 
-export type { DecisionRecord };
+export type { DecisionRecord, TraceIds };
 
 export interface DecisionLogSettings {
   readonly mode: "all" | "deny" | "none";
   /** Fraction of allow decisions logged (0..1) when mode is "all". */
   readonly sampleRate: number;
-  /** Fields after `service` on every line, as JSON text starting with a comma (e.g. `,"worker":2`); "" for none. */
-  readonly prefix?: string;
+  /** Header names whose values are replaced by `[redacted]` (default: the built-in list). */
+  readonly sensitiveHeaders?: ReadonlySet<string>;
+  /** Allow lines carry the request headers too (deny lines always do). */
+  readonly allowHeaders?: boolean;
+  /** Fields on every line after `service` (e.g. the worker number), as in the logger's base. */
+  readonly fields?: Readonly<Record<string, string | number>>;
+}
+
+/** Somewhere else decision lines go besides stdout (a collector). */
+export interface DecisionLineShipper {
+  ship(line: string, record: DecisionRecord, trace: TraceIds | null): void;
 }
 
 export class DecisionLog {
-  private readonly prefix: string;
-  /** The ISO time string of the last millisecond a line was written in: most lines under load share one. */
+  /** null when info lines are off. */
+  private readonly sink: (LineSink & { flush(): void }) | null;
+  private readonly format: LineFormat;
+  /** The ISO time of the last millisecond a line was written in: under load most lines share one. */
   private lastMs = 0;
   private lastIso = "";
 
   constructor(
-    /** null when decision logs are off (level above info). */
-    private readonly sink: LineSink | null,
+    logger: Logger,
     private readonly settings: DecisionLogSettings,
     private readonly random: () => number = Math.random,
+    private readonly shipper: DecisionLineShipper | null = null,
   ) {
-    this.prefix = settings.prefix ?? "";
+    this.sink = decisionSinkOf(logger);
+    const fields = Object.entries(settings.fields ?? {});
+    this.format = {
+      prefix: fields.map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join(""),
+      sensitiveHeaders: settings.sensitiveHeaders ?? SENSITIVE_HEADERS,
+      allowHeaders: settings.allowHeaders === true,
+    };
+  }
+
+  /** Hands lines still batched in the destination to stdout. */
+  flush(): void {
+    this.sink?.flush();
   }
 
   shouldLog(allowed: boolean): boolean {
@@ -39,12 +64,14 @@ export class DecisionLog {
     return sampleRate >= 1 || this.random() < sampleRate;
   }
 
-  write(record: DecisionRecord, durationMs: number): void {
+  write(record: DecisionRecord, durationMs: number, trace: TraceIds | null = null): void {
     const now = Date.now();
     if (now !== this.lastMs) {
       this.lastMs = now;
       this.lastIso = new Date(now).toISOString();
     }
-    this.sink!.write(formatDecisionLine(record, durationMs, this.lastIso, this.prefix));
+    const line = formatDecisionLine(record, durationMs, trace, this.lastIso, this.format);
+    this.sink!.write(line);
+    this.shipper?.ship(line, record, trace);
   }
 }

@@ -21,6 +21,7 @@ export class Metrics {
   readonly policies: Gauge;
   readonly policySetInfo: Gauge<"version">;
   readonly dryRun: Gauge;
+  readonly decisionLogsShipped: Counter<"result">;
   readonly workersAlive: Gauge;
   readonly workersDesired: Gauge;
   readonly workerRestarts: Counter;
@@ -127,6 +128,12 @@ export class Metrics {
         },
       });
     }
+    this.decisionLogsShipped = new Counter({
+      name: "trustgate_decision_logs_shipped_total",
+      help: "Decision log lines shipped to the collector: sent, dropped (buffer full) or failed (export gave up)",
+      labelNames: ["result"],
+      registers,
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "trustgate_" });
   }
 
