@@ -4,9 +4,6 @@
  * the CheckResponse from the ext_authz translation.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import type { Authorization } from "../engine/authorization.js";
 import type { Authorizer } from "../engine/authorizer.js";
 import type { CheckRequestMessage } from "../extauthz/check-request.js";
@@ -15,6 +12,8 @@ import { authorizationServiceDefinition } from "../extauthz/codec.js";
 import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
 import { toCheckResponse } from "../extauthz/to-check-response.js";
 import type { Logger } from "../observability/logger.js";
+import { HEALTH_PROTO, HealthService } from "./health-service.js";
+import { addLazyReflection } from "./lazy-reflection.js";
 
 /** The engine's answer as Envoy's CheckResponse. */
 export function checkResponseOf(a: Authorization): CheckResponseMessage {
@@ -36,7 +35,7 @@ export interface GrpcServerOptions {
 
 export class GrpcServer {
   readonly server: grpc.Server;
-  readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE]: "NOT_SERVING" });
+  readonly health = new HealthService({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE]: "NOT_SERVING" });
   private boundPort = 0;
 
   constructor(private readonly options: GrpcServerOptions) {
@@ -57,11 +56,7 @@ export class GrpcServer {
       },
     });
     this.health.addToServer(this.server);
-    const reflectionPackage = protoLoader.loadSync([EXTERNAL_AUTH_PROTO, healthProtoPath], {
-      includeDirs: [PROTO_DIR],
-      keepCase: true,
-    });
-    new ReflectionService(reflectionPackage).addToServer(this.server);
+    addLazyReflection(this.server, [EXTERNAL_AUTH_PROTO, HEALTH_PROTO], [PROTO_DIR]);
   }
 
   /** Binds and starts serving; resolves with the bound TCP port (0 for unix sockets). */

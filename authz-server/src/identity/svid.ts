@@ -3,14 +3,8 @@
  * the ext_authz filter has `include_peer_certificate: true`). Envoy has already verified the chain during the TLS
  * handshake; trustgate re-checks the leaf rules of the X.509-SVID standard and extracts the facts policies read.
  */
-import "reflect-metadata";
-import {
-  BasicConstraintsExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  SubjectAlternativeNameExtension,
-  X509Certificate,
-} from "@peculiar/x509";
+import { createRequire } from "node:module";
+import type { BasicConstraintsExtension, KeyUsagesExtension, X509Certificate } from "@peculiar/x509";
 import { formatRfc2253, type NameJson } from "./distinguished-name.js";
 import { fingerprintOf } from "./fingerprint.js";
 import { parseSpiffeId, type SpiffeId } from "./spiffe-id.js";
@@ -31,6 +25,22 @@ const PEM_BEGIN = "-----BEGIN CERTIFICATE-----";
 /** A leaf SVID is well under this; anything bigger is refused before parsing. */
 export const MAX_CERTIFICATE_PEM_LENGTH = 16_384;
 
+const require = createRequire(import.meta.url);
+let library: typeof import("@peculiar/x509") | null = null;
+
+/**
+ * The X.509 library (with its ASN.1 stack, about 600 KB of code) is loaded by the first certificate to parse: most
+ * deployments never send one (Envoy sends it only with `include_peer_certificate`), and every serving process would
+ * carry it otherwise. Loading is synchronous because the decision path is.
+ */
+function x509(): typeof import("@peculiar/x509") {
+  if (library === null) {
+    require("reflect-metadata");
+    library = require("@peculiar/x509") as typeof import("@peculiar/x509");
+  }
+  return library;
+}
+
 function fail(error: string): CertificateResult {
   return { ok: false, error };
 }
@@ -49,9 +59,10 @@ export function parseSvidCertificate(urlEncodedPem: string): CertificateResult {
   if (pem.indexOf(PEM_BEGIN, first + PEM_BEGIN.length) !== -1) {
     return fail("expected exactly one certificate, got a chain");
   }
+  const { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, SubjectAlternativeNameExtension } = x509();
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(pem.slice(first));
+    cert = new (x509().X509Certificate)(pem.slice(first));
   } catch (err) {
     return fail(`certificate cannot be parsed: ${(err as Error).message}`);
   }
