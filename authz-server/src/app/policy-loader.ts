@@ -7,7 +7,7 @@
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { formatLoadError } from "../policy/compiled.js";
-import { loadPolicySet } from "../policy/load-policy-set.js";
+import { loadPolicySet, type PolicySource } from "../policy/load-policy-set.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { PolicySet } from "../policy/policy-set.js";
 
@@ -19,6 +19,8 @@ export class PolicyLoadFailed extends Error {
 
 export class PolicyLoader {
   lastError: string | null = null;
+  /** The file texts the active set was compiled from (worker processes compile the same). */
+  activeSources: readonly PolicySource[] = [];
   private loading: Promise<PolicySet | null> | null = null;
   private again = false;
 
@@ -34,7 +36,7 @@ export class PolicyLoader {
   async loadInitial(): Promise<PolicySet> {
     const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
-    this.install(result.set, "initial");
+    this.install(result.set, result.sources, "initial");
     return result.set;
   }
 
@@ -76,12 +78,13 @@ export class PolicyLoader {
       this.lastError = null;
       return this.holder.current;
     }
-    this.install(result.set, trigger);
+    this.install(result.set, result.sources, trigger);
     this.metrics.policyReloads.labels("ok").inc();
     return result.set;
   }
 
-  private install(set: PolicySet, trigger: string): void {
+  private install(set: PolicySet, sources: readonly PolicySource[], trigger: string): void {
+    this.activeSources = sources;
     this.holder.swap(set);
     this.lastError = null;
     this.metrics.setPolicySet(set.version, set.policies.length);

@@ -1,12 +1,13 @@
 /**
  * Wires one trustgate process together: configuration → policies, identity, risk → the Authorizer → the gRPC and
  * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
+ *
+ * With `workers` > 1 this process is the primary: it keeps the admin and ingest listener, the policy files, Falco
+ * risk and revocations, and the Checks are answered by worker processes (worker-pool.ts) that it keeps in step.
  */
 
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
-import { Authorizer } from "../engine/authorizer.js";
-import { GrpcServer } from "../grpc/grpc-server.js";
 import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
@@ -14,19 +15,21 @@ import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
-import { CertificateCache } from "../identity/certificate-cache.js";
 import { RevocationList } from "../identity/revocation-list.js";
-import { sensitiveHeaders } from "../model/sensitive-headers.js";
-import { DecisionLog } from "../observability/decision-log.js";
-import { flushLogger, type Logger } from "../observability/logger.js";
+import type { LogDestination } from "../observability/log-destination.js";
+import { flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
+import { exportEngineState } from "../risk/engine-state.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+import { type CheckServing, createCheckService } from "./check-service.js";
+import { clusterMetrics } from "./cluster-metrics.js";
+import { StateHub } from "./cluster-state.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
-import { startTelemetry } from "./telemetry.js";
+import { WorkerPool, type WorkersView } from "./worker-pool.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -39,21 +42,68 @@ export interface RunningServer {
   readonly inventory: WorkloadInventory;
   /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
   readonly risk: FalcoRisk;
+  /** The worker processes, when there are any (`workers` > 1). */
+  workers(): WorkersView | null;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
+}
+
+/**
+ * The worker processes and the state channels that keep them in step with this process: the active policy set's
+ * sources on every swap, every change of Falco risk, the operator revocations on every change.
+ */
+function workerPool(deps: {
+  count: number;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  output: LogDestination;
+  policies: PolicyHolder;
+  loader: PolicyLoader;
+  inventory: WorkloadInventory;
+  falcoRisk: FalcoRisk;
+  revocations: RevocationList;
+}): WorkerPool {
+  const { config, policies, loader, falcoRisk, revocations } = deps;
+  const hub = new StateHub();
+  // The loader records the sources of a set before it swaps the set in, so both describe the same version.
+  hub.register("policies", () => ({
+    version: policies.current?.version ?? "",
+    rootNamespace: config.policies.rootNamespace,
+    sources: loader.activeSources,
+  }));
+  hub.register("risk", () => exportEngineState(falcoRisk.engine));
+  hub.register("revocations", () => revocations.operatorRevocations());
+  policies.onSwap(() => hub.replace("policies"));
+  revocations.onChange(() => hub.replace("revocations"));
+  falcoRisk.risk.onApplied((event) => hub.event("risk", event));
+  return new WorkerPool({
+    count: deps.count,
+    config,
+    workloads: deps.inventory.workloads,
+    state: hub,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    output: deps.output,
+  });
 }
 
 function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
-/** `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. */
+/**
+ * `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. `workers`: processes answering
+ * Checks; 1 = this process does (the configuration's `auto` is resolved by the caller).
+ */
 export async function startServer(
   config: Config,
   logger: Logger,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  workers = 1,
 ): Promise<RunningServer> {
-  const metrics = new Metrics();
+  const logOutput = logDestinationOf(logger);
+  const metrics = new Metrics({ droppedLogLines: () => logOutput.droppedLines });
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
@@ -71,34 +121,25 @@ export async function startServer(
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
-  const telemetry = await startTelemetry(config, env, metrics, logger);
-  const decisionLog = new DecisionLog(
-    logger,
-    {
-      mode: config.log.decisions,
-      sampleRate: config.log.sampleRate,
-      sensitiveHeaders: sensitiveHeaders(config.log.redactHeaders),
-      allowHeaders: config.log.allowHeaders,
-    },
-    Math.random,
-    telemetry.shipper,
-  );
-  const authorizer = new Authorizer({
-    policies,
-    identity: {
-      trustDomains: new Set(config.identity.trustDomains),
-      trustFilterHeaders: config.identity.trustFilterHeaders,
-      revocations,
-    },
-    certificates: new CertificateCache(),
-    risk,
-    labelsOf,
-    metrics,
-    decisionLog,
-    logger,
-    dryRun,
-    tracer: telemetry.tracing.tracer,
-  });
+  // Checks are answered here, or by worker processes that get this process's state.
+  const pool =
+    workers > 1
+      ? workerPool({
+          count: workers,
+          config,
+          logger,
+          metrics,
+          output: logOutput,
+          policies,
+          loader,
+          inventory,
+          falcoRisk,
+          revocations,
+        })
+      : null;
+  if (pool === null) metrics.workersDesired.set(1);
+  const serving: CheckServing =
+    pool ?? (await createCheckService({ config, logger, metrics, env, policies, risk, revocations, labelsOf }));
 
   const readiness: Readiness = {
     shuttingDown: false,
@@ -106,9 +147,15 @@ export async function startServer(
     get lastReloadError() {
       return loader.lastError;
     },
+    ...(pool === null ? {} : { workers: () => pool.view() }),
   };
   const router = new Router();
-  registerHealthRoutes(router, policies, metrics, readiness);
+  registerHealthRoutes(
+    router,
+    policies,
+    pool === null ? metrics.registry : clusterMetrics(metrics.registry, () => pool.collectMetrics()),
+    readiness,
+  );
   registerRevocationRoutes(router, revocations, adminToken, logger);
   registerFalcoRoutes(router, falcoRisk.endpoint);
   registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
@@ -121,12 +168,6 @@ export async function startServer(
     adminToken,
   });
   const admin = new AdminServer(router, logger);
-  const grpc = new GrpcServer({
-    address: config.grpc.addr,
-    maxMessageBytes: config.grpc.maxMessageBytes,
-    authorizer,
-    logger,
-  });
 
   // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
   const lintActive = () => {
@@ -151,10 +192,11 @@ export async function startServer(
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
   await falcoRisk.start();
-  const grpcPort = await grpc.listen();
+  const grpcPort = await serving.listen();
+  if (pool === null) metrics.workersAlive.set(1);
   const httpBound = await admin.listen(config.http.addr);
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
-  grpc.setServing(true);
+  serving.setServing(true);
   logger.info(
     {
       event: "trustgate serving",
@@ -162,8 +204,10 @@ export async function startServer(
       grpc_port: grpcPort,
       http: httpAddress,
       policy_version: policies.current?.version,
+      workers,
     },
-    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
+    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}` +
+      (workers > 1 ? `, ${workers} worker processes` : ""),
   );
 
   let stopping: Promise<void> | null = null;
@@ -177,6 +221,7 @@ export async function startServer(
     revocations,
     inventory,
     risk: falcoRisk,
+    workers: () => pool?.view() ?? null,
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
@@ -186,13 +231,12 @@ export async function startServer(
         );
         readiness.shuttingDown = true;
         await watcher?.stop();
-        grpc.setServing(false);
-        await grpc.shutdown(config.shutdownGraceSeconds * 1000);
+        serving.setServing(false);
+        await serving.shutdown(config.shutdownGraceSeconds * 1000);
+        if (pool === null) metrics.workersAlive.set(0);
         await admin.close();
         await falcoRisk.stop();
         logger.info({ event: "stopped" }, "stopped");
-        decisionLog.flush();
-        await telemetry.shutdown();
         flushLogger(logger);
       })();
       return stopping;

@@ -44,6 +44,10 @@ export function program(setExit: (code: number) => void): Command {
     .option("--policy-dir <dir>", "directory of AuthorizationPolicy YAML files (env TRUSTGATE_POLICY_DIR)")
     .option("--dry-run", "evaluate and log every decision but enforce none (env TRUSTGATE_DRY_RUN)")
     .option("--log-level <level>", "trace|debug|info|warn|error (env TRUSTGATE_LOG_LEVEL)")
+    .option(
+      "--workers <n>",
+      "processes answering Checks, or auto: the CPUs this process may use, cgroup quota included (env TRUSTGATE_WORKERS)",
+    )
     .action(async (flags) => setExit(await serve(flags)));
 
   cli

@@ -4,6 +4,7 @@
  * reason.
  */
 
+import { availableCpus } from "../app/available-cpus.js";
 import { type RunningServer, startServer } from "../app/trustgate-server.js";
 import { loadConfig } from "../config/load-config.js";
 import { createLogger, flushLogger } from "../observability/logger.js";
@@ -15,6 +16,13 @@ export interface ServeFlags {
   policyDir?: string;
   dryRun?: boolean;
   logLevel?: string;
+  /** A number, or "auto". */
+  workers?: string;
+}
+
+function workersFlag(value: string | undefined): number | "auto" | string | undefined {
+  if (value === undefined || value === "auto") return value;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export async function serve(flags: ServeFlags): Promise<number> {
@@ -24,6 +32,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     "policies.dir": flags.policyDir,
     "policies.dryRun": flags.dryRun,
     "log.level": flags.logLevel,
+    workers: workersFlag(flags.workers),
   });
   if (!loaded.ok) {
     console.error(`trustgate: invalid configuration:\n${loaded.error}`);
@@ -33,7 +42,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const logger = createLogger(config.log.level);
   let server: RunningServer;
   try {
-    server = await startServer(config, logger);
+    const workers = config.workers === "auto" ? availableCpus() : config.workers;
+    server = await startServer(config, logger, process.env, workers);
   } catch (err) {
     const message = (err as Error).message;
     logger.fatal({ event: "start-up failed", error: message }, "start-up failed");

@@ -22,6 +22,10 @@ function num(name: string, value: string): Conversion {
   return { ok: true, value: n };
 }
 
+function countOrAuto(name: string, value: string): Conversion {
+  return value.trim() === "auto" ? { ok: true, value: "auto" } : num(name, value);
+}
+
 function list(_name: string, value: string): Conversion {
   return {
     ok: true,
@@ -61,4 +65,5 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, (name: string,
   ["TRUSTGATE_RISK_STALE_AFTER_SECONDS", "risk.staleAfterSeconds", num],
   ["TRUSTGATE_RISK_SNAPSHOT_FILE", "risk.snapshotFile", text],
   ["TRUSTGATE_REDIS_URL", "redis.url", text],
+  ["TRUSTGATE_WORKERS", "workers", countOrAuto],
 ];

@@ -187,6 +187,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
     shutdownGraceSeconds: z.number().positive().default(10),
+    /**
+     * Processes serving Checks. `auto`: as many as this process may use CPUs (the affinity mask and the cgroup CPU
+     * quota, as a Kubernetes CPU limit sets it). 1: one process does everything; more: a primary process (admin and
+     * ingest listener, policies, risk) and that many workers answering Checks on the shared gRPC port.
+     */
+    workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
   })
   .strict();
 

@@ -25,11 +25,18 @@ export function isRevocableIdentity(spiffeId: string): boolean {
   return parsed.ok && parsed.id.path !== "";
 }
 
+/** The operator revocations as plain data (what `replaceOperatorRevocations` takes). */
+export interface OperatorRevocations {
+  readonly spiffeIds: Record<string, Revocation>;
+  readonly fingerprints: Record<string, Revocation>;
+}
+
 export class RevocationList {
   private readonly ids = new Map<string, Revocation>();
   private readonly fingerprints = new Map<string, Revocation>();
   private last: RevocationSnapshot | null = null;
   private lastContent = "";
+  private readonly listeners: Array<() => void> = [];
 
   constructor(
     /** Identities at critical risk right now (from the risk engine). */
@@ -37,20 +44,44 @@ export class RevocationList {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Called after every change of the operator revocations (worker processes are told this way). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
   revokeIdentity(spiffeId: string, reason: string): void {
     this.ids.set(spiffeId, { reason, at: new Date(this.now()).toISOString() });
+    this.changed();
   }
 
   revokeFingerprint(fingerprint: string, reason: string): void {
     this.fingerprints.set(fingerprint, { reason, at: new Date(this.now()).toISOString() });
+    this.changed();
   }
 
   unrevokeIdentity(spiffeId: string): boolean {
-    return this.ids.delete(spiffeId);
+    const removed = this.ids.delete(spiffeId);
+    if (removed) this.changed();
+    return removed;
   }
 
   unrevokeFingerprint(fingerprint: string): boolean {
-    return this.fingerprints.delete(fingerprint);
+    const removed = this.fingerprints.delete(fingerprint);
+    if (removed) this.changed();
+    return removed;
+  }
+
+  /** Takes over another list's operator revocations wholesale (a worker process from its primary). */
+  replaceOperatorRevocations(state: OperatorRevocations): void {
+    this.ids.clear();
+    this.fingerprints.clear();
+    for (const [id, r] of Object.entries(state.spiffeIds)) this.ids.set(id, r);
+    for (const [fp, r] of Object.entries(state.fingerprints)) this.fingerprints.set(fp, r);
+    this.changed();
   }
 
   /** Operator revocation of an identity (not risk): the decision path refuses these. */
@@ -66,7 +97,7 @@ export class RevocationList {
     return this.ids.size > 0 || this.fingerprints.size > 0;
   }
 
-  operatorRevocations(): { spiffeIds: Record<string, Revocation>; fingerprints: Record<string, Revocation> } {
+  operatorRevocations(): OperatorRevocations {
     return { spiffeIds: Object.fromEntries(this.ids), fingerprints: Object.fromEntries(this.fingerprints) };
   }
 

@@ -1,6 +1,10 @@
 /**
- * Directory (or files) → PolicySet. All or nothing: any error anywhere means no set, so a broken file can never
- * leave a partial policy set in force.
+ * Directory (or files) → PolicySet, in two steps: reading the policy files (`readPolicySources`, I/O) and compiling
+ * their text (`compilePolicySources`, pure). All or nothing: any error anywhere means no set, so a broken file can
+ * never leave a partial policy set in force.
+ *
+ * The split lets a set be rebuilt elsewhere from exactly the text it was built from: worker processes compile the
+ * sources the primary read, so every process serves the same version even if the files change in between.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -10,7 +14,17 @@ import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
 import { PolicySet } from "./policy-set.js";
 
-export type LoadResult = { ok: true; set: PolicySet; files: string[] } | { ok: false; errors: PolicyLoadError[] };
+/** One policy file's text, under the name errors and the version use for it. */
+export interface PolicySource {
+  readonly file: string;
+  readonly text: string;
+}
+
+export type LoadResult =
+  | { ok: true; set: PolicySet; files: string[]; sources: PolicySource[] }
+  | { ok: false; errors: PolicyLoadError[] };
+
+export type CompileResult = { ok: true; set: PolicySet } | { ok: false; errors: PolicyLoadError[] };
 
 export interface LoadOptions {
   readonly rootNamespace: string;
@@ -18,38 +32,45 @@ export interface LoadOptions {
   readonly displayBase?: string;
 }
 
-export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
-  const base = options.displayBase ?? process.cwd();
+export interface ReadSources {
+  readonly files: string[];
+  readonly sources: PolicySource[];
+  readonly errors: PolicyLoadError[];
+}
+
+function fileError(file: string, message: string): PolicyLoadError {
+  return { file, line: 0, policy: "", rule: null, field: "", message };
+}
+
+/** Reads every policy file under `paths` (see policy-files.ts for which files count). */
+export async function readPolicySources(paths: readonly string[], displayBase = process.cwd()): Promise<ReadSources> {
   let files: string[];
   try {
     files = await listYamlFiles(paths);
   } catch (err) {
-    return {
-      ok: false,
-      errors: [{ file: paths.join(", "), line: 0, policy: "", rule: null, field: "", message: (err as Error).message }],
-    };
+    return { files: [], sources: [], errors: [fileError(paths.join(", "), (err as Error).message)] };
   }
+  const sources: PolicySource[] = [];
+  const errors: PolicyLoadError[] = [];
+  for (const file of files) {
+    const rel = relative(displayBase, file);
+    const display = rel === "" || rel.startsWith("..") ? file : rel;
+    try {
+      sources.push({ file: display, text: await readFile(file, "utf8") });
+    } catch (err) {
+      errors.push(fileError(display, `cannot read: ${(err as Error).message}`));
+    }
+  }
+  return { files, sources, errors };
+}
+
+/** Compiles policy file texts into a set; the version is a hash of the names and texts. */
+export function compilePolicySources(sources: readonly PolicySource[], rootNamespace: string): CompileResult {
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
   const seen = new Map<string, string>();
   const digest = createHash("sha256");
-  for (const file of files) {
-    const rel = relative(base, file);
-    const display = rel === "" || rel.startsWith("..") ? file : rel;
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      errors.push({
-        file: display,
-        line: 0,
-        policy: "",
-        rule: null,
-        field: "",
-        message: `cannot read: ${(err as Error).message}`,
-      });
-      continue;
-    }
+  for (const { file: display, text } of sources) {
     digest.update(display).update("\0").update(text).update("\0");
     const parsed = parsePolicyText(text, display);
     errors.push(...parsed.errors);
@@ -75,5 +96,13 @@ export async function loadPolicySet(paths: readonly string[], options: LoadOptio
     }
   }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, set: new PolicySet(policies, options.rootNamespace, digest.digest("hex")), files };
+  return { ok: true, set: new PolicySet(policies, rootNamespace, digest.digest("hex")) };
+}
+
+export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
+  const read = await readPolicySources(paths, options.displayBase);
+  const compiled = compilePolicySources(read.sources, options.rootNamespace);
+  const errors = [...read.errors, ...(compiled.ok ? [] : compiled.errors)];
+  if (errors.length > 0 || !compiled.ok) return { ok: false, errors };
+  return { ok: true, set: compiled.set, files: read.files, sources: read.sources };
 }

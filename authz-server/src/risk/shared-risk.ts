@@ -39,8 +39,29 @@ export class SharedRisk {
   private dirty = false;
   private saving: Promise<void> | null = null;
   private lastHeardPublishedMs = 0;
+  private lastHeardMirroredMs = 0;
+  private readonly mirrors: Array<(event: SharedEvent) => void> = [];
 
   constructor(private readonly deps: SharedRiskDeps) {}
+
+  /**
+   * Called with every change applied to the engine here, from whichever source (ingest, an operator, another
+   * replica), as a shared event: worker processes replay them on their copy of the engine.
+   */
+  onApplied(listener: (event: SharedEvent) => void): void {
+    this.mirrors.push(listener);
+  }
+
+  private mirror(event: SharedEvent): void {
+    for (const listener of this.mirrors) listener(event);
+  }
+
+  /** Feed heartbeats reach the mirrors at most once a second (the feed is stale only after minutes). */
+  private mirrorHeard(atMs: number): void {
+    if (this.mirrors.length === 0 || atMs - this.lastHeardMirroredMs < HEARD_PUBLISH_INTERVAL_MS) return;
+    this.lastHeardMirroredMs = atMs;
+    this.mirror({ kind: "heard", origin: this.deps.replicaId, atMs });
+  }
 
   get engine(): RiskEngine {
     return this.deps.engine;
@@ -71,6 +92,7 @@ export class SharedRisk {
 
   heard(atMs: number): void {
     this.deps.engine.heard(atMs);
+    this.mirrorHeard(atMs);
     this.dirty = true;
     const { sharing, replicaId } = this.deps;
     if (sharing && atMs - this.lastHeardPublishedMs >= HEARD_PUBLISH_INTERVAL_MS) {
@@ -123,7 +145,9 @@ export class SharedRisk {
     const removed = engine.clear(spiffeId, beforeMs, id);
     metrics.clears.inc();
     this.dirty = true;
-    sharing?.publish({ kind: "clear", origin: replicaId, id, spiffeId, beforeMs });
+    const event = { kind: "clear", origin: replicaId, id, spiffeId, beforeMs } as const;
+    sharing?.publish(event);
+    this.mirror(event);
     return removed;
   }
 
@@ -134,10 +158,11 @@ export class SharedRisk {
     switch (event.kind) {
       case "alert":
         engine.heard(event.alert.receivedMs);
-        this.apply(event.alert);
+        this.apply(event.alert, event.origin);
         break;
       case "clear": {
         const removed = engine.clear(event.spiffeId, event.beforeMs, event.id);
+        this.mirror(event);
         this.dirty = true;
         logger.info(
           { event: "risk cleared by another replica", spiffe_id: event.spiffeId, removed_alerts: removed },
@@ -147,6 +172,7 @@ export class SharedRisk {
       }
       case "heard":
         engine.heard(event.atMs);
+        this.mirrorHeard(event.atMs);
         break;
     }
   }
@@ -175,12 +201,13 @@ export class SharedRisk {
     await this.saving;
   }
 
-  private apply(alert: RiskAlert): RecordResult {
+  private apply(alert: RiskAlert, origin = this.deps.replicaId): RecordResult {
     const { engine, metrics, logger } = this.deps;
     const before = engine.assess(alert.spiffeId).level;
     const result = engine.record(alert);
     if (result === "added" || result === "coalesced") {
       this.dirty = true;
+      this.mirror({ kind: "alert", origin, alert });
       const after = engine.assess(alert.spiffeId).level;
       if (after !== before) {
         metrics.levelChanges.labels(after).inc();

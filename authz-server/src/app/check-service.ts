@@ -1,0 +1,95 @@
+/**
+ * What answers Checks in a serving process: telemetry, the decision log, the Authorizer and the gRPC listener, over
+ * policies, risk and revocations that the caller owns. The single process (`workers: 1`) and every worker process
+ * build exactly this; they differ only in where the state comes from (files and ingest, or the primary).
+ */
+import type { Config } from "../config/schema.js";
+import { Authorizer } from "../engine/authorizer.js";
+import { GrpcServer } from "../grpc/grpc-server.js";
+import type { RevocationLookup } from "../identity/caller-identity.js";
+import { CertificateCache } from "../identity/certificate-cache.js";
+import type { RiskView } from "../model/risk-view.js";
+import { sensitiveHeaders } from "../model/sensitive-headers.js";
+import { DecisionLog } from "../observability/decision-log.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { PolicyHolder } from "../policy/policy-holder.js";
+import { startTelemetry } from "./telemetry.js";
+
+export interface CheckServiceDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly policies: PolicyHolder;
+  readonly risk: RiskView;
+  readonly revocations: RevocationLookup;
+  readonly labelsOf: ((spiffeId: string) => Readonly<Record<string, string>> | undefined) | undefined;
+  /** Fields on every decision line after `service` (the worker number in a worker process). */
+  readonly logFields?: Readonly<Record<string, string | number>>;
+}
+
+/** Listening, health and draining: what the process wiring does with a Check service (or a pool of workers). */
+export interface CheckServing {
+  /** Binds and starts serving; resolves with the bound TCP port (0 for unix sockets). */
+  listen(): Promise<number>;
+  /** gRPC health: SERVING or NOT_SERVING. */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls and finishes in-flight ones (forced after `graceMs`). */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export interface CheckService extends CheckServing {
+  readonly authorizer: Authorizer;
+  readonly grpc: GrpcServer;
+}
+
+export async function createCheckService(deps: CheckServiceDeps): Promise<CheckService> {
+  const { config, logger, metrics } = deps;
+  const telemetry = await startTelemetry(config, deps.env, metrics, logger);
+  const decisionLog = new DecisionLog(
+    logger,
+    {
+      mode: config.log.decisions,
+      sampleRate: config.log.sampleRate,
+      sensitiveHeaders: sensitiveHeaders(config.log.redactHeaders),
+      allowHeaders: config.log.allowHeaders,
+      fields: deps.logFields,
+    },
+    Math.random,
+    telemetry.shipper,
+  );
+  const authorizer = new Authorizer({
+    policies: deps.policies,
+    identity: {
+      trustDomains: new Set(config.identity.trustDomains),
+      trustFilterHeaders: config.identity.trustFilterHeaders,
+      revocations: deps.revocations,
+    },
+    certificates: new CertificateCache(),
+    risk: deps.risk,
+    labelsOf: deps.labelsOf,
+    metrics,
+    decisionLog,
+    logger,
+    dryRun: config.policies.dryRun,
+    tracer: telemetry.tracing.tracer,
+  });
+  const grpc = new GrpcServer({
+    address: config.grpc.addr,
+    maxMessageBytes: config.grpc.maxMessageBytes,
+    authorizer,
+    logger,
+  });
+  return {
+    authorizer,
+    grpc,
+    listen: () => grpc.listen(),
+    setServing: (serving) => grpc.setServing(serving),
+    async shutdown(graceMs) {
+      await grpc.shutdown(graceMs);
+      decisionLog.flush();
+      await telemetry.shutdown();
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * A worker process: answers Checks on the shared gRPC port with state that the primary pushes (cluster-messages.ts).
+ * It reads no policy file, takes no Falco alert and talks to no Redis: the primary decides, the workers follow.
+ *
+ * - policies: the primary sends the file texts of its active set; the worker compiles them (compiled policies hold
+ *   closures and regular expressions, which cannot be sent between processes), checks that it arrives at the same
+ *   version, swaps the set in with one reference assignment (a Check uses one set from start to end) and reports
+ *   the version back;
+ * - Falco risk: the engine's state once, then every alert, clear and heartbeat the primary applied, replayed on a
+ *   local engine (each applies at most once by id), so `assess` stays an in-memory lookup;
+ * - revocations: the operator's list, whole, on every change.
+ */
+import type { Config } from "../config/schema.js";
+import { RevocationList } from "../identity/revocation-list.js";
+import { createLogger, flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
+import { Metrics } from "../observability/metrics.js";
+import { compilePolicySources } from "../policy/load-policy-set.js";
+import { PolicyHolder } from "../policy/policy-holder.js";
+import { importEngineState } from "../risk/engine-state.js";
+import { RiskEngine } from "../risk/risk-engine.js";
+import { resolveRiskSettings } from "../risk/risk-settings.js";
+import type { SharedEvent } from "../risk/shared-event.js";
+import { WorkloadInventory } from "../workloads/workload-inventory.js";
+import { type CheckService, createCheckService } from "./check-service.js";
+import type { FromWorker, PolicySnapshot, ToWorker } from "./cluster-messages.js";
+import { isToWorker } from "./cluster-messages.js";
+
+type InitMessage = Extract<ToWorker, { t: "trustgate:init" }>;
+type StateMessage = Extract<ToWorker, { t: "trustgate:state" }>;
+
+const SWEEP_INTERVAL_MS = 5_000;
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+/** Replays a risk change the primary applied (the same steps as SharedRisk.applyShared, without the logging). */
+function applyRiskEvent(engine: RiskEngine, event: SharedEvent): void {
+  switch (event.kind) {
+    case "alert":
+      engine.heard(event.alert.receivedMs);
+      engine.record(event.alert);
+      break;
+    case "clear":
+      engine.clear(event.spiffeId, event.beforeMs, event.id);
+      break;
+    case "heard":
+      engine.heard(event.atMs);
+      break;
+  }
+}
+
+class WorkerState {
+  readonly policies = new PolicyHolder();
+  readonly revocations = new RevocationList();
+  readonly engine: RiskEngine;
+  private firstSet: (() => void) | null = null;
+
+  constructor(
+    config: Config,
+    private readonly logger: Logger,
+  ) {
+    this.engine = new RiskEngine(resolveRiskSettings(config.risk));
+  }
+
+  /** Resolves once a policy set is active (the worker listens only then). */
+  havePolicies(): Promise<void> {
+    if (this.policies.current !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.firstSet = resolve;
+    });
+  }
+
+  apply(message: StateMessage): void {
+    switch (message.channel) {
+      case "policies":
+        if (message.replace !== undefined) this.installPolicies(message.replace as PolicySnapshot);
+        break;
+      case "risk":
+        if (message.replace !== undefined) importEngineState(this.engine, message.replace as never);
+        for (const event of (message.events ?? []) as SharedEvent[]) applyRiskEvent(this.engine, event);
+        break;
+      case "revocations":
+        if (message.replace !== undefined) this.revocations.replaceOperatorRevocations(message.replace as never);
+        break;
+    }
+  }
+
+  private installPolicies(snapshot: PolicySnapshot): void {
+    if (this.policies.current?.version === snapshot.version) return;
+    const compiled = compilePolicySources(snapshot.sources, snapshot.rootNamespace);
+    if (!compiled.ok || compiled.set.version !== snapshot.version) {
+      // The same text through the same compiler cannot give another answer; if it ever does, keep the set in
+      // force and say so loudly rather than serve something the primary did not decide.
+      this.logger.error(
+        {
+          event: "worker policy set mismatch",
+          expected_version: snapshot.version,
+          compiled_version: compiled.ok ? compiled.set.version : null,
+          errors: compiled.ok ? [] : compiled.errors.length,
+          active_version: this.policies.current?.version ?? null,
+        },
+        "this worker could not compile the policy set the primary activated; keeping its current set",
+      );
+      return;
+    }
+    this.policies.swap(compiled.set);
+    send({ t: "trustgate:policy-active", version: compiled.set.version });
+    this.firstSet?.();
+    this.firstSet = null;
+  }
+}
+
+/**
+ * The primary's messages in arrival order. Several can arrive in one read of the IPC channel, all emitted in the same
+ * tick, so they are queued from the start and handed over in order once there is a handler.
+ */
+class Inbox {
+  private queue: ToWorker[] = [];
+  private handler: ((message: ToWorker) => void) | null = null;
+  private waiter: (() => void) | null = null;
+
+  constructor() {
+    process.on("message", (message: unknown) => {
+      if (!isToWorker(message)) return;
+      if (this.handler !== null) this.handler(message);
+      else {
+        this.queue.push(message);
+        this.waiter?.();
+      }
+    });
+  }
+
+  /** Waits for the init message (the primary sends it first). */
+  async init(): Promise<InitMessage> {
+    for (;;) {
+      const found = this.queue.find((m): m is InitMessage => m.t === "trustgate:init");
+      if (found !== undefined) {
+        this.queue = this.queue.filter((m) => m !== found);
+        return found;
+      }
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
+    }
+  }
+
+  /** From now on every message goes to `handler`, starting with those already queued. */
+  handle(handler: (message: ToWorker) => void): void {
+    const queued = this.queue;
+    this.queue = [];
+    for (const message of queued) handler(message);
+    this.handler = handler;
+  }
+}
+
+/** Runs the worker until it is drained (exit code 0) or cannot start (1). */
+export async function runWorker(env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
+  // A SIGHUP to the whole process group is the primary's to act on (reload); here it must not end the process.
+  process.on("SIGHUP", () => undefined);
+  const inbox = new Inbox();
+  send({ t: "trustgate:hello" });
+  const init = await inbox.init();
+  const { config } = init;
+  const fields = { worker: init.workerId };
+  const logger = createLogger(config.log.level, 1, { fields });
+  const destination = logDestinationOf(logger);
+  const state = new WorkerState(config, logger);
+  let service: CheckService | null = null;
+  let metrics: Metrics | null = null;
+  let drained: ((code: number) => void) | null = null;
+  const finished = new Promise<number>((resolve) => {
+    drained = resolve;
+  });
+
+  const drain = async (graceMs: number) => {
+    if (service !== null) {
+      service.setServing(false);
+      await service.shutdown(graceMs);
+    }
+    flushLogger(logger);
+    drained?.(0);
+  };
+  inbox.handle((message) => {
+    switch (message.t) {
+      case "trustgate:state":
+        state.apply(message);
+        break;
+      case "trustgate:metrics-request":
+        void metrics?.registry
+          .getMetricsAsJSON()
+          .then((json) => send({ t: "trustgate:metrics", id: message.id, metrics: json }));
+        break;
+      case "trustgate:drain":
+        void drain(message.graceMs);
+        break;
+    }
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => void drain(config.shutdownGraceSeconds * 1000));
+  }
+
+  try {
+    await state.havePolicies();
+    metrics = new Metrics({ controlMetrics: false, droppedLogLines: () => destination.droppedLines });
+    metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
+    const inventory = new WorkloadInventory(init.workloads);
+    service = await createCheckService({
+      config,
+      logger,
+      metrics,
+      env,
+      policies: state.policies,
+      risk: state.engine,
+      revocations: state.revocations,
+      labelsOf: inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined,
+      logFields: fields,
+    });
+    const port = await service.listen();
+    service.setServing(true);
+    setInterval(() => state.engine.sweep(), SWEEP_INTERVAL_MS).unref();
+    logger.info(
+      { event: "worker serving", pid: process.pid, policy_version: state.policies.current?.version },
+      `worker ${init.workerId} serving`,
+    );
+    send({ t: "trustgate:ready", port });
+  } catch (err) {
+    const error = (err as Error).message;
+    logger.fatal({ event: "worker start-up failed", error }, "worker start-up failed");
+    flushLogger(logger);
+    send({ t: "trustgate:failed", error });
+    return 1;
+  }
+  return finished;
+}

@@ -1,0 +1,284 @@
+/**
+ * The primary's worker processes (Node's cluster): forks them, keeps them in step with the shared state (StateHub),
+ * replaces one that dies, forwards their log lines to this process's stdout whole, and drains them on shutdown.
+ *
+ * The workers share the gRPC port through cluster's round-robin: the primary holds the listening socket and hands
+ * each accepted connection to the next worker, so a worker that dies takes only its own connections (and the calls
+ * in flight on them) with it; clients reconnect to the same port and reach a live worker.
+ */
+import cluster, { type Worker } from "node:cluster";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../config/schema.js";
+import { LineForwarder } from "../observability/line-forwarder.js";
+import type { LogDestination } from "../observability/log-destination.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { Workload } from "../workloads/workload-inventory.js";
+import type { CheckServing } from "./check-service.js";
+import { type FromWorker, isFromWorker, type ToWorker, workerConfig } from "./cluster-messages.js";
+import type { StateHub } from "./cluster-state.js";
+
+export interface WorkerPoolOptions {
+  readonly count: number;
+  readonly config: Config;
+  readonly workloads: readonly Workload[];
+  readonly state: StateHub;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Where the workers' log lines go (this process's stdout). */
+  readonly output: LogDestination;
+  /** Extra Node.js options for the worker processes. */
+  readonly execArgv?: readonly string[];
+}
+
+export type WorkerState = "starting" | "serving" | "draining";
+
+export interface WorkerView {
+  readonly id: number;
+  readonly pid: number | undefined;
+  readonly state: WorkerState;
+  /** The policy set version the worker has active ("" until it has one). */
+  readonly policyVersion: string;
+  readonly startedAt: string;
+}
+
+export interface WorkersView {
+  readonly desired: number;
+  /** Workers serving Checks now. */
+  readonly serving: number;
+  readonly restarts: number;
+  readonly workers: readonly WorkerView[];
+}
+
+interface Member {
+  readonly worker: Worker;
+  readonly id: number;
+  readonly startedMs: number;
+  state: WorkerState;
+  policyVersion: string;
+  readonly forwarder: LineForwarder;
+  readonly target: { send(message: ToWorker): void };
+}
+
+const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
+/** A worker that dies sooner than this after its start counts towards the restart back-off. */
+const STABLE_AFTER_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 10_000;
+const METRICS_TIMEOUT_MS = 2_000;
+
+export class WorkerPool implements CheckServing {
+  private readonly members = new Map<number, Member>();
+  private nextId = 1;
+  private draining = false;
+  /** Set once the first workers all serve: from then on a worker that exits is replaced. */
+  private started = false;
+  private restarts = 0;
+  private quickFailures = 0;
+  private boundPort = 0;
+  private metricsRequest = 0;
+  private readonly metricsWaiters = new Map<number, (worker: number, metrics: unknown) => void>();
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    options.metrics.workersDesired.set(options.count);
+    options.metrics.workersAlive.set(0);
+    cluster.setupPrimary({
+      exec: WORKER_MAIN,
+      args: [],
+      execArgv: [...process.execArgv, ...(options.execArgv ?? [])],
+      // stdout is a pipe per worker, read here and written out line by line: lines stay whole whatever their length.
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
+    });
+  }
+
+  /** Starts every worker; resolves with the gRPC port once all of them serve, rejects if one cannot start. */
+  async listen(): Promise<number> {
+    try {
+      await Promise.all(Array.from({ length: this.options.count }, () => this.fork()));
+    } catch (err) {
+      this.draining = true;
+      for (const m of this.members.values()) m.worker.process.kill("SIGKILL");
+      throw err;
+    }
+    this.started = true;
+    return this.boundPort;
+  }
+
+  /** The pool's gRPC health is each worker's own; shutdown (drain) turns them all NOT_SERVING. */
+  setServing(_serving: boolean): void {}
+
+  view(): WorkersView {
+    const workers = [...this.members.values()].map((m) => ({
+      id: m.id,
+      pid: m.worker.process.pid,
+      state: m.state,
+      policyVersion: m.policyVersion,
+      startedAt: new Date(m.startedMs).toISOString(),
+    }));
+    return {
+      desired: this.options.count,
+      serving: workers.filter((w) => w.state === "serving").length,
+      restarts: this.restarts,
+      workers,
+    };
+  }
+
+  /** Every serving worker's metrics (prom-client JSON), each within a deadline; a worker that does not answer is left out. */
+  async collectMetrics(): Promise<unknown[]> {
+    const id = ++this.metricsRequest;
+    const asked = [...this.members.values()].filter((m) => m.state === "serving" && m.worker.isConnected());
+    const answers: unknown[] = [];
+    await new Promise<void>((resolve) => {
+      let left = asked.length;
+      if (left === 0) return resolve();
+      const timer = setTimeout(resolve, METRICS_TIMEOUT_MS);
+      this.metricsWaiters.set(id, (_worker, metrics) => {
+        answers.push(metrics);
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      for (const m of asked) m.target.send({ t: "trustgate:metrics-request", id });
+    });
+    this.metricsWaiters.delete(id);
+    return answers;
+  }
+
+  /** Drains every worker (NOT_SERVING, in-flight calls finished) and waits for them to exit; kills after the grace. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.draining = true;
+    const members = [...this.members.values()];
+    const exits = members.map(
+      (m) =>
+        new Promise<void>((resolve) => {
+          if (m.worker.isDead()) return resolve();
+          m.worker.once("exit", () => resolve());
+        }),
+    );
+    for (const m of members) {
+      m.state = "draining";
+      m.target.send({ t: "trustgate:drain", graceMs });
+    }
+    this.updateAlive();
+    const killer = setTimeout(() => {
+      for (const m of members) if (!m.worker.isDead()) m.worker.process.kill("SIGKILL");
+    }, graceMs + 2_000);
+    killer.unref();
+    await Promise.all(exits);
+    clearTimeout(killer);
+  }
+
+  private fork(): Promise<void> {
+    const id = this.nextId++;
+    const worker = cluster.fork({ TRUSTGATE_WORKER_ID: String(id) });
+    const { logger, state, output } = this.options;
+    const target = {
+      send: (message: ToWorker) => {
+        if (worker.isConnected()) worker.send(message);
+      },
+    };
+    const member: Member = {
+      worker,
+      id,
+      startedMs: Date.now(),
+      state: "starting",
+      policyVersion: "",
+      forwarder: new LineForwarder(output),
+      target,
+    };
+    this.members.set(id, member);
+    worker.process.stdout?.on("data", (chunk: Buffer) => member.forwarder.push(chunk));
+    worker.process.stdout?.on("end", () => member.forwarder.end());
+
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      worker.on("message", (message: unknown) => {
+        if (!isFromWorker(message)) return;
+        this.onMessage(member, message);
+        if (message.t === "trustgate:ready" && !settled) {
+          settled = true;
+          resolve();
+        } else if (message.t === "trustgate:failed" && !settled) {
+          settled = true;
+          reject(new Error(message.error));
+        }
+      });
+      worker.on("exit", (code, signal) => {
+        state.detach(target);
+        this.members.delete(id);
+        this.updateAlive();
+        if (!settled) {
+          settled = true;
+          reject(new Error(`worker ${id} exited during start-up (${signal ?? `code ${code}`})`));
+        }
+        if (this.draining || !this.started) return;
+        this.replace(member, code, signal);
+      });
+      logger.debug({ event: "worker started", worker: id, pid: worker.process.pid }, `worker ${id} started`);
+    });
+  }
+
+  private onMessage(member: Member, message: FromWorker): void {
+    switch (message.t) {
+      case "trustgate:hello":
+        member.target.send({
+          t: "trustgate:init",
+          workerId: member.id,
+          config: workerConfig(this.options.config),
+          workloads: this.options.workloads,
+        });
+        this.options.state.attach(member.target);
+        break;
+      case "trustgate:ready":
+        member.state = "serving";
+        if (this.boundPort === 0) this.boundPort = message.port;
+        this.updateAlive();
+        break;
+      case "trustgate:policy-active":
+        member.policyVersion = message.version;
+        break;
+      case "trustgate:metrics":
+        this.metricsWaiters.get(message.id)?.(member.id, message.metrics);
+        break;
+      case "trustgate:failed":
+        break;
+    }
+  }
+
+  private replace(member: Member, code: number | null, signal: string | null): void {
+    const { logger, metrics } = this.options;
+    this.restarts += 1;
+    metrics.workerRestarts.inc();
+    const livedMs = Date.now() - member.startedMs;
+    this.quickFailures = livedMs < STABLE_AFTER_MS ? this.quickFailures + 1 : 0;
+    const delayMs = this.quickFailures <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** (this.quickFailures - 2));
+    logger.error(
+      {
+        event: "worker exited",
+        worker: member.id,
+        pid: member.worker.process.pid,
+        code,
+        signal,
+        lived_seconds: Math.round(livedMs / 100) / 10,
+        restart_in_ms: delayMs,
+      },
+      `worker ${member.id} exited unexpectedly (${signal ?? `code ${code}`}); starting a replacement`,
+    );
+    const timer = setTimeout(() => {
+      if (this.draining) return;
+      // A replacement that fails to start exits, and its exit starts the next one (with the back-off).
+      this.fork().then(
+        () => logger.info({ event: "worker replaced", replaced: member.id }, `worker ${member.id} replaced`),
+        (err: unknown) =>
+          logger.error({ event: "worker replacement failed", error: (err as Error).message }, "worker did not start"),
+      );
+    }, delayMs);
+    timer.unref();
+  }
+
+  private updateAlive(): void {
+    let serving = 0;
+    for (const m of this.members.values()) if (m.state === "serving") serving++;
+    this.options.metrics.workersAlive.set(serving);
+  }
+}
