@@ -16,9 +16,10 @@ type CheckMethod = (
 export class CheckClient {
   private readonly client: grpc.Client & { Check: CheckMethod };
 
-  constructor(address: string) {
+  /** `options`: gRPC channel options, e.g. `grpc.use_local_subchannel_pool` for a connection of its own. */
+  constructor(address: string, options: grpc.ChannelOptions = {}) {
     const Client = grpc.makeGenericClientConstructor(authorizationServiceDefinition(), "Authorization");
-    this.client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    this.client = new Client(address, grpc.credentials.createInsecure(), options) as unknown as grpc.Client & {
       Check: CheckMethod;
     };
   }

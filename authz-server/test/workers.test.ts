@@ -1,0 +1,298 @@
+/**
+ * `trustgate serve --workers 2` as a real process tree: a primary and two worker processes sharing the gRPC port.
+ * Both workers answer and do work; /metrics adds them up; a policy reload, a Falco alert and an operator revocation
+ * reach both (the alert within the 50 ms bound); long log lines from both stay whole; a killed worker costs only its
+ * in-flight Checks and is replaced; SIGTERM drains both and exits 0 without dropping a Check.
+ */
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CheckClient } from "../src/grpc/check-client.js";
+import type { ServeProcess } from "./support/process.js";
+import {
+  ADMIN_TOKEN,
+  alertAbout,
+  call,
+  clientsByWorker,
+  decisionLines,
+  denyPaths,
+  eventually,
+  metricsText,
+  ownConnection,
+  percentile,
+  readyz,
+  startWorkers,
+  type WorkerSetup,
+  workerSetup,
+  workloadId,
+} from "./support/workers.js";
+
+function allowed(response: Awaited<ReturnType<CheckClient["check"]>>): boolean {
+  return response.status.code === 0;
+}
+
+describe("two workers sharing one primary", () => {
+  let setup: WorkerSetup;
+  let serve: ServeProcess;
+  let byWorker: Map<number, CheckClient[]>;
+
+  beforeAll(async () => {
+    setup = await workerSetup();
+    serve = await startWorkers(setup);
+    byWorker = await clientsByWorker(serve, 2);
+  });
+
+  afterAll(async () => {
+    for (const clients of byWorker?.values() ?? []) for (const c of clients) c.close();
+    expect(await serve?.stop()).toBe(0);
+    await rm(setup.dir, { recursive: true, force: true });
+  });
+
+  it("both answer Checks, both did work, and /metrics adds up both", async () => {
+    const before = decisionLines(serve).length;
+    const clients = [...byWorker.values()].flat();
+    const per = 40;
+    for (let i = 0; i < per; i++) {
+      const answers = await Promise.all(clients.map((c) => c.check(call(workloadId(1), `/work/${i}`))));
+      expect(answers.every(allowed)).toBe(true);
+    }
+    const lines = await eventually(() => {
+      const l = decisionLines(serve).filter((d) => String(d.path).startsWith("/work/"));
+      return l.length >= per * clients.length ? l : undefined;
+    }, "the decision lines");
+    const counts = new Map<unknown, number>();
+    for (const l of lines) counts.set(l.worker, (counts.get(l.worker) ?? 0) + 1);
+    expect([...counts.keys()].sort()).toEqual([1, 2]);
+    for (const n of counts.values()) expect(n).toBeGreaterThanOrEqual(per);
+
+    const text = await metricsText(serve);
+    const decided = [...text.matchAll(/^trustgate_decisions_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+    // Every Check so far (probes included) was counted once, whichever worker answered it.
+    expect(decided).toBe(decisionLines(serve).length);
+    expect(decided).toBeGreaterThan(before);
+    expect(text).toMatch(/^trustgate_workers_alive 2$/m);
+    expect(text).toMatch(/^trustgate_workers_desired 2$/m);
+    expect(text).toMatch(/^trustgate_worker_restarts_total 0$/m);
+    // One family per metric name: the workers' process metrics are added up, not repeated.
+    const families = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]);
+    expect(new Set(families).size).toBe(families.length);
+    const ready = await readyz(serve);
+    expect(ready.status).toBe("ready");
+    expect(ready.workers).toMatchObject({ desired: 2, serving: 2 });
+  });
+
+  it("a SIGHUP reload reaches both workers within a second, and Checks on both follow it", async () => {
+    const [a, b] = [byWorker.get(1)![0]!, byWorker.get(2)![0]!];
+    for (const c of [a, b]) expect(allowed(await c.check(call(workloadId(1), "/moved")))).toBe(true);
+    const old = (await readyz(serve)).policySet!.version;
+    await writeFile(join(setup.policyDir, "gate.yaml"), denyPaths("/blocked", "/moved"));
+    serve.child.kill("SIGHUP");
+    const fresh = await eventually(async () => {
+      const v = (await readyz(serve)).policySet!.version;
+      return v === old ? undefined : v;
+    }, "the primary's new policy set");
+    const switched = Date.now();
+    await eventually(async () => {
+      const r = await readyz(serve);
+      return r.workers.workers.every((w) => w.policyVersion === fresh) ? true : undefined;
+    }, "both workers on the new version");
+    expect(Date.now() - switched).toBeLessThan(1000);
+    for (const c of [a, b]) {
+      const r = await c.check(call(workloadId(1), "/moved"));
+      expect(allowed(r)).toBe(false);
+      expect(r.dynamicMetadata?.fields.policy_version?.stringValue).toBe(fresh);
+    }
+  });
+
+  it("a Falco alert denies on both workers within 50 ms (p99 over 200 measurements)", async () => {
+    const clients = [byWorker.get(1)![0]!, byWorker.get(2)![0]!];
+    // The control: plain Check round trips to the same workers, what this machine's load does to any request.
+    const control: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      for (const c of clients) {
+        const sent = performance.now();
+        await c.check(call(workloadId(5)));
+        control.push(performance.now() - sent);
+      }
+    }
+    const delays: number[] = [];
+    for (let i = 10; i < 110; i++) {
+      for (const c of clients) expect(allowed(await c.check(call(workloadId(i))))).toBe(true);
+      await alertAbout(serve, i);
+      const accepted = performance.now();
+      await Promise.all(
+        clients.map(async (c) => {
+          for (;;) {
+            if (!allowed(await c.check(call(workloadId(i))))) break;
+            if (performance.now() - accepted > 5000) throw new Error(`workload ${i} never denied`);
+          }
+          delays.push(performance.now() - accepted);
+        }),
+      );
+    }
+    const p50 = percentile(delays, 50);
+    const p99 = percentile(delays, 99);
+    const controlP99 = percentile(control, 99);
+    console.log(
+      `alert → deny on every worker: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, n=${delays.length}; ` +
+        `plain Check round trip p99 ${controlP99.toFixed(2)} ms`,
+    );
+    expect(delays).toHaveLength(200);
+    // 50 ms on a quiet machine (the benchmark's row); on a loaded one, beyond what the load does to any Check.
+    expect(p99).toBeLessThanOrEqual(50 + controlP99);
+  });
+
+  it("an operator revocation and a risk clear reach both workers", async () => {
+    const clients = [byWorker.get(1)![0]!, byWorker.get(2)![0]!];
+    const victim = workloadId(115);
+    for (const c of clients) expect(allowed(await c.check(call(victim)))).toBe(true);
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+    const revoked = await fetch(`${serve.httpUrl}/v1/revocations`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ spiffeId: victim, reason: "stolen key" }),
+    });
+    expect(revoked.status).toBe(200);
+    for (const c of clients) {
+      await eventually(async () => (allowed(await c.check(call(victim))) ? undefined : true), "the revocation");
+    }
+    await fetch(`${serve.httpUrl}/v1/revocations?spiffeId=${encodeURIComponent(victim)}`, {
+      method: "DELETE",
+      headers: admin,
+    });
+    for (const c of clients) {
+      await eventually(async () => (allowed(await c.check(call(victim))) ? true : undefined), "the lifted revocation");
+    }
+    // Risk: an alert, then an operator clear.
+    await alertAbout(serve, 116);
+    for (const c of clients) {
+      await eventually(async () => (allowed(await c.check(call(workloadId(116)))) ? undefined : true), "the alert");
+    }
+    const cleared = await fetch(`${serve.httpUrl}/v1/risk?id=${encodeURIComponent(workloadId(116))}`, {
+      method: "DELETE",
+      headers: admin,
+    });
+    expect(cleared.status).toBe(200);
+    for (const c of clients) {
+      await eventually(async () => (allowed(await c.check(call(workloadId(116)))) ? true : undefined), "the clear");
+    }
+  });
+
+  it("decision lines longer than 4 KiB from both workers reach stdout whole", async () => {
+    const clients = [...byWorker.values()].flat();
+    const big = (i: number) => ({ "x-evidence": `${i}:${"e".repeat(20_000 + (i % 7) * 1000)}` });
+    const rounds = 30;
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(clients.map((c, k) => c.check(call(workloadId(2), "/blocked", big(r * 10 + k)))));
+    }
+    const expected = rounds * clients.length;
+    const long = await eventually(() => {
+      const l = decisionLines(serve).filter((d) => (d.headers as Record<string, string> | undefined)?.["x-evidence"]);
+      return l.length >= expected ? l : undefined;
+    }, "the long decision lines");
+    // Every line of stdout is one whole JSON document (decisionLines parsed them all), and each long one is intact.
+    for (const l of serve.output.stdout.split("\n").filter((x) => x !== "")) expect(() => JSON.parse(l)).not.toThrow();
+    for (const l of long) {
+      const value = (l.headers as Record<string, string>)["x-evidence"]!;
+      const i = Number(value.split(":")[0]);
+      expect(value).toBe(big(i)["x-evidence"]);
+    }
+    expect(new Set(long.map((l) => l.worker))).toEqual(new Set([1, 2]));
+  });
+});
+
+describe("a worker that dies", () => {
+  it("costs only its in-flight Checks and is replaced, counted and logged; health stays SERVING", async () => {
+    const setup = await workerSetup();
+    const serve = await startWorkers(setup);
+    const clients: CheckClient[] = [];
+    try {
+      const byWorker = await clientsByWorker(serve, 2, 2);
+      clients.push(...[...byWorker.values()].flat());
+      const onVictim = byWorker.get(1)!.length;
+      const victim = (await readyz(serve)).workers.workers.find((w) => w.id === 1)!;
+      let failed = 0;
+      let succeeded = 0;
+      let running = true;
+      const loops = clients.map(async (c) => {
+        while (running) {
+          try {
+            if (allowed(await c.check(call(workloadId(3))))) succeeded++;
+          } catch {
+            failed++;
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(victim.pid, "SIGKILL");
+      const replaced = await eventually(async () => {
+        const r = await readyz(serve);
+        return r.workers.serving === 2 && r.workers.restarts === 1 ? r : undefined;
+      }, "a replacement worker");
+      const afterReplacement = succeeded;
+      await new Promise((r) => setTimeout(r, 300));
+      running = false;
+      await Promise.all(loops);
+      // One sequential caller has one Check in flight: only the victim's callers can lose one each.
+      expect(failed).toBeLessThanOrEqual(onVictim);
+      expect(succeeded).toBeGreaterThan(afterReplacement);
+      expect(replaced.workers.workers.map((w) => w.id).sort()).toEqual([2, 3]);
+      expect(await metricsText(serve)).toMatch(/^trustgate_worker_restarts_total 1$/m);
+      const exited = await eventually(
+        () => serve.output.stdout.split("\n").find((l) => l.includes('"event":"worker exited"')),
+        "the log line",
+      );
+      expect(JSON.parse(exited)).toMatchObject({ level: "error", worker: 1, signal: "SIGKILL" });
+      // Every connection, old or new, reaches a worker that serves.
+      const fresh = ownConnection(serve);
+      clients.push(fresh);
+      expect(allowed(await fresh.check(call(workloadId(3))))).toBe(true);
+      const { runCli } = await import("./support/process.js");
+      expect((await runCli(["health", "--addr", serve.grpcAddress])).stdout.trim()).toBe("SERVING");
+    } finally {
+      for (const c of clients) c.close();
+      await serve.stop();
+      await rm(setup.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("SIGTERM with Checks in flight on both workers", () => {
+  it("drains both workers, answers every Check already sent and exits 0", async () => {
+    const setup = await workerSetup();
+    const serve = await startWorkers(setup);
+    const clients = [...(await clientsByWorker(serve, 2, 3)).values()].flat();
+    let signalled = Number.POSITIVE_INFINITY;
+    const lost: string[] = [];
+    let answered = 0;
+    let running = true;
+    const loops = clients.map(async (c) => {
+      while (running) {
+        const sent = performance.now();
+        try {
+          await c.check(call(workloadId(4)));
+          answered++;
+        } catch (err) {
+          // A Check sent before the signal must be answered; after it, the server may refuse new ones.
+          if (sent < signalled) lost.push((err as Error).message);
+          break;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    signalled = performance.now();
+    const code = serve.stop("SIGTERM");
+    expect(await code).toBe(0);
+    running = false;
+    await Promise.all(loops);
+    for (const c of clients) c.close();
+    expect(lost).toEqual([]);
+    expect(answered).toBeGreaterThan(clients.length);
+    const stdout = serve.output.stdout;
+    expect(stdout).toContain('"msg":"stopped"');
+    await rm(setup.dir, { recursive: true, force: true });
+  });
+});
