@@ -191,10 +191,21 @@ export async function startServer(
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
-  await falcoRisk.start();
-  const grpcPort = await serving.listen();
+  let grpcPort: number;
+  let httpBound: Awaited<ReturnType<AdminServer["listen"]>>;
+  try {
+    await falcoRisk.start();
+    grpcPort = await serving.listen();
+    httpBound = await admin.listen(config.http.addr);
+  } catch (err) {
+    // What did start is stopped again, so that the process can exit with the reason.
+    await watcher?.stop();
+    await serving.shutdown(0).catch(() => undefined);
+    await admin.close().catch(() => undefined);
+    await falcoRisk.stop().catch(() => undefined);
+    throw err;
+  }
   if (pool === null) metrics.workersAlive.set(1);
-  const httpBound = await admin.listen(config.http.addr);
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
   serving.setServing(true);
   logger.info(
