@@ -13,7 +13,7 @@ import { decision, INTERNAL_ERROR_POLICY } from "../model/decision.js";
 import type { DecisionLog, TraceIds } from "../observability/decision-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { parentContext, parentSpanContext } from "../observability/trace-context.js";
+import { parentContext, traceIdsOf } from "../observability/trace-context.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { Authorization } from "./authorization.js";
 import { type DecideEnvironment, decideCheck } from "./decide-check.js";
@@ -119,8 +119,7 @@ export class Authorizer {
       if (trace === null) {
         // No span of ours was recorded: name the caller's span, when the request carried one.
         headers ??= requestHeaders(request);
-        const parent = headers === null ? null : parentSpanContext(headers);
-        if (parent !== null) trace = { traceId: parent.traceId, spanId: parent.spanId };
+        trace = headers === null ? null : traceIdsOf(headers);
       }
       deps.decisionLog.write(result, durationMs, trace);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parentSpanContext } from "./trace-context.js";
+import { parentSpanContext, traceIdsOf } from "./trace-context.js";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SPAN = "00f067aa0ba902b7";
@@ -35,5 +35,44 @@ describe("trace context from CheckRequest headers", () => {
     expect(parentSpanContext({ traceparent: "garbage" })).toBeNull();
     expect(parentSpanContext({ traceparent: `00-${"0".repeat(32)}-${SPAN}-01` })).toBeNull();
     expect(parentSpanContext({ "x-b3-traceid": "xyz" })).toBeNull();
+  });
+});
+
+describe("traceIdsOf (the decision line's fast reader)", () => {
+  it("agrees with OpenTelemetry's propagators on valid, odd and malformed headers", () => {
+    const T = TRACE;
+    const S = SPAN;
+    const cases: Array<Record<string, string>> = [
+      {},
+      { traceparent: `00-${T}-${S}-01` },
+      { traceparent: `00-${T}-${S}-01-extra` },
+      { traceparent: `01-${T}-${S}-01-extra` },
+      { traceparent: `ff-${T}-${S}-01` },
+      { traceparent: ` 00-${T}-${S}-00 ` },
+      { traceparent: `00-${T.toUpperCase()}-${S}-01` },
+      { traceparent: `00-${"0".repeat(32)}-${S}-01`, "x-b3-traceid": T, "x-b3-spanid": S },
+      { traceparent: "garbage", b3: `${T}-${S}-1` },
+      { b3: `${T}-${S}` },
+      { b3: `${T.slice(16)}-${S}-d` },
+      { b3: `junk ${T}-${S}-0-${S}` },
+      { b3: `${T}-${"0".repeat(16)}` },
+      { b3: "", "x-b3-traceid": T, "x-b3-spanid": S },
+      { b3: "0" },
+      { "x-b3-traceid": T, "x-b3-spanid": S },
+      { "x-b3-traceid": T.slice(12), "x-b3-spanid": S },
+      { "x-b3-traceid": T.toUpperCase(), "x-b3-spanid": S.toUpperCase() },
+      { "x-b3-traceid": T, "x-b3-spanid": S, "x-b3-sampled": "True" },
+      { "x-b3-traceid": T, "x-b3-spanid": S, "x-b3-sampled": "yes" },
+      { "x-b3-traceid": T, "x-b3-spanid": S, "x-b3-sampled": "yes", "x-b3-flags": "1" },
+      { "x-b3-traceid": T, "x-b3-spanid": ` ${S}` },
+      { "x-b3-traceid": "0", "x-b3-spanid": S },
+      { "x-b3-traceid": T },
+      { "x-b3-spanid": S },
+    ];
+    for (const headers of cases) {
+      const reference = parentSpanContext(headers);
+      const expected = reference === null ? null : { traceId: reference.traceId, spanId: reference.spanId };
+      expect(traceIdsOf(headers), JSON.stringify(headers)).toEqual(expected);
+    }
   });
 });
