@@ -9,7 +9,7 @@ import type { OperatorRevocations } from "../identity/revocation-list.js";
 import type { PolicySource } from "../policy/load-policy-set.js";
 import type { EngineState } from "../risk/engine-state.js";
 import type { SharedEvent } from "../risk/shared-event.js";
-import type { Workload } from "../workloads/workload-inventory.js";
+import type { Workload } from "../workloads/workload-index.js";
 
 /** The state channels and what travels on each. */
 export interface StateChannels {

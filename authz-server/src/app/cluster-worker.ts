@@ -20,7 +20,7 @@ import { importEngineState } from "../risk/engine-state.js";
 import { RiskEngine } from "../risk/risk-engine.js";
 import { resolveRiskSettings } from "../risk/risk-settings.js";
 import type { SharedEvent } from "../risk/shared-event.js";
-import { WorkloadInventory } from "../workloads/workload-inventory.js";
+import { WorkloadInventory } from "../workloads/workload-index.js";
 import { type CheckService, createCheckService } from "./check-service.js";
 import type { FromWorker, PolicySnapshot, ToWorker } from "./cluster-messages.js";
 import { isToWorker } from "./cluster-messages.js";

@@ -13,7 +13,7 @@ import { LineForwarder } from "../observability/line-forwarder.js";
 import type { LogDestination } from "../observability/log-destination.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import type { Workload } from "../workloads/workload-inventory.js";
+import type { Workload } from "../workloads/workload-index.js";
 import type { CheckServing } from "./check-service.js";
 import { type FromWorker, isFromWorker, type ToWorker, workerConfig } from "./cluster-messages.js";
 import type { StateHub } from "./cluster-state.js";
@@ -61,6 +61,13 @@ interface Member {
 }
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
+/**
+ * V8's young generation grows to 16 MB semi-spaces in the start-up burst (module loading, policy compilation) and
+ * stays there, resident, for the life of the process. 4 MB semi-spaces keep an idle worker about 10 MB smaller and
+ * cost no measurable CPU per Check: a scavenge's cost follows the live young objects (the calls in flight), not the
+ * space's size.
+ */
+const WORKER_NODE_OPTIONS = ["--max-semi-space-size=4"];
 /** A worker that dies sooner than this after its start counts towards the restart back-off. */
 const STABLE_AFTER_MS = 10_000;
 const MAX_RESTART_DELAY_MS = 10_000;
@@ -84,7 +91,7 @@ export class WorkerPool implements CheckServing {
     cluster.setupPrimary({
       exec: WORKER_MAIN,
       args: [],
-      execArgv: [...process.execArgv, ...(options.execArgv ?? [])],
+      execArgv: [...process.execArgv, ...WORKER_NODE_OPTIONS, ...(options.execArgv ?? [])],
       // stdout is a pipe per worker, read here and written out line by line: lines stay whole whatever their length.
       stdio: ["ignore", "pipe", "inherit", "ipc"],
     });

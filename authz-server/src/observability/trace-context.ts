@@ -8,6 +8,9 @@
  * same headers by the same rules without building an OpenTelemetry context, and is checked against the propagators
  * in the tests.
  */
+
+import { createRequire } from "node:module";
+import type { TextMapPropagator } from "@opentelemetry/api";
 import {
   type Context,
   isSpanContextValid,
@@ -16,8 +19,6 @@ import {
   type TextMapGetter,
   trace,
 } from "@opentelemetry/api";
-import { createRequire } from "node:module";
-import type { TextMapPropagator } from "@opentelemetry/api";
 
 type Headers = Readonly<Record<string, string>>;
 

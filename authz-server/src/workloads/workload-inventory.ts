@@ -8,6 +8,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseSpiffeId, trustDomainError } from "../identity/spiffe-id.js";
 import { formatIssues } from "../util/format-issues.js";
+import { type Workload, WorkloadInventory } from "./workload-index.js";
+
+export { type Workload, WorkloadInventory };
 
 const workloadSchema = z
   .object({
@@ -28,41 +31,6 @@ const fileSchema = z
     workloads: z.array(workloadSchema),
   })
   .strict();
-
-export interface Workload {
-  readonly name: string;
-  readonly namespace: string;
-  readonly serviceAccount: string;
-  readonly spiffeId: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly containers: readonly string[];
-  readonly podPrefixes: readonly string[];
-  readonly images: readonly string[];
-}
-
-export class WorkloadInventory {
-  private readonly bySpiffeId = new Map<string, Workload>();
-
-  constructor(readonly workloads: readonly Workload[]) {
-    for (const w of workloads) this.bySpiffeId.set(w.spiffeId, w);
-  }
-
-  static empty(): WorkloadInventory {
-    return new WorkloadInventory([]);
-  }
-
-  bySpiffe(spiffeId: string): Workload | undefined {
-    return this.bySpiffeId.get(spiffeId);
-  }
-
-  labelsOf(spiffeId: string): Readonly<Record<string, string>> | undefined {
-    return this.bySpiffeId.get(spiffeId)?.labels;
-  }
-
-  get size(): number {
-    return this.workloads.length;
-  }
-}
 
 export type InventoryResult = { ok: true; inventory: WorkloadInventory } | { ok: false; error: string };
 
