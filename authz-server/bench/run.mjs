@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// trustgate benchmark: `npm run bench`.
+// trustgate benchmark: `npm run bench` (`-- --quick` for a short run, `-- --soak` for the 10-minute memory run).
 //
-// Drives the real trustgate process (started the way a user starts it, with 50 policies and default decision logging)
-// and, in the same run, a no-op Check server in the same runtime (Node + @grpc/grpc-js + the same codec) with h2load
-// over real gRPC (h2c) on 127.0.0.1, and reports requests/s and p50/p99 latency for both, and their ratios. Then it
-// measures Check latency while a burst of 10,000 Falco alerts is ingested.
+// Drives the real trustgate process (started as the Docker image starts it, with 50 policies and default decision
+// logging) with one worker process and with two, a trustgate that logs denies only, and a no-op Check server in the
+// same runtime (Node + @grpc/grpc-js + the same codec), with h2load over real gRPC (h2c) on 127.0.0.1. Rounds
+// alternate between the servers; each round runs every server unpinned (all CPUs for everyone) and, for the
+// single-process servers, "one core each" (server on CPU 1, h2load on CPU 0). It reports req/s, the server's CPU
+// time per Check (from /proc, all its processes), p50/p99 with one request in flight, alert → deny on every worker,
+// RSS of every serving process before, during and after the rounds, and Check latency during a Falco alert burst.
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net, { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHECK_PATH, framedBenchRequest } from "./check-request.mjs";
@@ -20,11 +23,18 @@ import { BENCH_POLICY_COUNT, benchPolicies } from "./policies.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..");
 const quick = process.argv.includes("--quick");
+const soak = process.argv.includes("--soak");
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
 const ROUNDS = quick ? 1 : 7;
 const ALERTS = 10_000;
+const ALERT_SAMPLES = quick ? 50 : 200;
+/** Connections polled for alert → deny: the primary hands connections to the workers in turn, so all hold some. */
+const PROBE_CONNECTIONS = 8;
+const SOAK_SECONDS = 600;
 const TOKEN = "bench-ingest-token";
+/** How the Docker image starts node (authz-server/Dockerfile). */
+const NODE_OPTIONS = ["--max-semi-space-size=4"];
 
 if (spawnSync("h2load", ["--version"]).error) {
   console.error("h2load not found: install it with `apt-get install -y nghttp2-client` (Debian/Ubuntu) and run again.");
@@ -37,9 +47,14 @@ writeFileSync(requestFile, framedBenchRequest());
 const policyDir = join(work, "policies");
 spawnSync("mkdir", ["-p", policyDir]);
 writeFileSync(join(policyDir, "bench.yaml"), benchPolicies());
+// billing: the Falco burst's workload. probe-<i>: one workload per alert → deny sample.
+const probes = Array.from(
+  { length: 2 * ALERT_SAMPLES },
+  (_, i) => `  - {name: probe-${i}, namespace: services, serviceAccount: probe-${i}, containers: [probe-${i}]}`,
+);
 writeFileSync(
   join(work, "workloads.yaml"),
-  "workloads:\n  - {name: billing, namespace: services, serviceAccount: billing, labels: {app: billing}, containers: [billing]}\n",
+  `workloads:\n  - {name: billing, namespace: services, serviceAccount: billing, labels: {app: billing}, containers: [billing]}\n${probes.join("\n")}\n`,
 );
 
 function freePort() {
@@ -52,7 +67,7 @@ function freePort() {
 }
 
 async function waitForPort(port, child, name) {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 400; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode})`);
     const ok = await new Promise((resolve) => {
       const socket = net.connect(port, "127.0.0.1");
@@ -68,12 +83,14 @@ async function waitForPort(port, child, name) {
   throw new Error(`${name} did not listen on ${port}`);
 }
 
-// The servers run on CPU 1 and h2load on CPU 0 when taskset exists: on a 2-core machine this keeps the load
-// generator and the server under test from trading places, which is most of the run-to-run noise.
-const PIN = !spawnSync("taskset", ["-V"]).error;
-function pinned(cpu, command, args) {
-  return PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
+const PIN = !spawnSync("taskset", ["-V"]).error && cpus().length >= 2;
+
+/** Moves every thread of the processes onto `cpuList` ("1", or "0-N" for all). */
+function setAffinity(pids, cpuList) {
+  if (!PIN) return;
+  for (const pid of pids) spawnSync("taskset", ["-a", "-p", "-c", cpuList, String(pid)], { stdio: "ignore" });
 }
+const ALL_CPUS = `0-${cpus().length - 1}`;
 
 /** h2load arguments for gRPC Check calls with the benchmark request. */
 function h2loadArgs(port, { requests, clients, streams, logFile }) {
@@ -84,9 +101,9 @@ function h2loadArgs(port, { requests, clients, streams, logFile }) {
   return args;
 }
 
-function h2load(port, options) {
+function h2load(port, options, pinned = false) {
   const args = h2loadArgs(port, options);
-  const [command, commandArgs] = pinned(0, "h2load", args);
+  const [command, commandArgs] = pinned && PIN ? ["taskset", ["-c", "0", "h2load", ...args]] : ["h2load", args];
   const run = spawnSync(command, commandArgs, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(run.stdout);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(run.stdout);
@@ -94,30 +111,63 @@ function h2load(port, options) {
   return Number(rps[1]);
 }
 
-function percentiles(logFile) {
+function percentiles(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { p50: at(0.5), p99: at(0.99), n: sorted.length };
+}
+
+function logPercentiles(logFile) {
   // h2load log: <start time µs>\t<status>\t<duration µs>
-  const durations = readFileSync(logFile, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => Number(l.split("\t")[2]))
-    .sort((a, b) => a - b);
-  const at = (q) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] / 1000;
-  return { p50: at(0.5), p99: at(0.99), n: durations.length };
+  return percentiles(
+    readFileSync(logFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => Number(l.split("\t")[2]) / 1000),
+  );
 }
 
-function latency(port, name) {
+function latency(port, name, pinned) {
   const logFile = join(work, `${name}-latency.log`);
-  h2load(port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile });
-  return percentiles(logFile);
+  h2load(port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile }, pinned);
+  return logPercentiles(logFile);
 }
 
-/** CPU time (user + system) a process has used, in µs, from /proc (Linux). */
-function cpuMicros(pid) {
+/** The process and its children (a trustgate primary's workers). */
+function processTree(pid) {
+  const children = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).stdout.trim();
+  return [pid, ...children.split("\n").filter(Boolean).map(Number)];
+}
+
+/** CPU time (user + system) the processes have used, in µs, from /proc (Linux). */
+function cpuMicros(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    } catch {
+      return Number.NaN;
+    }
+  }
+  return total;
+}
+
+function status(pid, field) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
   } catch {
     return Number.NaN;
+  }
+}
+
+/** Resets the peak RSS the kernel keeps for a process (VmHWM), so it can be read again for the rounds alone. */
+function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  } catch {
+    // not permitted: the peak then includes start-up
   }
 }
 
@@ -126,21 +176,46 @@ function median(values) {
   return s[Math.floor(s.length / 2)];
 }
 
-function falcoAlert(i) {
+function falcoAlert(i, container = "billing", priority = "Notice") {
   return JSON.stringify({
     hostname: "node-1",
-    output: `Notice A shell was spawned in a container with an attached terminal (container=billing n=${i})`,
+    output: `${priority} A shell was spawned in a container with an attached terminal (container=${container} n=${i})`,
     output_fields: {
       "container.id": "0123456789ab",
-      "container.name": "billing",
+      "container.name": container,
       "evt.time": 1795000000000000000 + i,
       "proc.name": "sh",
     },
-    priority: "Notice",
+    priority,
     rule: "Terminal shell in container",
     source: "syscall",
     tags: ["container", "shell"],
     time: new Date().toISOString().replace("Z", "000000Z"),
+  });
+}
+
+function postAlert(port, body, agent) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/v1/falco",
+        method: "POST",
+        agent,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
   });
 }
 
@@ -150,30 +225,7 @@ function falcoAlert(i) {
  */
 async function postAlerts(port, count, connections = 4) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const post = (body) =>
-    new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: "127.0.0.1",
-          port,
-          path: "/v1/falco",
-          method: "POST",
-          agent,
-          headers: {
-            authorization: `Bearer ${TOKEN}`,
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode));
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  const first = await post(falcoAlert(0));
+  const first = await postAlert(port, falcoAlert(0), agent);
   if (first === 404) return { skipped: "POST /v1/falco not available in this build" };
   let next = 1;
   let accepted = first === 200 ? 1 : 0;
@@ -182,7 +234,7 @@ async function postAlerts(port, count, connections = 4) {
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (next < count) {
-        const status = await post(falcoAlert(next++));
+        const status = await postAlert(port, falcoAlert(next++), agent);
         if (status === 200) accepted++;
         else refused++;
       }
@@ -196,38 +248,53 @@ async function postAlerts(port, count, connections = 4) {
 async function latencyDuring(port, name, during) {
   const logFile = join(work, `${name}.log`);
   const measured = new Promise((resolve, reject) => {
-    const [command, commandArgs] = pinned(
-      0,
-      "h2load",
-      h2loadArgs(port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile }),
-    );
-    const child = spawn(command, commandArgs, { stdio: "ignore" });
+    const child = spawn("h2load", h2loadArgs(port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile }), {
+      stdio: "ignore",
+    });
     child.on("exit", (code) =>
-      code === 0 ? resolve(percentiles(logFile)) : reject(new Error(`h2load exited ${code}`)),
+      code === 0 ? resolve(logPercentiles(logFile)) : reject(new Error(`h2load exited ${code}`)),
     );
   });
   const [result, other] = await Promise.all([measured, during()]);
   return { ...result, other };
 }
 
-function startTrustgate(grpcPort, httpPort, extraEnv = {}) {
-  const [command, args] = pinned(1, process.execPath, [join(repo, "authz-server", "bin", "trustgate.js"), "serve"]);
-  return spawn(command, args, {
-    cwd: repo,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      TRUSTGATE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
-      TRUSTGATE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
-      TRUSTGATE_POLICY_DIR: policyDir,
-      TRUSTGATE_POLICY_WATCH: "false",
-      TRUSTGATE_TRUST_DOMAINS: "cluster.local",
-      TRUSTGATE_TRUST_FILTER_HEADERS: "true",
-      TRUSTGATE_WORKLOADS_FILE: join(work, "workloads.yaml"),
-      TRUSTGATE_FALCO_TOKEN: TOKEN,
-      ...extraEnv,
+function startTrustgate(name, grpcPort, httpPort, workers, extraEnv = {}) {
+  const child = spawn(
+    process.execPath,
+    [...NODE_OPTIONS, join(repo, "authz-server", "bin", "trustgate.js"), "serve", "--workers", String(workers)],
+    {
+      cwd: repo,
+      stdio: ["ignore", "ignore", "inherit"],
+      env: {
+        ...process.env,
+        TRUSTGATE_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+        TRUSTGATE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        TRUSTGATE_POLICY_DIR: policyDir,
+        TRUSTGATE_POLICY_WATCH: "false",
+        TRUSTGATE_TRUST_DOMAINS: "cluster.local",
+        TRUSTGATE_TRUST_FILTER_HEADERS: "true",
+        TRUSTGATE_WORKLOADS_FILE: join(work, "workloads.yaml"),
+        TRUSTGATE_FALCO_TOKEN: TOKEN,
+        ...extraEnv,
+      },
     },
-  });
+  );
+  return { name, port: grpcPort, httpPort, child, workers };
+}
+
+async function waitReady(server) {
+  await waitForPort(server.port, server.child, server.name);
+  if (server.httpPort === undefined) return;
+  for (let i = 0; i < 400; i++) {
+    const ok = await fetch(`http://127.0.0.1:${server.httpPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${server.name} did not become ready`);
 }
 
 async function assertDecidedAllTheWay(grpcPort) {
@@ -247,82 +314,240 @@ async function assertDecidedAllTheWay(grpcPort) {
   }
 }
 
-async function main() {
-  const [grpcPort, httpPort, denyLogGrpc, denyLogHttp, noopPort] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
+/**
+ * Alert → deny: for each sample, post a Critical alert about a fresh workload and poll Checks from that workload on
+ * every probe connection until each of them is denied; the delay is from the ingest response to the last of them.
+ */
+async function alertToDeny(server, first) {
+  const { CheckClient } = await import("../dist/grpc/check-client.js");
+  const { buildCheckRequest } = await import("../dist/extauthz/build-check-request.js");
+  const probe = (i) =>
+    buildCheckRequest({
+      source: { principal: `spiffe://cluster.local/ns/services/sa/probe-${i}`, ip: "10.244.1.30", port: 40000 },
+      destination: {
+        principal: "spiffe://cluster.local/ns/team-0/sa/svc-0",
+        ip: "10.244.3.4",
+        port: 8080,
+        labels: { app: "svc-0" },
+      },
+      method: "GET",
+      path: "/v1/items",
+      host: "svc-0.team-0.svc.cluster.local",
+      headers: { "x-request-id": "probe" },
+    });
+  const clients = Array.from(
+    { length: server.workers > 1 ? PROBE_CONNECTIONS : 1 },
+    () => new CheckClient(`127.0.0.1:${server.port}`, { "grpc.use_local_subchannel_pool": 1 }),
   );
-  const trustgate = startTrustgate(grpcPort, httpPort);
-  const trustgateDenyLog = startTrustgate(denyLogGrpc, denyLogHttp, { TRUSTGATE_DECISION_LOG: "deny" });
-  const [noopCommand, noopArgs] = pinned(1, process.execPath, [join(here, "noop-server.mjs"), String(noopPort)]);
-  const noop = spawn(noopCommand, noopArgs, { stdio: ["ignore", "ignore", "inherit"] });
-  const servers = [
-    { name: "no-op Check server", port: noopPort, child: noop },
-    { name: "trustgate", port: grpcPort, child: trustgate },
-    { name: "trustgate, deny log only", port: denyLogGrpc, child: trustgateDenyLog },
-  ];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const delays = [];
   try {
-    for (const s of servers) await waitForPort(s.port, s.child, s.name);
-    await assertDecidedAllTheWay(grpcPort);
-    await assertDecidedAllTheWay(denyLogGrpc);
+    for (let s = 0; s < ALERT_SAMPLES; s++) {
+      const i = first + s;
+      for (const c of clients) {
+        const r = await c.check(probe(i));
+        if (r.status.code !== 0) throw new Error(`probe-${i} denied before its alert: ${JSON.stringify(r)}`);
+      }
+      const status = await postAlert(server.httpPort, falcoAlert(i, `probe-${i}`, "Critical"), agent);
+      if (status !== 200) throw new Error(`alert refused: ${status}`);
+      const accepted = performance.now();
+      const seen = await Promise.all(
+        clients.map(async (c) => {
+          for (;;) {
+            if ((await c.check(probe(i))).status.code !== 0) return performance.now();
+            if (performance.now() - accepted > 5000) throw new Error(`probe-${i} never denied`);
+          }
+        }),
+      );
+      delays.push(Math.max(...seen) - accepted);
+    }
+  } finally {
+    for (const c of clients) c.close();
+    agent.destroy();
+  }
+  return percentiles(delays);
+}
+
+async function soakRun(server) {
+  // Constant load (4 connections × 16 streams, closed loop) for SOAK_SECONDS; RSS of every process every 10 s.
+  const child = spawn(
+    "h2load",
+    [...h2loadArgs(server.port, { requests: 0, clients: 4, streams: 16 }).slice(2), "-D", String(SOAK_SECONDS)],
+    { stdio: "ignore" },
+  );
+  const samples = [];
+  const started = Date.now();
+  while (child.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 10_000));
+    const pids = processTree(server.child.pid);
+    samples.push({ t: Math.round((Date.now() - started) / 1000), rss: pids.map((pid) => status(pid, "VmRSS")) });
+  }
+  console.log(`soak: ${server.name}, ${SOAK_SECONDS} s of c4 m16; RSS MB per process (primary first) every 10 s`);
+  for (const s of samples) console.log(`  ${String(s.t).padStart(4)} s  ${s.rss.map((r) => r.toFixed(0)).join(" / ")}`);
+  const firstMinute = samples.filter((s) => s.t <= 60);
+  const rest = samples.filter((s) => s.t > 60);
+  for (let p = 0; p < samples[0].rss.length; p++) {
+    const base = median(firstMinute.map((s) => s.rss[p]));
+    const values = rest.map((s) => s.rss[p]);
+    console.log(
+      `  process ${p}: after the first minute ${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)} MB, ` +
+        `${(((Math.max(...values) - base) / base) * 100).toFixed(1)} % above the first minute's median (${base.toFixed(0)} MB)`,
+    );
+  }
+}
+
+async function main() {
+  const ports = await Promise.all(Array.from({ length: 7 }, () => freePort()));
+  const noopPort = ports[6];
+  const noop = {
+    name: "no-op Check server",
+    port: noopPort,
+    child: spawn(process.execPath, [join(here, "noop-server.mjs"), String(noopPort)], {
+      stdio: ["ignore", "ignore", "inherit"],
+    }),
+    workers: 1,
+    single: true,
+  };
+  const w1 = { ...startTrustgate("trustgate --workers 1", ports[0], ports[1], 1), single: true };
+  const w1deny = {
+    ...startTrustgate("  deny log only", ports[2], ports[3], 1, { TRUSTGATE_DECISION_LOG: "deny" }),
+    single: true,
+  };
+  const w2 = { ...startTrustgate("trustgate --workers 2", ports[4], ports[5], 2), single: false };
+  const servers = soak ? [w2] : [noop, w1, w1deny, w2];
+  const trustgates = servers.filter((s) => s !== noop);
+  if (soak) for (const s of [noop, w1, w1deny]) s.child.kill("SIGTERM");
+  try {
+    for (const s of servers) await waitReady(s);
+    for (const s of trustgates) await assertDecidedAllTheWay(s.port);
+    if (soak) {
+      h2load(w2.port, { requests: 20_000, clients: 4, streams: 16 });
+      await soakRun(w2);
+      return;
+    }
     console.log(`trustgate benchmark — ${BENCH_POLICY_COUNT} policies, h2load over h2c (gRPC), 127.0.0.1`);
     console.log(
-      `node ${process.version}, ${(await import("node:os")).cpus().length} CPUs${PIN ? ", servers on CPU 1, h2load on CPU 0" : ""}`,
+      `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")} at the start`,
     );
     console.log(
-      "decision logs: every decision (the default) → stdout → /dev/null; 'deny log only' = log.decisions: deny\n",
+      `decision logs: every decision (the default) → stdout → /dev/null; 'deny log only' = log.decisions: deny; node ${NODE_OPTIONS.join(" ")}\n`,
     );
-
-    // Warm everything up (JIT, connection pools) before measuring, then alternate servers round by round.
-    for (const s of servers) h2load(s.port, { requests: 20_000, clients: 4, streams: 32 });
     for (const s of servers) {
+      s.pids = processTree(s.child.pid);
+      s.rssBefore = s.pids.map((pid) => status(pid, "VmRSS"));
       s.rps = [];
       s.cpu = [];
+      s.cores = [];
+      s.pinnedRps = [];
+      s.pinnedCpu = [];
     }
+    // Warm everything up (JIT, connection pools) before measuring, then alternate servers round by round.
+    for (const s of servers) h2load(s.port, { requests: 20_000, clients: 4, streams: 16 });
+    for (const s of servers) for (const pid of s.pids) resetPeak(pid);
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of servers) {
-        const before = cpuMicros(s.child.pid);
-        s.rps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 32 }));
-        s.cpu.push((cpuMicros(s.child.pid) - before) / THROUGHPUT_REQUESTS);
+        const before = cpuMicros(s.pids);
+        const started = performance.now();
+        s.rps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }));
+        const wallMicros = (performance.now() - started) * 1000;
+        const used = cpuMicros(s.pids) - before;
+        s.cpu.push(used / THROUGHPUT_REQUESTS);
+        s.cores.push(used / wallMicros);
+      }
+      for (const s of servers.filter((x) => x.single && PIN)) {
+        setAffinity(s.pids, "1");
+        const before = cpuMicros(s.pids);
+        s.pinnedRps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }, true));
+        s.pinnedCpu.push((cpuMicros(s.pids) - before) / THROUGHPUT_REQUESTS);
+        setAffinity(s.pids, ALL_CPUS);
       }
     }
-    for (const s of servers) s.lat = latency(s.port, s.name.replaceAll(/\W+/g, "-"));
+    for (const s of servers) s.rssPeak = s.pids.map((pid) => status(pid, "VmHWM"));
+    for (const s of servers) s.lat = latency(s.port, s.name.replaceAll(/\W+/g, "-"), false);
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const s of servers) s.rssAfter = s.pids.map((pid) => status(pid, "VmRSS"));
 
-    // Throughput on this kind of machine drifts by tens of percent over a minute (shared CPUs), so each round's ratio
-    // is taken against the no-op server measured right before it, and the median of those ratios is reported. The
-    // server's own CPU time per Check (from /proc) drifts far less: it is the steadier measure of what trustgate adds.
-    const base = servers[0];
+    const fmt = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : "–");
+    const ratioCell = (values) =>
+      `${median(values).toFixed(2)}× (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
     const header = [
       "",
-      "req/s (median)",
-      "× no-op (median, range)",
+      "unpinned req/s",
+      "cores used",
+      "req/s per core",
       "CPU µs/Check",
-      "p50 (1 in flight)",
-      "p99 (1 in flight)",
+      "one core each req/s",
+      "CPU µs/Check",
+      "p50 1 in flight",
+      "p99 1 in flight",
     ];
-    const widths = [26, 15, 25, 14, 19, 19];
-    const format = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("");
-    console.log(format(header));
+    const widths = [24, 15, 11, 15, 13, 20, 13, 16, 16];
+    const row = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("");
+    console.log(row(header));
     for (const s of servers) {
-      const ratios = s.rps.map((rps, r) => rps / base.rps[r]);
-      const range = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+      const cores = median(s.cores);
       console.log(
-        format([
+        row([
           s.name,
-          median(s.rps).toFixed(0),
-          s === base ? "1.00×" : `${median(ratios).toFixed(2)}× (${range})`,
-          median(s.cpu).toFixed(1),
+          fmt(median(s.rps)),
+          fmt(cores, 2),
+          fmt(median(s.rps) / cores),
+          fmt(median(s.cpu), 1),
+          s.pinnedRps.length ? fmt(median(s.pinnedRps)) : "–",
+          s.pinnedCpu.length ? fmt(median(s.pinnedCpu), 1) : "–",
           `${s.lat.p50.toFixed(3)} ms`,
           `${s.lat.p99.toFixed(3)} ms`,
         ]),
       );
     }
-    console.log(`\nthroughput per round (${ROUNDS} rounds × ${THROUGHPUT_REQUESTS} requests, servers alternating):`);
-    for (const s of servers) console.log(`  ${s.name.padEnd(26)} ${s.rps.map((x) => x.toFixed(0)).join(", ")}`);
-    const cpuRatio = (s) => median(base.cpu) / median(s.cpu);
     console.log(
-      `capacity from CPU per Check (no-op CPU ÷ trustgate CPU): trustgate ${cpuRatio(servers[1]).toFixed(2)}×, deny log only ${cpuRatio(servers[2]).toFixed(2)}×`,
+      `\nthroughput per round (${ROUNDS} rounds × ${THROUGHPUT_REQUESTS} requests, c4 m16, servers alternating):`,
     );
-    const tgLat = servers[1].lat;
+    for (const s of servers) {
+      console.log(`  ${s.name.padEnd(24)} unpinned ${s.rps.map((x) => x.toFixed(0)).join(", ")}`);
+      if (s.pinnedRps.length)
+        console.log(`  ${"".padEnd(24)} one core ${s.pinnedRps.map((x) => x.toFixed(0)).join(", ")}`);
+    }
+
+    // Ratios per round (each against the server measured right before it in the same round), then their median.
+    const perRound = (a, b, key) => a[key].map((x, r) => x / b[key][r]);
+    const cpuKey = PIN ? "pinnedCpu" : "cpu";
+    console.log("\nthe issue's ratios (median of per-round ratios, range in brackets):");
+    console.log(
+      `  --workers 2 ÷ --workers 1 req/s, unpinned, all logged:  ${ratioCell(perRound(w2, w1, "rps"))}   target ≥ 1.4×`,
+    );
+    console.log(
+      `  CPU per Check, all logged ÷ deny log only (${PIN ? "one core each" : "unpinned"}):  ${ratioCell(perRound(w1, w1deny, cpuKey))}   target ≤ 1.1×`,
+    );
+    console.log(
+      `  CPU per Check, all logged ÷ no-op server (${PIN ? "one core each" : "unpinned"}):  ${ratioCell(perRound(w1, noop, cpuKey))}   target ≤ 1.2×`,
+    );
+    console.log(
+      `  decision log cost per Check (all logged − deny only, median): ${(median(w1[cpuKey]) - median(w1deny[cpuKey])).toFixed(1)} µs   target ≤ 5 µs`,
+    );
+    console.log(
+      `  1 in flight, all logged: p99 ${w1.lat.p99.toFixed(3)} ms (target ≤ 0.5 ms); p50 ÷ no-op p50 ${(w1.lat.p50 / noop.lat.p50).toFixed(2)}× (target ≤ 1.3×); --workers 2: p99 ${w2.lat.p99.toFixed(3)} ms, p50 ÷ no-op ${(w2.lat.p50 / noop.lat.p50).toFixed(2)}×`,
+    );
+
+    console.log("\nRSS MB of every process (primary first): before the rounds / peak during / 3 s after");
+    for (const s of servers) {
+      console.log(
+        `  ${s.name.padEnd(24)} ${s.rssBefore.map((x) => fmt(x)).join(" / ")}  |  ${s.rssPeak.map((x) => fmt(x)).join(" / ")}  |  ${s.rssAfter.map((x) => fmt(x)).join(" / ")}`,
+      );
+    }
+
+    // Alert → deny on every worker (and on the single process, for comparison).
+    const alertW1 = await alertToDeny(w1, 0);
+    const alertW2 = await alertToDeny(w2, ALERT_SAMPLES);
+    console.log(
+      `\nalert → deny, from the ingest response to a denied Check on every ${PROBE_CONNECTIONS} probe connections (all workers): p50 / p99 (n)`,
+    );
+    console.log(`  --workers 1  ${alertW1.p50.toFixed(2)} / ${alertW1.p99.toFixed(2)} ms (${alertW1.n})`);
+    console.log(
+      `  --workers 2  ${alertW2.p50.toFixed(2)} / ${alertW2.p99.toFixed(2)} ms (${alertW2.n})   target p99 ≤ 50 ms`,
+    );
 
     // Falco alert burst: Check latency (1 in flight) while 10,000 alerts are posted. On a 2-core machine the poster,
     // h2load and trustgate compete for CPU, so the same burst is also sent to a sink process that only reads and
@@ -333,31 +558,32 @@ async function main() {
     });
     await new Promise((resolve) => sink.listen(0, "127.0.0.1", resolve));
     const sinkPort = sink.address().port;
-    const control = await latencyDuring(grpcPort, "burst-to-sink", () => postAlerts(sinkPort, ALERTS));
+    const control = await latencyDuring(w1.port, "burst-to-sink", () => postAlerts(sinkPort, ALERTS));
     sink.close();
-    const burst = await latencyDuring(grpcPort, "burst-to-trustgate", () => postAlerts(httpPort, ALERTS));
-    if (burst.other.skipped) {
-      console.log(`\nFalco burst: skipped (${burst.other.skipped})`);
-    } else {
-      console.log(
-        `\nFalco burst: ${burst.other.accepted} alerts accepted (${burst.other.refused} refused) in ${burst.other.seconds.toFixed(1)} s, 4 keep-alive connections, one alert per POST`,
-      );
-      console.log(`Check latency, 1 in flight:            p50        p99`);
-      console.log(
-        `  no burst                        ${tgLat.p50.toFixed(3).padStart(8)} ${tgLat.p99.toFixed(3).padStart(10)} ms`,
-      );
-      console.log(
-        `  burst to a sink (control)       ${control.p50.toFixed(3).padStart(8)} ${control.p99.toFixed(3).padStart(10)} ms`,
-      );
-      console.log(
-        `  burst to trustgate              ${burst.p50.toFixed(3).padStart(8)} ${burst.p99.toFixed(3).padStart(10)} ms`,
-      );
-      console.log(
-        `p99 ratio: burst to trustgate / no burst = ${(burst.p99 / tgLat.p99).toFixed(2)}×; burst to trustgate / same burst to the sink = ${(burst.p99 / control.p99).toFixed(2)}× (target ≤ 2×)`,
-      );
-    }
+    const burst = await latencyDuring(w1.port, "burst-to-trustgate", () => postAlerts(w1.httpPort, ALERTS));
+    console.log(
+      `\nFalco burst (--workers 1): ${burst.other.accepted} alerts accepted (${burst.other.refused} refused) in ${burst.other.seconds.toFixed(1)} s, 4 keep-alive connections, one alert per POST`,
+    );
+    console.log(`Check latency, 1 in flight:            p50        p99`);
+    console.log(
+      `  no burst                        ${w1.lat.p50.toFixed(3).padStart(8)} ${w1.lat.p99.toFixed(3).padStart(10)} ms`,
+    );
+    console.log(
+      `  burst to a sink (control)       ${control.p50.toFixed(3).padStart(8)} ${control.p99.toFixed(3).padStart(10)} ms`,
+    );
+    console.log(
+      `  burst to trustgate              ${burst.p50.toFixed(3).padStart(8)} ${burst.p99.toFixed(3).padStart(10)} ms`,
+    );
+    console.log(
+      `p99 ratio: burst to trustgate / same burst to the sink = ${(burst.p99 / control.p99).toFixed(2)}× (target ≤ 2×)`,
+    );
+    console.log(
+      `\nload average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
-    for (const s of servers) s.child.kill("SIGTERM");
+    for (const s of [noop, w1, w1deny, w2]) if (s.child.exitCode === null) s.child.kill("SIGTERM");
     rmSync(work, { recursive: true, force: true });
   }
 }

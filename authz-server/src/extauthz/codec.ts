@@ -8,6 +8,7 @@ import protobuf from "protobufjs";
 import type { CheckRequestMessage } from "./check-request.js";
 import type { CheckResponseMessage } from "./check-response.js";
 import { CHECK_PATH, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "./proto-paths.js";
+import { writeCheckResponse } from "./response-writer.js";
 
 export interface CheckCodec {
   readonly root: protobuf.Root;
@@ -31,7 +32,7 @@ export function checkCodec(): CheckCodec {
     root,
     decodeRequest: (bytes) => request.decode(bytes) as unknown as CheckRequestMessage,
     encodeRequest: (message) => Buffer.from(request.encode(request.fromObject(message as object)).finish()),
-    encodeResponse: (message) => Buffer.from(response.encode(message as unknown as protobuf.Message).finish()),
+    encodeResponse: writeCheckResponse,
     decodeResponse: (bytes) =>
       response.toObject(response.decode(bytes), {
         longs: Number,

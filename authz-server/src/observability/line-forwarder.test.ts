@@ -3,7 +3,7 @@ import { LineForwarder } from "./line-forwarder.js";
 
 function forwarder() {
   const written: string[] = [];
-  return { f: new LineForwarder({ write: (t: string) => written.push(t) }), written };
+  return { f: new LineForwarder({ writeBytes: (b: Buffer) => written.push(b.toString("utf8")) }), written };
 }
 
 describe("LineForwarder", () => {

@@ -4,7 +4,10 @@
  * the primary writing every complete line through its one destination, lines from different workers never
  * interleave and are never cut, however long (a pipe write is atomic only up to 4 KiB).
  */
-import type { LineSink } from "./log-destination.js";
+/** Where whole lines go (a LogDestination), as bytes: no decoding and re-encoding on the way through. */
+export interface BytesSink {
+  writeBytes(bytes: Buffer): void;
+}
 
 const NEWLINE = 0x0a;
 /** A partial line longer than this is not a log line: it is written out as it is rather than held without bound. */
@@ -14,7 +17,7 @@ export class LineForwarder {
   private partial: Buffer[] = [];
   private partialBytes = 0;
 
-  constructor(private readonly sink: LineSink) {}
+  constructor(private readonly sink: BytesSink) {}
 
   push(chunk: Buffer): void {
     const last = chunk.lastIndexOf(NEWLINE);
@@ -28,17 +31,17 @@ export class LineForwarder {
       this.partial = [];
       this.partialBytes = 0;
     }
-    this.sink.write(whole.toString("utf8"));
+    this.sink.writeBytes(whole);
     if (last + 1 < chunk.length) this.keep(chunk.subarray(last + 1));
   }
 
   /** The other side closed: a last line without its newline is ended here, so it cannot run into another. */
   end(): void {
     if (this.partial.length === 0) return;
-    const rest = Buffer.concat(this.partial).toString("utf8");
+    const rest = Buffer.concat([...this.partial, Buffer.from("\n")]);
     this.partial = [];
     this.partialBytes = 0;
-    this.sink.write(`${rest}\n`);
+    this.sink.writeBytes(rest);
   }
 
   private keep(piece: Buffer): void {

@@ -1,27 +1,36 @@
 /**
  * Where every log line of a process goes: a batching front for pino's asynchronous destination (sonic-boom).
  *
- * Lines are collected and handed on as one string when 64 KiB have gathered or `flushDelayMs` after the first line
- * of a batch. With one request in flight each decision is its own event-loop turn; handing each line on at once cost
- * a write() and a thread-pool round trip (two thread wake-ups) per decision, several times the decision itself.
- * Batching across turns makes that one write per batch. Measured per line, all threads, one line per turn: this
- * front + sonic-boom 2.0 µs, sonic-boom alone with `minLength` 5.5 µs (it re-measures its pending string on every
- * write), pino's worker-thread transport 3.3 µs.
+ * Lines are encoded into a 64 KiB batch buffer as they are written, and the batch is handed on when it is full or
+ * `flushDelayMs` after its first line. Two costs are avoided this way:
+ * - per-line output. With one request in flight each decision is its own event-loop turn; handing each line on at
+ *   once cost a write() and a thread-pool round trip (two thread wake-ups) per decision, several times the decision
+ *   itself. Measured per line, all threads, one line per turn: this front + sonic-boom 2.0 µs, sonic-boom alone with
+ *   `minLength` 5.5 µs (it re-measures its pending string on every write), pino's worker-thread transport 3.3 µs.
+ * - lines kept as strings. A decision line is a rope of some forty pieces; held until a flush, it survived young-
+ *   generation collections and was promoted, and under load the promoted lines made most of the old-generation
+ *   garbage. Encoded at once, the rope dies young and the batch lives outside the JavaScript heap.
  *
- * Every line goes through the same front (pino's own lines too), so lines stay in order and whole: a process has
- * exactly one writer on its output. The pending output is bounded (`maxBufferedBytes`): past it, lines are dropped
- * and counted rather than queued without limit while the reader of stdout is stuck.
+ * Every line goes through the same front (pino's own lines too, and in a cluster primary the workers' lines), so
+ * lines stay in order and whole: a process has exactly one writer on its output. What is queued and not yet written
+ * is bounded (`maxBufferedBytes`): past it, lines are dropped and counted rather than queued while stdout is stuck.
  */
 import pino from "pino";
 
+/** Something that takes whole lines (LineForwarder writes into a LogDestination through this). */
 export interface LineSink {
   write(text: string): unknown;
 }
 
-/** sonic-boom's surface that this front uses (pino.destination returns one). */
-interface SonicBoomLike extends LineSink {
+/** What batches are handed to: sonic-boom in buffer mode, or any stream (tests). */
+export interface ByteSink {
+  write(bytes: Buffer): unknown;
+}
+
+interface SonicBoomLike extends ByteSink {
   flushSync(): void;
-  on(event: "drop", listener: (data: string) => void): unknown;
+  flush(done: (err?: Error) => void): void;
+  on(event: "drop", listener: (data: Buffer) => void): unknown;
 }
 
 export interface LogDestinationOptions {
@@ -31,37 +40,39 @@ export interface LogDestinationOptions {
   readonly maxBufferedBytes?: number;
 }
 
-const MAX_BATCH_CHARS = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 const DEFAULT_FLUSH_DELAY_MS = 50;
 const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+const NEWLINE = 0x0a;
 
-function countLines(text: string): number {
+function countLines(bytes: Buffer): number {
   let n = 0;
-  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
+  for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, i + 1)) n++;
   return n;
 }
 
 export class LogDestination implements LineSink {
   /** Lines dropped because the output could not keep up (or was closed). */
   droppedLines = 0;
-  private lines: string[] = [];
-  private chars = 0;
+  private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private used = 0;
   private scheduled = false;
   private readonly flushDelayMs: number;
-  private readonly out: LineSink;
+  private readonly out: ByteSink;
   /** One timer, re-armed per batch (a fired timer can be refreshed; a cleared one cannot). */
   private timer: NodeJS.Timeout | null = null;
   private readonly flushBound = () => this.handOver();
 
-  /** `target`: a file descriptor (written asynchronously by sonic-boom) or any stream taking strings (tests). */
-  constructor(target: number | LineSink, options: LogDestinationOptions = {}) {
+  /** `target`: a file descriptor (written asynchronously by sonic-boom) or a stream taking Buffers (tests). */
+  constructor(target: number | ByteSink, options: LogDestinationOptions = {}) {
     this.flushDelayMs = options.flushDelayMs ?? (typeof target === "number" ? DEFAULT_FLUSH_DELAY_MS : 0);
     if (typeof target === "number") {
       const boom = pino.destination({
         dest: target,
         sync: false,
+        contentMode: "buffer",
         maxLength: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
-      }) as unknown as SonicBoomLike;
+      } as Parameters<typeof pino.destination>[0] & object) as unknown as SonicBoomLike;
       boom.on("drop", (data) => {
         this.droppedLines += countLines(data);
       });
@@ -73,35 +84,40 @@ export class LogDestination implements LineSink {
 
   /** Takes one or more whole lines (each ending in "\n"). */
   write(text: string): boolean {
-    this.lines.push(text);
-    this.chars += text.length;
-    if (this.chars >= MAX_BATCH_CHARS) this.handOver();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      if (this.flushDelayMs === 0) setImmediate(this.flushBound);
-      else if (this.timer === null) this.timer = setTimeout(this.flushBound, this.flushDelayMs).unref();
-      else this.timer.refresh();
+    // At most three bytes per UTF-16 unit: if that could overflow the batch, start a new one first.
+    const worst = text.length * 3;
+    if (this.used + worst > BATCH_BYTES) {
+      this.handOver();
+      if (worst > BATCH_BYTES) {
+        this.out.write(Buffer.from(text, "utf8"));
+        return true;
+      }
     }
+    this.used += this.batch.write(text, this.used);
+    this.schedule();
     return true;
+  }
+
+  /** Takes bytes that hold whole lines (another process's output, already encoded). */
+  writeBytes(bytes: Buffer): void {
+    if (this.used + bytes.length > BATCH_BYTES) {
+      this.handOver();
+      if (bytes.length > BATCH_BYTES) {
+        this.out.write(Buffer.from(bytes));
+        return;
+      }
+    }
+    this.used += bytes.copy(this.batch, this.used);
+    this.schedule();
   }
 
   /** Hands the batch to the output now; it is written asynchronously, then `done` is called (pino's flush). */
   flush(done?: (err?: Error) => void): void {
     this.handOver();
     if (done === undefined) return;
-    const out = this.out as { flush?: (cb: (err?: Error) => void) => void };
+    const out = this.out as Partial<SonicBoomLike>;
     if (typeof out.flush === "function") out.flush(done);
     else done();
-  }
-
-  private handOver(): void {
-    // A pending timer is left to fire into an empty batch: cheaper than clearing and re-creating it.
-    this.scheduled = false;
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join("");
-    this.lines = [];
-    this.chars = 0;
-    this.out.write(text);
   }
 
   /** Writes everything out before returning (at exit). */
@@ -113,5 +129,24 @@ export class LogDestination implements LineSink {
     } catch {
       // A closed stdout at exit is not worth crashing over.
     }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.flushDelayMs === 0) setImmediate(this.flushBound);
+    else if (this.timer === null) this.timer = setTimeout(this.flushBound, this.flushDelayMs).unref();
+    else this.timer.refresh();
+  }
+
+  private handOver(): void {
+    // A pending timer is left to fire into an empty batch: cheaper than clearing and re-creating it.
+    this.scheduled = false;
+    if (this.used === 0) return;
+    const chunk = this.batch.subarray(0, this.used);
+    // The output keeps the chunk until it is written: the next batch gets fresh memory.
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.used = 0;
+    this.out.write(chunk);
   }
 }

@@ -5,7 +5,7 @@
  * our own code is cheaper than pino's path-based redaction on every decision line.
  */
 import pino, { type Logger } from "pino";
-import { type LineSink, LogDestination } from "./log-destination.js";
+import { type ByteSink, LogDestination } from "./log-destination.js";
 
 export type { Logger };
 
@@ -14,10 +14,10 @@ export interface LoggerOptions {
   readonly fields?: Readonly<Record<string, string | number>>;
 }
 
-/** `destination`: a file descriptor (default stdout) or a stream taking strings (tests). */
+/** `destination`: a file descriptor (default stdout) or a stream taking Buffers (tests). */
 export function createLogger(
   level: string,
-  destination: LineSink | number | LogDestination = 1,
+  destination: ByteSink | number | LogDestination = 1,
   options: LoggerOptions = {},
 ): Logger {
   const stream = destination instanceof LogDestination ? destination : new LogDestination(destination);

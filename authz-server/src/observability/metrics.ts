@@ -6,12 +6,13 @@
  * the rest (policy reloads, workers); the primary's /metrics adds them up (see app/cluster-metrics.ts). Gauges that
  * every process would report alike say how they aggregate (`aggregator`).
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { FixedHistogram } from "./fixed-histogram.js";
 
 export class Metrics {
   readonly registry = new Registry();
   readonly decisions: Counter<"outcome" | "policy">;
-  readonly checkDuration: Histogram;
+  readonly checkDuration: FixedHistogram;
   readonly rejections: Counter<"kind">;
   readonly spoofedHeaders: Counter;
   readonly shadowDecisions: Counter<"policy" | "result">;
@@ -25,8 +26,8 @@ export class Metrics {
   readonly workersAlive: Gauge;
   readonly workersDesired: Gauge;
   readonly workerRestarts: Counter;
-  /** Per deciding policy, the counter child of each outcome. */
-  private readonly decisionChildren = new Map<string, Record<string, { inc(): void } | undefined>>();
+  /** Decisions counted since the last scrape, per deciding policy and outcome (added to the counter at scrape). */
+  private readonly pendingDecisions = new Map<string, Record<string, number>>();
 
   constructor(
     options: {
@@ -39,18 +40,32 @@ export class Metrics {
   ) {
     const registers = [this.registry];
     const control = options.controlMetrics === false ? [] : registers;
+    const pending = this.pendingDecisions;
+    // Counted in a plain map on the hot path; prom-client's labelled inc (label object, validation, hash) runs only
+    // when the counter is read.
     this.decisions = new Counter({
       name: "trustgate_decisions_total",
       help: "Check decisions by outcome (allow, deny, unauthenticated) and deciding policy",
       labelNames: ["outcome", "policy"],
       registers,
+      collect() {
+        for (const [policy, byOutcome] of pending) {
+          for (const outcome in byOutcome) {
+            const n = byOutcome[outcome]!;
+            if (n > 0) {
+              this.inc({ outcome, policy }, n);
+              byOutcome[outcome] = 0;
+            }
+          }
+        }
+      },
     });
-    this.checkDuration = new Histogram({
-      name: "trustgate_check_duration_seconds",
-      help: "Time to decide one Check, from request decoded to response built",
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+    this.checkDuration = new FixedHistogram(
+      "trustgate_check_duration_seconds",
+      "Time to decide one Check, from request decoded to response built",
+      [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
       registers,
-    });
+    );
     this.rejections = new Counter({
       name: "trustgate_rejections_total",
       help: "Requests refused before policy evaluation (identity, malformed, destination)",
@@ -138,17 +153,12 @@ export class Metrics {
   }
 
   countDecision(outcome: string, policy: string): void {
-    let byOutcome = this.decisionChildren.get(policy);
+    let byOutcome = this.pendingDecisions.get(policy);
     if (byOutcome === undefined) {
-      byOutcome = {};
-      this.decisionChildren.set(policy, byOutcome);
+      byOutcome = { allow: 0, deny: 0, unauthenticated: 0 };
+      this.pendingDecisions.set(policy, byOutcome);
     }
-    let child = byOutcome[outcome];
-    if (child === undefined) {
-      child = this.decisions.labels(outcome, policy);
-      byOutcome[outcome] = child;
-    }
-    child.inc();
+    byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
   }
 
   setPolicySet(version: string, count: number): void {
