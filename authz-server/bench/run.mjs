@@ -26,7 +26,8 @@ const quick = process.argv.includes("--quick");
 const soak = process.argv.includes("--soak");
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
-const ROUNDS = quick ? 1 : 7;
+const roundsFlag = process.argv.find((a) => a.startsWith("--rounds="));
+const ROUNDS = roundsFlag ? Number(roundsFlag.slice(9)) : quick ? 1 : 7;
 const ALERTS = 10_000;
 const ALERT_SAMPLES = quick ? 50 : 200;
 /** Connections polled for alert → deny: the primary hands connections to the workers in turn, so all hold some. */

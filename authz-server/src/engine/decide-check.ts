@@ -5,7 +5,7 @@
  */
 
 import type { CheckRequestMessage } from "../extauthz/check-request.js";
-import { type BuildEnvironment, fromCheckRequest, type Rejection } from "../extauthz/from-check-request.js";
+import { type BuildEnvironment, buildRequestModel, type Rejection } from "../extauthz/from-check-request.js";
 import {
   type Decision,
   decision,
@@ -47,7 +47,7 @@ export function decideCheck(
 ): Authorization {
   const decisionId = options.decisionId ?? "";
   const policyVersion = set?.version ?? "";
-  const built = fromCheckRequest(request, { ...env, nowMs: options.nowMs });
+  const built = buildRequestModel(request, env, options.nowMs);
   if (!built.ok) {
     const rejected = rejectionDecision(built.rejection);
     const common = { model: null, rejection: built.rejection, spoofedHeaders: built.spoofedHeaders };

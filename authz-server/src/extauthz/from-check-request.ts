@@ -47,6 +47,15 @@ function reject(kind: RejectionKind, reason: string, principal = "", spoofed: st
 }
 
 export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnvironment): BuildResult {
+  return buildRequestModel(request, env, env.nowMs);
+}
+
+/** The same, with the time given apart (the decision path passes its long-lived environment as it is). */
+export function buildRequestModel(
+  request: CheckRequestMessage,
+  env: Omit<BuildEnvironment, "nowMs">,
+  nowMs: number,
+): BuildResult {
   const attributes = request.attributes;
   if (!attributes) return reject("malformed", "CheckRequest has no attributes");
   const source = attributes.source ?? {};
@@ -78,7 +87,7 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
     { principal, certificate: source.certificate ?? "", headers },
     env.identity,
     env.certificates,
-    env.nowMs,
+    nowMs,
   );
   if (!identity.ok) return reject("identity", identity.reason, principal, spoofed);
   const destinationPrincipal = destination.principal ?? "";

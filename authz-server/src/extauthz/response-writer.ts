@@ -16,6 +16,16 @@ function tag(field: number, wire: number): number {
   return (field << 3) | wire;
 }
 
+/** Strings this short are measured and copied in JavaScript when they are ASCII (nearly all here are). */
+const SHORT = 128;
+
+/** UTF-8 length, without a call into the runtime for a short ASCII string. */
+function utf8Length(value: string): number {
+  if (value.length > SHORT) return Buffer.byteLength(value);
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value);
+  return value.length;
+}
+
 function varintSize(value: number): number {
   if (value < 0) return 10; // negative int32: sign-extended to 64 bits
   if (value < 0x80) return 1;
@@ -35,7 +45,7 @@ class Sizes {
 
   /** A string field's size; keeps its byte length. */
   string(value: string): number {
-    const n = Buffer.byteLength(value);
+    const n = utf8Length(value);
     this.list.push(n);
     return 1 + varintSize(n) + n;
   }
@@ -154,7 +164,12 @@ class Writer {
     const n = this.sizes.take();
     this.buf[this.pos++] = tag(field, LENGTH);
     this.varint(n);
-    this.pos += this.buf.write(value, this.pos, n, "utf8");
+    if (n === value.length && n <= SHORT) {
+      const { buf } = this;
+      let pos = this.pos;
+      for (let i = 0; i < n; i++) buf[pos++] = value.charCodeAt(i);
+      this.pos = pos;
+    } else this.pos += this.buf.write(value, this.pos, n, "utf8");
   }
 
   /** A nested message's tag and length; its fields follow. */

@@ -72,7 +72,26 @@ export function pathError(path: string): string | null {
   return null;
 }
 
+/**
+ * Every Check parses its caller's and its destination's IDs, and a mesh has few distinct ones: valid IDs are
+ * remembered (frozen, so sharing them is safe). Bounded: when full it starts over.
+ */
+const parsed = new Map<string, SpiffeIdResult>();
+const MAX_REMEMBERED = 4096;
+
 export function parseSpiffeId(input: string): SpiffeIdResult {
+  const known = parsed.get(input);
+  if (known !== undefined) return known;
+  const result = parseUncached(input);
+  if (result.ok) {
+    if (parsed.size >= MAX_REMEMBERED) parsed.clear();
+    Object.freeze(result.id);
+    parsed.set(input, Object.freeze(result));
+  }
+  return result;
+}
+
+function parseUncached(input: string): SpiffeIdResult {
   if (input.length === 0) return { ok: false, error: "SPIFFE ID cannot be empty" };
   if (input.length > MAX_SPIFFE_ID_LENGTH) {
     return { ok: false, error: `SPIFFE ID is longer than ${MAX_SPIFFE_ID_LENGTH} bytes` };
