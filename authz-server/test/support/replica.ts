@@ -24,7 +24,7 @@ export interface Replica {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `<dir>/<name>.yaml` (unless it exists from an earlier start) and starts the replica. */
+/** Writes `<dir>/<name>.yaml` and starts the replica; state files named in `config` stay where they are. */
 export async function startReplica(
   name: string,
   dir: string,
