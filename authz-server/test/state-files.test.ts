@@ -59,11 +59,14 @@ describe("state files", () => {
   it("ignores SIGHUP during the shutdown grace period, then finishes its shutdown and exits 0", async () => {
     const r = await startReplica("hup", dir, { shutdownGraceSeconds: 3 });
     const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String });
-    const Health = (grpc.loadPackageDefinition(definition) as any).grpc.health.v1.Health;
-    const client = new Health(r.serve.grpcAddress, grpc.credentials.createInsecure());
+    type HealthClient = grpc.Client & { Watch(request: { service: string }): grpc.ClientReadableStream<unknown> };
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      grpc: { health: { v1: { Health: new (address: string, credentials: grpc.ChannelCredentials) => HealthClient } } };
+    };
+    const client = new loaded.grpc.health.v1.Health(r.serve.grpcAddress, grpc.credentials.createInsecure());
     try {
       // An open Watch stream keeps the gRPC server in its grace period until the grace runs out.
-      const watch = client.Watch({ service: "" }) as grpc.ClientReadableStream<{ status: string }>;
+      const watch = client.Watch({ service: "" });
       watch.on("error", () => undefined);
       const exit = new Promise<number | null>((resolve) => {
         watch.on("data", (m: { status: string }) => {
