@@ -21,6 +21,8 @@ import { ingestConfigured } from "../http/ingest-auth.js";
 import { IngestListener } from "../http/ingest-listener.js";
 import { RevocationList } from "../identity/revocation-list.js";
 import type { Logger } from "../observability/logger.js";
+import { formatWarning } from "../policy-tools/lint.js";
+import { lintWorkloads } from "../policy-tools/workload-lint.js";
 import { EventSigner } from "../risk/event-signing.js";
 import { RedisRiskSharing } from "../risk/redis-sharing.js";
 import { RevocationStore } from "../risk/revocation-store.js";
@@ -160,6 +162,12 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
       timers.push(setInterval(() => engine.sweep(), SWEEP_INTERVAL_MS).unref());
       if (snapshots) {
         timers.push(setInterval(() => void risk.save(), config.risk.snapshotIntervalSeconds * 1000).unref());
+      }
+      if (mapper.strategy === "static") {
+        // Container names and pod prefixes are chosen by pod authors: overlaps let one workload's alerts land on another.
+        for (const w of lintWorkloads(inventory.workloads, config.workloads.file)) {
+          logger.warn({ event: "workload inventory overlap", code: w.code, workloads: w.policy }, formatWarning(w));
+        }
       }
       if (!config.revocations.file) {
         logger.warn(
