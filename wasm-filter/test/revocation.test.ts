@@ -208,7 +208,9 @@ describe("failures keep the last list and are counted", () => {
     respond(host, "200", listBody(1, []));
     expect(decide(host)).toBeNull();
     expect(host.logMessages(LogLevel.Warn)).toEqual([]);
-    expect(host.logMessages(LogLevel.Info).at(-1)).toMatch(/revocation list version 9 -> 1 \(0 identities, 0 fingerprints\)/);
+    expect(host.logMessages(LogLevel.Info).at(-1)).toMatch(
+      /revocation list version 9 -> 1 \(0 identities, 0 fingerprints\)/,
+    );
     expect(host.metric("trustgate_filter_revocation_list_version")?.value).toBe(1n);
   });
 
