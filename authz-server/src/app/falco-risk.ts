@@ -203,6 +203,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
       for (const timer of timers) clearInterval(timer);
       await listener?.close();
       await risk.stop();
+      await revocations.flush();
       await mapper.stop();
     },
   };

@@ -61,6 +61,11 @@ export class SharedRevocations implements RevocationSink {
     }
   }
 
+  /** Waits for the revocation file write under way or queued (at shutdown). */
+  async flush(): Promise<void> {
+    await (this.queued ?? this.writing).catch(() => undefined);
+  }
+
   // --- requests taken here ---------------------------------------------------------------------------------------
 
   async revoke(request: RevocationRequest): Promise<RevocationChange> {
