@@ -45,8 +45,8 @@ describe("state files", () => {
     try {
       const names = await readdir(dir);
       for (const name of leftovers) expect(names).not.toContain(name);
-      expect(r.logs().some((l) => l.event === "risk snapshot temporaries removed")).toBe(true);
-      expect(r.logs().some((l) => l.event === "revocation file temporaries removed")).toBe(true);
+      await r.logged("risk snapshot temporaries removed");
+      await r.logged("revocation file temporaries removed");
       expect((await r.admin("POST", "/v1/revocations", { spiffeId: ID.api, reason: "x" })).status).toBe(200);
       const saved = JSON.parse(await readFile(join(dir, "revocations.json"), "utf8")) as { records: unknown[] };
       expect(saved.records).toHaveLength(1);

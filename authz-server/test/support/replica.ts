@@ -16,6 +16,8 @@ export interface Replica {
   readonly httpUrl: string;
   /** The JSON log lines written so far. */
   logs(): Array<Record<string, unknown>>;
+  /** Waits (up to 5 s: log lines are written in batches) for a log line with this event. */
+  logged(event: string): Promise<Record<string, unknown>>;
   check(principal: string): Promise<{ allowed: boolean; reason: string }>;
   revocations(etag?: string): Promise<{ status: number; etag: string; body: string }>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
@@ -53,15 +55,26 @@ export async function startReplica(
   const serve = await startServe(["--config", file]);
   const client = new CheckClient(serve.grpcAddress);
   const httpUrl = serve.httpUrl;
+  // Complete lines only: the last one may still be arriving.
+  const logs = () =>
+    serve.output.stdout
+      .split("\n")
+      .slice(0, -1)
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     name,
     serve,
     httpUrl,
-    logs() {
-      return serve.output.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    logs,
+    async logged(event) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const line = logs().find((l) => l.event === event);
+        if (line !== undefined) return line;
+        if (Date.now() > deadline) throw new Error(`${name} did not log "${event}" within 5 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async check(principal) {
       const response = await client.check(
