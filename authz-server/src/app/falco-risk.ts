@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { FalcoMetrics } from "../falco/falco-metrics.js";
 import { FalcoIngest } from "../falco/ingest.js";
+import { AlertMapper } from "../falco/mapping/alert-mapper.js";
 import { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
 import { LabelMapper } from "../falco/mapping/label-mapper.js";
 import { StaticMapper } from "../falco/mapping/static-mapper.js";
@@ -110,7 +111,14 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
   });
 
   const falcoMetrics = new FalcoMetrics(registry, () => (mapper instanceof KubernetesMapper ? mapper.pods.size : null));
-  const ingest = new FalcoIngest({ mapper, weights: engine.settings, sink: risk, metrics: falcoMetrics, logger, now });
+  const ingest = new FalcoIngest({
+    mapper: new AlertMapper(mapper, config.falco.mapping.trustDomain),
+    weights: engine.settings,
+    sink: risk,
+    metrics: falcoMetrics,
+    logger,
+    now,
+  });
   const endpoint: FalcoEndpoint = {
     ingest,
     credentials,

@@ -9,6 +9,22 @@ import { parsePriority } from "../model/falco-priority.js";
 
 const address = z.string().min(1);
 
+/** A source can be weighed from silent (0) to ten times its alerts' weight. */
+const MAX_SOURCE_WEIGHT = 10;
+const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function sourceNames(weights: Record<string, number>, ctx: z.RefinementCtx): void {
+  for (const name of Object.keys(weights)) {
+    if (name === "internal") {
+      ctx.addIssue({ code: "custom", path: [name], message: "internal alerts never add risk; remove this key" });
+    } else if (name === "syscalls") {
+      ctx.addIssue({ code: "custom", path: [name], message: 'the syscall source is spelled "syscall"' });
+    } else if (!SOURCE_NAME.test(name)) {
+      ctx.addIssue({ code: "custom", path: [name], message: "not a Falco source name (syscall, k8s_audit, …)" });
+    }
+  }
+}
+
 const thresholds = z
   .object({
     medium: z.number().positive().default(5),
@@ -43,6 +59,8 @@ const risk = z
       }),
     ruleWeights: z.record(z.string(), z.number().nonnegative()).default({}),
     tagWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+    /** Falco source (`syscall`, `k8s_audit`, a plugin's) → multiplier of its tag and priority weights; unset: 1. */
+    sourceWeights: z.record(z.string(), z.number().min(0).max(MAX_SOURCE_WEIGHT)).default({}).superRefine(sourceNames),
     thresholds,
     /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
     activeWindowSeconds: z.number().positive().optional(),

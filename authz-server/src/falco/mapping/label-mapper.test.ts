@@ -28,7 +28,10 @@ describe("label mapping", () => {
       }),
     ).toMatchObject({ spiffeId: "spiffe://cluster.local/ns/services/sa/billing" });
     expect(
-      mapper.map({ "k8s.ns.name": "legacy", "k8s.pod.label.trustgate.io/sa": "spiffe://cluster.local/workload/legacy" }),
+      mapper.map({
+        "k8s.ns.name": "legacy",
+        "k8s.pod.label.trustgate.io/sa": "spiffe://cluster.local/workload/legacy",
+      }),
     ).toMatchObject({
       spiffeId: "spiffe://cluster.local/workload/legacy",
     });

@@ -40,8 +40,8 @@ export class StaticMapper implements WorkloadMapper {
       for (const name of w.containers) index(this.byContainer, name, w.spiffeId);
       for (const image of w.images) index(this.byImage, image, w.spiffeId);
       for (const prefix of w.podPrefixes) index(this.byPrefix, prefix, w.spiffeId);
-      let inNamespace = scoped.get(w.namespace);
-      if (inNamespace === undefined) scoped.set(w.namespace, (inNamespace = new Map()));
+      const inNamespace = scoped.get(w.namespace) ?? new Map<string, Target>();
+      scoped.set(w.namespace, inNamespace);
       for (const prefix of w.podPrefixes) index(inNamespace, prefix, w.spiffeId);
     }
     this.prefixes = [...this.byPrefix.keys()].sort((a, b) => b.length - a.length);
