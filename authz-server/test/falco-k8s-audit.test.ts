@@ -16,7 +16,8 @@ import {
   PUBLISHED_DISALLOWED_USER_OVH,
   SECRET_READ_BY_SHOP_API,
 } from "./support/k8s-audit-alerts.js";
-import { falcoNow, ID, type RiskTestServer, startRiskServer } from "./support/risk-server.js";
+import { FALCO_TOKEN, falcoNow, ID, type RiskTestServer, startRiskServer } from "./support/risk-server.js";
+import { startTestServer } from "./support/test-server.js";
 
 const SHOP_API = "spiffe://cluster.local/ns/shop/sa/api";
 const RUNTIME_RISK_POLICY = join(dirname(fileURLToPath(import.meta.url)), "../../policies/mesh/runtime-risk.yaml");
@@ -144,6 +145,23 @@ describe("a service account's token used for something Falco flags", () => {
     expect(r.body).toMatchObject({ accepted: 1, mapped: 0, unattributed: 1, attributions: 0, identities: [] });
     expect((await server.risk()).identities).toEqual([]);
     expect(await metrics()).toContain('trustgate_falco_unattributed_alerts_total{reason="not-a-workload"} 1');
+  });
+});
+
+describe("the caller's trust domain", () => {
+  it("warns at start-up when falco.mapping.trustDomain is not one trustgate accepts", async () => {
+    const other = await startTestServer(
+      {},
+      { identity: { trustDomains: ["prod.example.org"] }, falco: { token: FALCO_TOKEN }, log: { decisions: "none" } },
+    );
+    try {
+      expect(other.logs.find((l) => l.event === "falco trust domain not accepted")).toMatchObject({
+        trust_domain: "cluster.local",
+        accepted: ["prod.example.org"],
+      });
+    } finally {
+      await other.stop();
+    }
   });
 });
 

@@ -151,6 +151,14 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
       if (snapshots) {
         timers.push(setInterval(() => void risk.save(), config.risk.snapshotIntervalSeconds * 1000).unref());
       }
+      const { trustDomains } = config.identity;
+      const mappedTrustDomain = config.falco.mapping.trustDomain;
+      if (trustDomains.length > 0 && !trustDomains.includes(mappedTrustDomain)) {
+        logger.warn(
+          { event: "falco trust domain not accepted", trust_domain: mappedTrustDomain, accepted: trustDomains },
+          `falco.mapping.trustDomain ${mappedTrustDomain} is not in identity.trustDomains: identities built from Falco alerts (Kubernetes audit callers, the kubernetes and label strategies) never match a caller`,
+        );
+      }
       if (!ingestConfigured(credentials)) {
         logger.warn(
           { event: "falco ingest disabled" },

@@ -30,10 +30,6 @@ export class AlertMapper {
     private readonly trustDomain: string,
   ) {}
 
-  get strategy(): WorkloadMapper["strategy"] {
-    return this.mapper.strategy;
-  }
-
   /** Synchronous unless the strategy must fetch (a Kubernetes cache miss). */
   map(alert: FalcoAlert): Attributions | Promise<Attributions> {
     if (alert.source === K8S_AUDIT_SOURCE) return this.mapAudit(alert);
