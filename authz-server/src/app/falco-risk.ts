@@ -86,7 +86,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     levelCounts: () => engine.levelCounts(),
     feedAgeMs: () => risk.feedAgeMs(),
     feedFresh: () => engine.feed() === "fresh",
-    redisConnected: () => (sharing === null ? null : sharing.connected ? 1 : 0),
+    redisConnected: config.redis.url ? () => (sharing?.connected ? 1 : 0) : null,
   });
   if (config.redis.url) {
     sharing = new RedisRiskSharing({
@@ -110,7 +110,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     snapshots,
   });
 
-  const falcoMetrics = new FalcoMetrics(registry, () => (mapper instanceof KubernetesMapper ? mapper.pods.size : null));
+  const falcoMetrics = new FalcoMetrics(registry, mapper instanceof KubernetesMapper ? () => mapper.pods.size : null);
   const ingest = new FalcoIngest({
     mapper: new AlertMapper(mapper, config.falco.mapping.trustDomain),
     weights: engine.settings,

@@ -171,6 +171,16 @@ export const configSchema = z
         level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
         decisions: z.enum(["all", "deny", "none"]).default("all"),
         sampleRate: z.number().min(0).max(1).default(1),
+        /** More header names whose values decision lines redact, on top of the built-in credential headers. */
+        redactHeaders: z.array(z.string().min(1)).default([]),
+        /** Allow lines carry the request headers too (deny lines always do). */
+        allowHeaders: z.boolean().default(false),
+        /** Where decision lines go besides stdout: `otlp` ships them to an OpenTelemetry collector. */
+        ship: z.enum(["none", "otlp"]).default("none"),
+        /** Lines waiting or in flight to the collector at most; beyond that they are dropped and counted. */
+        shipQueueSize: z.number().int().positive().default(10_000),
+        shipBatchSize: z.number().int().positive().default(512),
+        shipIntervalMs: z.number().int().positive().default(1000),
       })
       .strict()
       .prefault({}),

@@ -19,8 +19,8 @@ export class FalcoMetrics {
   private readonly attributionChildren = new Map<string, { inc(): void }>();
   private readonly rejections: Counter<"reason">;
 
-  /** `kubernetesPods`: size of the Kubernetes mapping's pod cache, or null with other mappings. */
-  constructor(registry: Registry, kubernetesPods: () => number | null) {
+  /** `kubernetesPods`: size of the Kubernetes mapping's pod cache; null with other mappings (no gauge then). */
+  constructor(registry: Registry, kubernetesPods: (() => number) | null) {
     const registers = [registry];
     const alerts = new Counter({
       name: "trustgate_falco_alerts_total",
@@ -57,16 +57,16 @@ export class FalcoMetrics {
       labelNames: ["reason"],
       registers,
     });
-    new Gauge({
-      name: "trustgate_falco_kubernetes_pods",
-      help: "Pods in the Kubernetes mapping's watch cache (absent with other mappings)",
-      registers,
-      collect() {
-        const v = kubernetesPods();
-        if (v === null) this.reset();
-        else this.set(v);
-      },
-    });
+    if (kubernetesPods !== null) {
+      new Gauge({
+        name: "trustgate_falco_kubernetes_pods",
+        help: "Pods in the Kubernetes mapping's watch cache (absent with other mappings)",
+        registers,
+        collect() {
+          this.set(kubernetesPods());
+        },
+      });
+    }
   }
 
   alert(priority: FalcoPriority, mapping: MappingLabel): void {

@@ -55,7 +55,7 @@ function setup(risk: Record<string, unknown> = {}) {
         return "added";
       },
     },
-    metrics: new FalcoMetrics(registry, () => null),
+    metrics: new FalcoMetrics(registry, null),
     logger: createLogger(
       "info",
       new Writable({
