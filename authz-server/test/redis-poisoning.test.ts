@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisProcess, startRedis } from "../../test/support/redis.js";
+import { at, falcoJson, SHELL_IN_ORDER } from "./support/falco-alerts.js";
 import { requireBuild } from "./support/process.js";
 import { type Replica, startReplica } from "./support/replica.js";
-import { DENY_RISKY_CALLERS, ID, until } from "./support/risk-server.js";
+import { DENY_RISKY_CALLERS, falcoNow, ID, until } from "./support/risk-server.js";
 
 const STREAM = "trustgate:risk:events";
 const YEARS = 10 * 365 * 86_400_000;
@@ -160,6 +161,32 @@ describe("replicas with redis.eventKey: only signed events are believed", () => 
       expect(await refused(restarted, "unsigned")).toBeGreaterThanOrEqual(1);
     } finally {
       await restarted.stop();
+    }
+  });
+});
+
+describe("the bound holds both ways", () => {
+  it("an alert weighed beyond the bound by configuration is shared at the bound, and the other replica applies it", async () => {
+    await client.flushall();
+    const config = {
+      redis: { url: redis.url },
+      risk: { tagWeights: { shell: 1_000_000 }, sourceWeights: { syscall: 10 } },
+    };
+    const [a, b] = await Promise.all([
+      startReplica("heavy-a", dir, config, DENY_RISKY_CALLERS),
+      startReplica("heavy-b", dir, config, DENY_RISKY_CALLERS),
+    ]);
+    try {
+      expect(await a.postAlerts(falcoJson(at(SHELL_IN_ORDER, falcoNow())))).toBe(200);
+      await until(
+        () => b.check(ID.order),
+        (v) => !v.allowed,
+        "B to apply A's heavy alert",
+        2000,
+      );
+      expect(await refused(b, "out_of_bounds")).toBe(0);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
     }
   });
 });
