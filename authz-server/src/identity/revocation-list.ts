@@ -50,7 +50,12 @@ export function listVersion(spiffeIds: readonly string[], fingerprints: readonly
 }
 
 export class RevocationList {
-  private readonly byKey = new Map<string, RevocationRecord>();
+  /** Per kind, by subject: a lookup on the decision path builds no key. */
+  private readonly byKind: Readonly<Record<RevocationKind, Map<string, RevocationRecord>>> = {
+    spiffeId: new Map(),
+    fingerprint: new Map(),
+  };
+  private recordCount = 0;
   private revokedCount = 0;
   private clock = 0;
   private changes = 0;
@@ -71,8 +76,7 @@ export class RevocationList {
 
   /** Null when the list is full. */
   revoke(request: RevocationRequest, origin: string): RevocationRecord | null {
-    const key = recordKey(request.kind, request.subject);
-    if (!this.byKey.has(key) && this.byKey.size >= MAX_RECORDS) return null;
+    if (!this.byKind[request.kind].has(request.subject) && this.recordCount >= MAX_RECORDS) return null;
     const record: RevocationRecord = {
       ...request,
       revoked: true,
@@ -86,8 +90,7 @@ export class RevocationList {
 
   /** Null when the subject is not revoked now. */
   lift(kind: RevocationKind, subject: string, by: string, origin: string): RevocationRecord | null {
-    const current = this.active(recordKey(kind, subject));
-    if (current === undefined) return null;
+    if (this.active(kind, subject) === undefined) return null;
     const record: RevocationRecord = {
       kind,
       subject,
@@ -108,19 +111,25 @@ export class RevocationList {
   /** Merges a record; true when it replaced what this list held (false: this list already knew as much). */
   apply(record: RevocationRecord): boolean {
     if (record.seq > this.clock) this.clock = record.seq;
-    const key = recordKey(record.kind, record.subject);
-    const current = this.byKey.get(key);
+    const map = this.byKind[record.kind];
+    const current = map.get(record.subject);
     if (current !== undefined && !supersedes(record, current)) return false;
-    if (current === undefined && this.byKey.size >= MAX_RECORDS) return false;
+    if (current === undefined) {
+      if (this.recordCount >= MAX_RECORDS) return false;
+      this.recordCount += 1;
+    }
     this.revokedCount += Number(record.revoked) - Number(current?.revoked ?? false);
-    this.byKey.set(key, record);
+    map.set(record.subject, record);
     this.changes += 1;
     return true;
   }
 
   /** Every record, lifts included, in key order: the state to store or hand to another process. */
   records(): RevocationRecord[] {
-    return [...this.byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
+    const keyed: Array<[string, RevocationRecord]> = [];
+    for (const map of Object.values(this.byKind))
+      for (const r of map.values()) keyed.push([recordKey(r.kind, r.subject), r]);
+    return keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
   }
 
   /** The highest stamp seen: the next record made here is stamped above it. */
@@ -129,7 +138,7 @@ export class RevocationList {
   }
 
   get size(): number {
-    return this.byKey.size;
+    return this.recordCount;
   }
 
   // --- the decision path ------------------------------------------------------------------------------------------
@@ -141,11 +150,11 @@ export class RevocationList {
 
   /** The operator revocation of an identity in force now (not risk): the decision path refuses these. */
   identityRevocation(spiffeId: string): RevocationRecord | undefined {
-    return this.active(recordKey("spiffeId", spiffeId));
+    return this.active("spiffeId", spiffeId);
   }
 
   fingerprintRevocation(fingerprint: string): RevocationRecord | undefined {
-    return this.active(recordKey("fingerprint", fingerprint));
+    return this.active("fingerprint", fingerprint);
   }
 
   /** Revocations in force now, for operators. */
@@ -166,11 +175,13 @@ export class RevocationList {
     const ids = new Set<string>();
     const fingerprints: string[] = [];
     let untilMs = Number.POSITIVE_INFINITY;
-    for (const r of this.byKey.values()) {
-      if (!inForce(r, now)) continue;
-      if (r.expiresAtMs !== null && r.expiresAtMs < untilMs) untilMs = r.expiresAtMs;
-      if (r.kind === "spiffeId") ids.add(r.subject);
-      else fingerprints.push(r.subject);
+    for (const map of Object.values(this.byKind)) {
+      for (const r of map.values()) {
+        if (!inForce(r, now)) continue;
+        if (r.expiresAtMs !== null && r.expiresAtMs < untilMs) untilMs = r.expiresAtMs;
+        if (r.kind === "spiffeId") ids.add(r.subject);
+        else fingerprints.push(r.subject);
+      }
     }
     for (const id of critical) if (isRevocableIdentity(id)) ids.add(id);
     const spiffeIds = [...ids].sort();
@@ -190,8 +201,8 @@ export class RevocationList {
     return snapshot;
   }
 
-  private active(key: string): RevocationRecord | undefined {
-    const record = this.byKey.get(key);
+  private active(kind: RevocationKind, subject: string): RevocationRecord | undefined {
+    const record = this.byKind[kind].get(subject);
     return record !== undefined && inForce(record, this.now()) ? record : undefined;
   }
 }
