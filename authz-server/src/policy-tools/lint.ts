@@ -185,7 +185,7 @@ function implied(outer: FieldCheck, inner: readonly FieldCheck[]): boolean {
     (c) =>
       !c.negate &&
       c.attribute === outer.attribute &&
-      c.header === outer.header &&
+      c.key === outer.key &&
       c.written.every((v) => outer.written.includes(v) || outer.written.includes("*")),
   );
 }
