@@ -30,7 +30,7 @@ const splitPayment = `${header("production", "spiffe-authz")}spec:
     - key: source.certificate_subject
       values: ["CN=order-service.production.cluster.local"]
     - key: request.headers[x-request-id]
-      notValues: [""]
+      values: ["*"]
 `;
 
 const workloads: Workload[] = [
