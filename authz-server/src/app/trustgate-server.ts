@@ -25,6 +25,7 @@ import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/work
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -50,7 +51,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
-  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
+  const loader = new PolicyLoader(
+    policyDirs,
+    config.policies.rootNamespace,
+    policies,
+    metrics,
+    logger,
+    compileOptionsOf(config),
+  );
+  const requestSettings = requestSettingsOf(config);
   await loader.loadInitial();
 
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
@@ -75,6 +84,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     certificates: new CertificateCache(),
     risk,
     labelsOf,
+    request: requestSettings,
     metrics,
     decisionLog,
     logger,
@@ -98,6 +108,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     risk,
     trustDomains: config.identity.trustDomains,
     labelsOf,
+    request: requestSettings,
     dryRun,
     adminToken,
   });
@@ -117,6 +128,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const warnings = lintPolicySet(set, {
         workloads: inventory.workloads,
         trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+        request: requestSettings,
       });
       for (const w of warnings)
         logger.warn(
