@@ -10,16 +10,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { startTestServer, type TestServer } from "../../authz-server/test/support/test-server.js";
 import { buildCheckRequest } from "../../authz-server/src/extauthz/build-check-request.js";
+import { startTestServer, type TestServer } from "../../authz-server/test/support/test-server.js";
 import { UpstreamCheckClient } from "../support/upstream-envoy.js";
-import {
-  differenceProblem,
-  expected,
-  readScenarios,
-  type Scenario,
-  type ScenarioRequest,
-} from "./scenario-file.js";
+import { differenceProblem, expected, readScenarios, type Scenario, type ScenarioRequest } from "./scenario-file.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const scenarios = await readScenarios(join(here, "scenarios"));
@@ -133,7 +127,9 @@ for (const [key, group] of byMesh) {
           const got = code === 0 ? "ALLOW" : "DENY";
           tally.cases++;
           if (got !== expected(c)) {
-            mismatches.push(`case ${i} ${JSON.stringify(c.req)}: Istio ${c.istio}, expected ${expected(c)}, got ${got}`);
+            mismatches.push(
+              `case ${i} ${JSON.stringify(c.req)}: Istio ${c.istio}, expected ${expected(c)}, got ${got}`,
+            );
           } else if (got === c.istio) tally.agree++;
           else tally.traps++;
         }

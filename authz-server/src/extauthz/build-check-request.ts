@@ -57,7 +57,8 @@ function metadataContext(spec: RequestSpec): { filterMetadata: Record<string, St
   if (spec.jwt === undefined && spec.metadata === undefined) return null;
   const filterMetadata: Record<string, StructMessage> = {};
   for (const [name, value] of Object.entries(spec.metadata ?? {})) filterMetadata[name] = jsonToStruct(value);
-  if (spec.jwt !== undefined) filterMetadata[JWT_AUTHN_NAMESPACE] = jsonToStruct(spec.jwt === null ? {} : { payload: spec.jwt });
+  if (spec.jwt !== undefined)
+    filterMetadata[JWT_AUTHN_NAMESPACE] = jsonToStruct(spec.jwt === null ? {} : { payload: spec.jwt });
   return { filterMetadata };
 }
 

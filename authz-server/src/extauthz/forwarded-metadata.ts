@@ -42,7 +42,8 @@ export function forwardedMetadata(message: MetadataMessage | null | undefined, j
   }
   if (!Object.hasOwn(metadata, JWT_AUTHN_NAMESPACE)) return { ok: true, metadata, jwt: jwt.enabled ? NO_JWT : null };
   const entries = metadata[JWT_AUTHN_NAMESPACE]!;
-  const keys = jwt.payloadKeys.length > 0 ? jwt.payloadKeys.filter((k) => Object.hasOwn(entries, k)) : Object.keys(entries);
+  const keys =
+    jwt.payloadKeys.length > 0 ? jwt.payloadKeys.filter((k) => Object.hasOwn(entries, k)) : Object.keys(entries);
   const payloads: JsonObject[] = [];
   for (const key of keys) {
     const payload = entries[key];

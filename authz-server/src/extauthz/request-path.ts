@@ -42,7 +42,12 @@ function isDotSegment(target: string, start: number, end: number): boolean {
     const c = target.charCodeAt(i);
     if (c === 0x3b) break; // ';' ends the part servers use
     if (c === 0x2e) i += 1;
-    else if (c === 0x25 && i + 2 < end && target.charCodeAt(i + 1) === 0x32 && (target.charCodeAt(i + 2) | 0x20) === 0x65) {
+    else if (
+      c === 0x25 &&
+      i + 2 < end &&
+      target.charCodeAt(i + 1) === 0x32 &&
+      (target.charCodeAt(i + 2) | 0x20) === 0x65
+    ) {
       i += 3; // %2E or %2e
     } else return false;
     dots++;
@@ -62,7 +67,10 @@ export function requestPath(target: string): PathResult {
   for (let i = 0; i <= end; i++) {
     if (i === end || target.charCodeAt(i) === 0x2f) {
       if (i > 0 && maybeDot && isDotSegment(target, segmentStart, i)) {
-        return { ok: false, error: "path contains a '.' or '..' segment (after decoding %2E and cutting ';' parameters)" };
+        return {
+          ok: false,
+          error: "path contains a '.' or '..' segment (after decoding %2E and cutting ';' parameters)",
+        };
       }
       segmentStart = i + 1;
       maybeDot = false;

@@ -19,7 +19,7 @@ function kindOf(v: StructValueMessage): string | undefined {
   return KINDS.find((k) => Object.hasOwn(v, k));
 }
 
-function valueOf(v: StructValueMessage | null | undefined, depth: number): JsonValue {
+function jsonOf(v: StructValueMessage | null | undefined, depth: number): JsonValue {
   if (v === null || v === undefined) return null;
   switch (kindOf(v)) {
     case "numberValue":
@@ -32,7 +32,7 @@ function valueOf(v: StructValueMessage | null | undefined, depth: number): JsonV
       return objectOf(v.structValue, depth + 1);
     case "listValue": {
       if (depth + 1 > MAX_DEPTH) throw new TooDeep();
-      return (v.listValue?.values ?? []).map((item) => valueOf(item, depth + 1));
+      return (v.listValue?.values ?? []).map((item) => jsonOf(item, depth + 1));
     }
     default:
       return null;
@@ -43,7 +43,7 @@ function objectOf(s: StructMessage | null | undefined, depth: number): JsonObjec
   if (depth > MAX_DEPTH) throw new TooDeep();
   const out: Record<string, JsonValue> = Object.create(null);
   const fields = s?.fields;
-  if (fields) for (const key of Object.keys(fields)) out[key] = valueOf(fields[key], depth);
+  if (fields) for (const key of Object.keys(fields)) out[key] = jsonOf(fields[key], depth);
   return out;
 }
 

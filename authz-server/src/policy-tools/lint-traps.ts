@@ -126,7 +126,9 @@ function requestPrincipalWarnings(rule: CompiledRule, check: FieldCheck): TrapWa
     const issuerOnly = slash === -1 || v.slice(0, slash).endsWith(":/");
     if (v !== "*" && issuerOnly && !v.startsWith("*") && !v.endsWith("*")) {
       const reading =
-        slash === -1 ? `issuer "${v}" with an EMPTY subject` : `issuer "${v.slice(0, slash)}" and subject "${v.slice(slash + 1)}"`;
+        slash === -1
+          ? `issuer "${v}" with an EMPTY subject`
+          : `issuer "${v.slice(0, slash)}" and subject "${v.slice(slash + 1)}"`;
       out.push({
         rule,
         code: "request-principal-without-subject",
@@ -169,7 +171,7 @@ export function trapWarnings(p: CompiledPolicy, request: RequestSettings | undef
               rule,
               code: "header-presence",
               message: `${check.field} values ["*"]: Istio's documentation says "not empty", but Istio lets an empty header through; trustgate's ALLOW also requires it to be non-empty`,
-              fix: "to decide the same in Istio, require a concrete value or prefix instead of \"*\"",
+              fix: 'to decide the same in Istio, require a concrete value or prefix instead of "*"',
             });
           }
           break;

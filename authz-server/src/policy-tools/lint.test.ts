@@ -145,7 +145,8 @@ describe("lint", () => {
 });
 
 describe("lint: Istio traps, each with the portable spelling", () => {
-  const rule = (action: string, body: string) => `${header("a", "p")}spec:\n  action: ${action}\n  rules:\n  - ${body}\n`;
+  const rule = (action: string, body: string) =>
+    `${header("a", "p")}spec:\n  action: ${action}\n  rules:\n  - ${body}\n`;
   const JWT_ON = { numTrustedProxies: 0, jwt: { enabled: true, payloadKeys: [] } };
   function trapLint(yaml: string, request = JWT_ON) {
     return lintPolicySet(policySet(yaml), { workloads: [], trustDomains: ["cluster.local"], request });
@@ -153,14 +154,39 @@ describe("lint: Istio traps, each with the portable spelling", () => {
 
   it.each([
     ["DENY", `to: [{operation: {hosts: ["admin.internal"]}}]`, "deny-host-trap", '"admin.internal:*"'],
-    ["DENY", `from: [{source: {principals: ["spiffe://cluster.local/ns/a/sa/b"]}}]`, "principal-with-scheme", 'write "cluster.local/ns/a/sa/b"'],
-    ["ALLOW", `from: [{source: {principals: ["spiffe://cluster.local/ns/a/sa/b"]}}]`, "principal-with-scheme", 'write "cluster.local/ns/a/sa/b"'],
-    ["ALLOW", `from: [{source: {principals: ["Cluster.Local/ns/a/sa/b"]}}]`, "principal-never-matches", "<trust-domain>"],
+    [
+      "DENY",
+      `from: [{source: {principals: ["spiffe://cluster.local/ns/a/sa/b"]}}]`,
+      "principal-with-scheme",
+      'write "cluster.local/ns/a/sa/b"',
+    ],
+    [
+      "ALLOW",
+      `from: [{source: {principals: ["spiffe://cluster.local/ns/a/sa/b"]}}]`,
+      "principal-with-scheme",
+      'write "cluster.local/ns/a/sa/b"',
+    ],
+    [
+      "ALLOW",
+      `from: [{source: {principals: ["Cluster.Local/ns/a/sa/b"]}}]`,
+      "principal-never-matches",
+      "<trust-domain>",
+    ],
     ["ALLOW", `from: [{source: {principals: ["cluster.local/ns/*/sa/b"]}}]`, "principal-never-matches", "suffix"],
     ["DENY", `to: [{operation: {paths: ["/admin", "/admin/*"]}}]`, "deny-path-trap", "MERGE_SLASHES"],
-    ["ALLOW", `when: [{key: "request.headers[x-token]", values: ["*"]}]`, "header-presence", "concrete value or prefix"],
+    [
+      "ALLOW",
+      `when: [{key: "request.headers[x-token]", values: ["*"]}]`,
+      "header-presence",
+      "concrete value or prefix",
+    ],
     ["DENY", `from: [{source: {remoteIpBlocks: ["1.2.3.4"]}}]`, "deny-remote-ip-spoofable", "ipBlocks"],
-    ["ALLOW", `from: [{source: {requestPrincipals: ["https://issuer"]}}]`, "request-principal-without-subject", '"https://issuer/*"'],
+    [
+      "ALLOW",
+      `from: [{source: {requestPrincipals: ["https://issuer"]}}]`,
+      "request-principal-without-subject",
+      '"https://issuer/*"',
+    ],
     ["ALLOW", `from: [{source: {requestPrincipals: ["*/*"]}}]`, "request-principal-star-star", 'write "*"'],
     ["ALLOW", `when: [{key: connection.sni, values: [a.example]}]`, "sni-needs-tls-session", "include_tls_session"],
   ])("%s %s → %s", (action, body, code, fix) => {
@@ -178,9 +204,9 @@ describe("lint: Istio traps, each with the portable spelling", () => {
   it("flags JWT fields when Envoy is not said to forward the payloads", () => {
     const yaml = rule("DENY", `from: [{source: {requestPrincipals: ["iss/sub"]}}]`);
     expect(trapLint(yaml).map((w) => w.code)).not.toContain("jwt-not-forwarded");
-    expect(trapLint(yaml, { numTrustedProxies: 0, jwt: { enabled: false, payloadKeys: [] } }).map((w) => w.code)).toContain(
-      "jwt-not-forwarded",
-    );
+    expect(
+      trapLint(yaml, { numTrustedProxies: 0, jwt: { enabled: false, payloadKeys: [] } }).map((w) => w.code),
+    ).toContain("jwt-not-forwarded");
   });
 
   it("is quiet about the portable spellings", () => {

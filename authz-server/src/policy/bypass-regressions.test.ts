@@ -33,15 +33,18 @@ function decide(yaml: string, request: Parameters<typeof model>[0]) {
 }
 
 describe("';' path parameters and dot segments do not slip past DENY path rules", () => {
-  it.each(["/api/..;/admin/secret", "/api/internal;/x", "/api/%2e%2e;/admin/x", "/api/.;/x"])("%s is denied", (path) => {
-    let allowed: boolean;
-    try {
-      allowed = decide(adversarial, { path, host: "api.internal" }).allowed;
-    } catch {
-      allowed = false; // refused before evaluation: a deny
-    }
-    expect(allowed).toBe(false);
-  });
+  it.each(["/api/..;/admin/secret", "/api/internal;/x", "/api/%2e%2e;/admin/x", "/api/.;/x"])(
+    "%s is denied",
+    (path) => {
+      let allowed: boolean;
+      try {
+        allowed = decide(adversarial, { path, host: "api.internal" }).allowed;
+      } catch {
+        allowed = false; // refused before evaluation: a deny
+      }
+      expect(allowed).toBe(false);
+    },
+  );
 
   it("the same ALLOW still allows an ordinary path", () => {
     expect(decide(adversarial, { path: "/api/orders", host: "api.internal" }).allowed).toBe(true);
@@ -49,9 +52,12 @@ describe("';' path parameters and dot segments do not slip past DENY path rules"
 });
 
 describe("trailing-dot hosts do not slip past DENY host rules", () => {
-  it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])("%s is denied", (host) => {
-    expect(decide(adversarial, { path: "/api/x", host }).allowed).toBe(false);
-  });
+  it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])(
+    "%s is denied",
+    (host) => {
+      expect(decide(adversarial, { path: "/api/x", host }).allowed).toBe(false);
+    },
+  );
 });
 
 describe("ALLOW rules never match more than Istio", () => {
@@ -97,8 +103,13 @@ describe("ALLOW rules never match more than Istio", () => {
 });
 
 describe("condition keys named like JavaScript built-ins", () => {
-  it.each(["constructor", "toString", "hasOwnProperty"])("{key: %s} is a load error, never an internal error", (key) => {
-    const { errors } = compileYaml(`${head("d")}spec:\n  action: DENY\n  rules:\n  - when: [{key: ${key}, values: ["x*"]}]\n`);
-    expect(errors.map((e) => e.message).join("\n")).toContain(`unknown condition key "${key}"`);
-  });
+  it.each(["constructor", "toString", "hasOwnProperty"])(
+    "{key: %s} is a load error, never an internal error",
+    (key) => {
+      const { errors } = compileYaml(
+        `${head("d")}spec:\n  action: DENY\n  rules:\n  - when: [{key: ${key}, values: ["x*"]}]\n`,
+      );
+      expect(errors.map((e) => e.message).join("\n")).toContain(`unknown condition key "${key}"`);
+    },
+  );
 });

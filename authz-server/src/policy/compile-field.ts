@@ -9,17 +9,17 @@ import { Attribute } from "./attributes.js";
 import type { FieldCheck } from "./compiled.js";
 import type { ValueKind } from "./field-specs.js";
 import { HostWideMatcher, hostMatcher } from "./matchers/host-matcher.js";
-import { IpMatcher, type IpBlock, parseIpBlock } from "./matchers/ip-matcher.js";
-import { istioPattern, type Pattern } from "./matchers/istio-pattern.js";
-import { ClaimMatcher, FilterMetadataMatcher, RequestPrincipalMatcher, valueAt } from "./matchers/jwt-matcher.js";
-import type { Matcher, Reader } from "./matchers/matcher.js";
 import {
   NamespaceMatcher,
   PrincipalMatcher,
   ServiceAccountMatcher,
   TrustDomainMatcher,
 } from "./matchers/identity-matcher.js";
-import { type PathPattern, PathMatcher, PathWideMatcher } from "./matchers/path-matcher.js";
+import { type IpBlock, IpMatcher, parseIpBlock } from "./matchers/ip-matcher.js";
+import { istioPattern, type Pattern } from "./matchers/istio-pattern.js";
+import { ClaimMatcher, FilterMetadataMatcher, RequestPrincipalMatcher, valueAt } from "./matchers/jwt-matcher.js";
+import type { Matcher, Reader } from "./matchers/matcher.js";
+import { PathMatcher, type PathPattern, PathWideMatcher } from "./matchers/path-matcher.js";
 import { compilePathTemplate, isPathTemplate, istioPathProblem } from "./matchers/path-template.js";
 import { PortMatcher } from "./matchers/port-matcher.js";
 import { StringMatcher } from "./matchers/string-matcher.js";
@@ -83,7 +83,8 @@ function serviceAccountProblem(v: string): string | null {
   if (v.includes("*")) return "wildcards are not allowed in serviceAccounts";
   const slashes = v.split("/").length - 1;
   if (slashes > 1) return `expected format 'serviceAccount' or 'namespace/serviceAccount', found "${v}"`;
-  if (v.length > SERVICE_ACCOUNT_MAX_LENGTH) return `a service account cannot exceed ${SERVICE_ACCOUNT_MAX_LENGTH} characters`;
+  if (v.length > SERVICE_ACCOUNT_MAX_LENGTH)
+    return `a service account cannot exceed ${SERVICE_ACCOUNT_MAX_LENGTH} characters`;
   const [ns, sa] = slashes === 1 ? v.split("/") : ["x", v];
   if (ns === "" || sa === "") return `expected format 'serviceAccount' or 'namespace/serviceAccount', found "${v}"`;
   return null;
@@ -96,7 +97,10 @@ function valueProblem(input: FieldInput, v: string): string | null {
       return serviceAccountProblem(v);
     case "trustDomain":
       // istiod refuses '/' in the trustDomains fields, not in the source.trustDomain key.
-      return trustDomainProblem(v) ?? (input.field.startsWith("from[") && v.includes("/") ? "a trust domain cannot contain '/'" : null);
+      return (
+        trustDomainProblem(v) ??
+        (input.field.startsWith("from[") && v.includes("/") ? "a trust domain cannot contain '/'" : null)
+      );
     case "sourceIp":
     case "remoteIp":
     case "destinationIp": {
@@ -112,7 +116,9 @@ function valueProblem(input: FieldInput, v: string): string | null {
       return compiled.ok ? null : compiled.error;
     }
     case "fingerprint":
-      return v === "*" || isFingerprint(v) ? null : `"${v}" is not a certificate fingerprint of the form ${FINGERPRINT_FORMAT}`;
+      return v === "*" || isFingerprint(v)
+        ? null
+        : `"${v}" is not a certificate fingerprint of the form ${FINGERPRINT_FORMAT}`;
     case "subject":
     case "callerTrustDomain":
       return strictWildcardProblem(v);
@@ -174,7 +180,9 @@ function shower(input: FieldInput): (m: RequestModel) => string {
     }
     case "requestPrincipal":
       return (m) =>
-        (m.jwt?.payloads ?? []).map((p) => `${jsonText(valueAt(p, ["iss"]))}/${jsonText(valueAt(p, ["sub"]))}`).join(", ");
+        (m.jwt?.payloads ?? [])
+          .map((p) => `${jsonText(valueAt(p, ["iss"]))}/${jsonText(valueAt(p, ["sub"]))}`)
+          .join(", ");
     case "claim": {
       const path = input.path;
       return (m) => (m.jwt?.payloads ?? []).map((p) => jsonText(valueAt(p, path))).join(", ");
@@ -321,7 +329,10 @@ export function compileField(input: FieldInput, ctx: FieldContext): FieldResult 
     if (problem !== null) problems.push({ index: i, message: problem });
   });
   if (input.kind === "serviceAccount" && input.values.length > SERVICE_ACCOUNT_MAX_VALUES) {
-    problems.push({ index: null, message: `serviceAccounts may not have more than ${SERVICE_ACCOUNT_MAX_VALUES} values` });
+    problems.push({
+      index: null,
+      message: `serviceAccounts may not have more than ${SERVICE_ACCOUNT_MAX_VALUES} values`,
+    });
   }
   if (problems.length > 0) return { ok: false, problems };
   const matchers = buildMatchers(input, ctx);

@@ -75,7 +75,10 @@ function compileDryRun(c: Compiler, metadata: Record<string, unknown> | null, ac
   const v = annotations[DRY_RUN_ANNOTATION];
   const parsed = typeof v === "boolean" ? v : typeof v === "string" ? PARSE_BOOL.get(v) : undefined;
   if (parsed === undefined) {
-    c.error(path, `must be a boolean such as "true" or "false" (1, t, T, TRUE, True, 0, f, F, FALSE, False), got ${describe(v)}`);
+    c.error(
+      path,
+      `must be a boolean such as "true" or "false" (1, t, T, TRUE, True, 0, f, F, FALSE, False), got ${describe(v)}`,
+    );
     return false;
   }
   return parsed;

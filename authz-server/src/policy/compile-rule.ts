@@ -6,7 +6,7 @@
 import { isIdentity, isRisk } from "./attributes.js";
 import { compileField, type FieldContext } from "./compile-field.js";
 import type { Clause, CompiledRule, FieldCheck } from "./compiled.js";
-import { Compiler, describe, isPlainObject, own, type PathSegment } from "./compiler.js";
+import { type Compiler, describe, isPlainObject, own, type PathSegment } from "./compiler.js";
 import { conditionKey, type FieldSpec, OPERATION_FIELDS, SOURCE_FIELDS } from "./field-specs.js";
 
 function addField(

@@ -173,7 +173,8 @@ export function conditionKey(key: string): ConditionKeyResult {
   if (key.startsWith("request.headers")) {
     if (!isMapKey(key)) return { ok: false, error: `bad key (${key}): should have format request.headers[<name>]` };
     const rest = key.slice("request.headers".length);
-    if (!rest.startsWith("[")) return { ok: false, error: `bad key (${key}): should have format request.headers[<name>]` };
+    if (!rest.startsWith("["))
+      return { ok: false, error: `bad key (${key}): should have format request.headers[<name>]` };
     const name = rest.slice(1, -1);
     if (!HEADER_NAME.test(name)) {
       return { ok: false, error: `"${name}" is not a valid header name (Envoy refuses it)` };

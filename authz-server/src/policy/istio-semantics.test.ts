@@ -138,7 +138,9 @@ describe("namespaces and service accounts (Istio's regexes on the whole SPIFFE I
 
 describe("paths", () => {
   // The attack from the adversarial review: DENY /admin, /admin/*, /api/internal/* and ALLOW GET /api/*.
-  const set = policySet(`${policy("DENY", `to: [{operation: {paths: ["/admin", "/admin/*", "/api/internal/*"]}}]`, "deny")}${policy("ALLOW", `to: [{operation: {methods: [GET], paths: ["/api/*"]}}]`, "allow")}`);
+  const set = policySet(
+    `${policy("DENY", `to: [{operation: {paths: ["/admin", "/admin/*", "/api/internal/*"]}}]`, "deny")}${policy("ALLOW", `to: [{operation: {methods: [GET], paths: ["/api/*"]}}]`, "allow")}`,
+  );
   const decide = (path: string) => evaluate(set, model({ principal: ORDER, path })).decision;
 
   it.each(["/api/internal;/x", "/api/internal/x;a=b", "/API/internal/x", "/api//internal/x", "/api/%69nternal/x"])(

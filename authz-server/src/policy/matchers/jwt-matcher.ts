@@ -141,7 +141,8 @@ export class FilterMetadataMatcher implements Matcher {
     const value = ownValue(metadata, this.key);
     if (this.hasScalar && typeof value === "string" && this.scalar.test(value)) return true;
     if (this.hasList && Array.isArray(value)) {
-      for (const item of value as readonly JsonValue[]) if (typeof item === "string" && this.list.test(item)) return true;
+      for (const item of value as readonly JsonValue[])
+        if (typeof item === "string" && this.list.test(item)) return true;
     }
     return false;
   }
