@@ -320,7 +320,9 @@ spec:
     expect(allowed.stdout).toMatch(/^ALLOW {2}policy=services\/jwt-only rule=0/);
     const noToken = await runCli(call([]));
     expect(noToken.code).toBe(1);
-    const wrongGroup = await runCli(call(["--jwt-claims", JSON.stringify({ iss: "https://issuer.example", sub: "u1" })]));
+    const wrongGroup = await runCli(
+      call(["--jwt-claims", JSON.stringify({ iss: "https://issuer.example", sub: "u1" })]),
+    );
     expect(wrongGroup.code).toBe(1);
     const bad = await runCli(call(["--jwt-claims", "[1]"]));
     expect(bad.code).toBe(2);
