@@ -317,3 +317,17 @@ describe("remote.ip", () => {
     expect(hits("ALLOW", `from: [{source: {ipBlocks: ["1.2.3.4"]}}]`, xff("1.2.3.4", 0))).toBe(false);
   });
 });
+
+describe("DENY host readings stay narrow", () => {
+  it("a prefix host keeps its dot", () => {
+    const rule = `to: [{operation: {hosts: ["admin.*"]}}]`;
+    expect(hits("DENY", rule, { host: "admin.example.com" })).toBe(true);
+    expect(hits("DENY", rule, { host: "administrator.example.com" })).toBe(false);
+  });
+
+  it("a suffix host written with a trailing dot still matches the plain and absolute forms", () => {
+    const rule = `to: [{operation: {hosts: ["*.internal."]}}]`;
+    expect(hits("DENY", rule, { host: "admin.internal" })).toBe(true);
+    expect(hits("DENY", rule, { host: "admin.internal.:443" })).toBe(true);
+  });
+});

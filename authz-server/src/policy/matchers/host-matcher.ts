@@ -45,10 +45,15 @@ export class HostWideMatcher implements Matcher {
   private readonly set: PatternSet;
 
   constructor(patterns: readonly Pattern[]) {
-    this.set = new PatternSet(patterns, {
-      anyIncludesEmpty: true,
-      transform: (v) => canonicalAuthority(asciiLowerCase(v)),
-    });
+    // Exact and suffix values lose their trailing dots like the request does; a prefix value is kept as written
+    // (`admin.*` must not become `admin*`).
+    const canonical = patterns.map(
+      (p): Pattern =>
+        p.kind === "exact" || p.kind === "suffix"
+          ? { kind: p.kind, value: canonicalAuthority(asciiLowerCase(p.value)) }
+          : p,
+    );
+    this.set = new PatternSet(canonical, { anyIncludesEmpty: true, transform: asciiLowerCase });
   }
 
   matches(model: RequestModel): boolean {
