@@ -30,14 +30,19 @@ export function parseIpBlock(raw: string): IpBlockResult {
   return { ok: true, block: { address, prefix, family: version === 4 ? "ipv4" : "ipv6" } };
 }
 
+/**
+ * One BlockList per address family: Node matches IPv4-mapped IPv6 addresses against IPv4 ranges (and back), Envoy's
+ * CIDR ranges never match an address of the other family.
+ */
 export class IpMatcher implements Matcher {
-  private readonly list = new BlockList();
+  private readonly v4 = new BlockList();
+  private readonly v6 = new BlockList();
 
   constructor(
     private readonly read: (model: RequestModel) => string,
     blocks: readonly IpBlock[],
   ) {
-    for (const b of blocks) this.list.addSubnet(b.address, b.prefix, b.family);
+    for (const b of blocks) (b.family === "ipv4" ? this.v4 : this.v6).addSubnet(b.address, b.prefix, b.family);
   }
 
   matches(model: RequestModel): boolean {
@@ -47,6 +52,6 @@ export class IpMatcher implements Matcher {
   test(ip: string): boolean {
     const version = isIP(ip);
     if (version === 0) return false;
-    return this.list.check(ip, version === 4 ? "ipv4" : "ipv6");
+    return version === 4 ? this.v4.check(ip, "ipv4") : this.v6.check(ip, "ipv6");
   }
 }
