@@ -27,6 +27,7 @@ import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/work
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
@@ -58,7 +59,15 @@ export async function startServer(
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
-  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
+  const loader = new PolicyLoader(
+    policyDirs,
+    config.policies.rootNamespace,
+    policies,
+    metrics,
+    logger,
+    compileOptionsOf(config),
+  );
+  const requestSettings = requestSettingsOf(config);
   await loader.loadInitial();
 
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
@@ -95,6 +104,7 @@ export async function startServer(
     certificates: new CertificateCache(),
     risk,
     labelsOf,
+    request: requestSettings,
     metrics,
     decisionLog,
     logger,
@@ -126,6 +136,7 @@ export async function startServer(
     risk,
     trustDomains: config.identity.trustDomains,
     labelsOf,
+    request: requestSettings,
     dryRun,
     adminToken,
   });
@@ -145,6 +156,7 @@ export async function startServer(
       const warnings = lintPolicySet(set, {
         workloads: inventory.workloads,
         trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+        request: requestSettings,
       });
       for (const w of warnings)
         logger.warn(
