@@ -185,17 +185,17 @@ describe("a stalled collector", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     });
     try {
-      const started = Date.now();
-      for (let i = 0; i < 40; i++) await check(server, { source: { principal: ORDER }, path: `/burst/${i}` });
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // Checks answer while the collector holds every export: none waits for it (generous bound: loaded CI).
+      let slowest = 0;
+      for (let i = 0; i < 40; i++) {
+        const started = performance.now();
+        await check(server, { source: { principal: ORDER }, path: `/burst/${i}` });
+        slowest = Math.max(slowest, performance.now() - started);
+      }
+      expect(slowest).toBeLessThan(3000);
       const dropped = await metric(server, /trustgate_decision_logs_shipped_total\{result="dropped"\} (\d+)/);
       expect(dropped).toBeGreaterThanOrEqual(30);
-      // stdout gets every line all the same (written in batches, within 50 ms).
-      const written = await until(() => {
-        const l = decisionLines(server);
-        return l.length >= 40 ? l : undefined;
-      }, "40 decision lines on stdout");
-      expect(written.length).toBe(40);
+      await until(() => (decisionLines(server).length === 40 ? true : undefined), "40 decision lines on stdout");
       receiver.stall(false);
     } finally {
       await server.stop();

@@ -5,6 +5,8 @@
  */
 import type { Config } from "../config/schema.js";
 import { Authorizer } from "../engine/authorizer.js";
+import type { CertificateSightings } from "../engine/certificate-sightings.js";
+import type { RequestSettings } from "../extauthz/from-check-request.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
 import type { RevocationLookup } from "../identity/caller-identity.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
@@ -25,6 +27,10 @@ export interface CheckServiceDeps {
   readonly risk: RiskView;
   readonly revocations: RevocationLookup;
   readonly labelsOf: ((spiffeId: string) => Readonly<Record<string, string>> | undefined) | undefined;
+  /** What the proxy in front of trustgate is like (settings.ts). */
+  readonly request: RequestSettings;
+  /** Counts Checks that carried the caller's certificate (the revocation endpoint asks). */
+  readonly sightings: CertificateSightings;
   /** Fields on every decision line after `service` (the worker number in a worker process). */
   readonly logFields?: Readonly<Record<string, string | number>>;
 }
@@ -69,10 +75,12 @@ export async function createCheckService(deps: CheckServiceDeps): Promise<CheckS
     certificates: new CertificateCache(),
     risk: deps.risk,
     labelsOf: deps.labelsOf,
+    request: deps.request,
     metrics,
     decisionLog,
     logger,
     dryRun: config.policies.dryRun,
+    sightings: deps.sightings,
     tracer: telemetry.tracing.tracer,
   });
   const grpc = new GrpcServer({

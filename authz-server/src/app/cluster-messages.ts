@@ -5,7 +5,7 @@
  * workers replay in order. Adding a kind of state is adding a channel; nothing else in the protocol changes.
  */
 import type { Config } from "../config/schema.js";
-import type { OperatorRevocations } from "../identity/revocation-list.js";
+import type { RevocationRecord } from "../identity/revocation-record.js";
 import type { PolicySource } from "../policy/load-policy-set.js";
 import type { EngineState } from "../risk/engine-state.js";
 import type { SharedEvent } from "../risk/shared-event.js";
@@ -17,8 +17,8 @@ export interface StateChannels {
   readonly policies: { readonly replace: PolicySnapshot; readonly event: never };
   /** Falco risk: the engine's state, then every change applied to it. */
   readonly risk: { readonly replace: EngineState; readonly event: SharedEvent };
-  /** Operator revocations, whole (they are few). */
-  readonly revocations: { readonly replace: OperatorRevocations; readonly event: never };
+  /** Operator revocations: every record, then every record that changes the list (merged as replicas merge). */
+  readonly revocations: { readonly replace: readonly RevocationRecord[]; readonly event: RevocationRecord };
 }
 export type ChannelName = keyof StateChannels;
 
@@ -51,6 +51,8 @@ export type FromWorker =
   | { readonly t: "trustgate:ready"; readonly port: number }
   | { readonly t: "trustgate:failed"; readonly error: string }
   | { readonly t: "trustgate:policy-active"; readonly version: string }
+  /** Checks since the last report whose caller had an identity, and of those, how many carried a certificate. */
+  | { readonly t: "trustgate:sightings"; readonly identities: number; readonly certificates: number }
   | { readonly t: "trustgate:metrics"; readonly id: number; readonly metrics: unknown };
 
 function isOurs(message: unknown): boolean {
@@ -73,6 +75,6 @@ export function workerConfig(config: Config): Config {
     ...config,
     http: { ...config.http, adminToken: "", adminTokenFile: "" },
     falco: { ...config.falco, token: "", tokenFile: "" },
-    redis: { ...config.redis, url: "" },
+    redis: { ...config.redis, url: "", eventKey: "", eventKeyFile: "" },
   };
 }

@@ -8,10 +8,15 @@
  *   the version back;
  * - Falco risk: the engine's state once, then every alert, clear and heartbeat the primary applied, replayed on a
  *   local engine (each applies at most once by id), so `assess` stays an in-memory lookup;
- * - revocations: the operator's list, whole, on every change.
+ * - revocations: every record, then every record that changes the primary's list, merged as replicas merge them.
+ *
+ * The other way, a worker reports how many of its Checks carried the caller's certificate (the primary's revocation
+ * endpoint asks whether fingerprint revocations can work here).
  */
 import type { Config } from "../config/schema.js";
+import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { RevocationList } from "../identity/revocation-list.js";
+import type { RevocationRecord } from "../identity/revocation-record.js";
 import { createLogger, flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { compilePolicySources } from "../policy/load-policy-set.js";
@@ -24,11 +29,13 @@ import { WorkloadInventory } from "../workloads/workload-index.js";
 import { type CheckService, createCheckService } from "./check-service.js";
 import type { FromWorker, PolicySnapshot, ToWorker } from "./cluster-messages.js";
 import { isToWorker } from "./cluster-messages.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 
 type InitMessage = Extract<ToWorker, { t: "trustgate:init" }>;
 type StateMessage = Extract<ToWorker, { t: "trustgate:state" }>;
 
 const SWEEP_INTERVAL_MS = 5_000;
+const SIGHTINGS_INTERVAL_MS = 1_000;
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -57,7 +64,7 @@ class WorkerState {
   private firstSet: (() => void) | null = null;
 
   constructor(
-    config: Config,
+    private readonly config: Config,
     private readonly logger: Logger,
   ) {
     this.engine = new RiskEngine(resolveRiskSettings(config.risk));
@@ -81,14 +88,15 @@ class WorkerState {
         for (const event of (message.events ?? []) as SharedEvent[]) applyRiskEvent(this.engine, event);
         break;
       case "revocations":
-        if (message.replace !== undefined) this.revocations.replaceOperatorRevocations(message.replace as never);
+        for (const record of (message.replace ?? []) as RevocationRecord[]) this.revocations.apply(record);
+        for (const record of (message.events ?? []) as RevocationRecord[]) this.revocations.apply(record);
         break;
     }
   }
 
   private installPolicies(snapshot: PolicySnapshot): void {
     if (this.policies.current?.version === snapshot.version) return;
-    const compiled = compilePolicySources(snapshot.sources, snapshot.rootNamespace);
+    const compiled = compilePolicySources(snapshot.sources, snapshot.rootNamespace, compileOptionsOf(this.config));
     if (!compiled.ok || compiled.set.version !== snapshot.version) {
       // The same text through the same compiler cannot give another answer; if it ever does, keep the set in
       // force and say so loudly rather than serve something the primary did not decide.
@@ -205,6 +213,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
     metrics = new Metrics({ controlMetrics: false, droppedLogLines: () => destination.droppedLines });
     metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
     const inventory = new WorkloadInventory(init.workloads);
+    const sightings = new CertificateSightings();
     service = await createCheckService({
       config,
       logger,
@@ -214,11 +223,19 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
       risk: state.engine,
       revocations: state.revocations,
       labelsOf: inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined,
+      request: requestSettingsOf(config),
+      sightings,
       logFields: fields,
     });
     const port = await service.listen();
     service.setServing(true);
     setInterval(() => state.engine.sweep(), SWEEP_INTERVAL_MS).unref();
+    setInterval(() => {
+      if (sightings.identities === 0) return;
+      send({ t: "trustgate:sightings", identities: sightings.identities, certificates: sightings.certificates });
+      sightings.identities = 0;
+      sightings.certificates = 0;
+    }, SIGHTINGS_INTERVAL_MS).unref();
     logger.info(
       { event: "worker serving", pid: process.pid, policy_version: state.policies.current?.version },
       `worker ${init.workerId} serving`,

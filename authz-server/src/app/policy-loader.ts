@@ -6,6 +6,7 @@
 
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet, type PolicySource } from "../policy/load-policy-set.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
@@ -30,11 +31,13 @@ export class PolicyLoader {
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Mesh facts policy values depend on (trust domain and aliases). */
+    private readonly compile: CompileOptions = {},
   ) {}
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace, compile: this.compile });
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
     this.install(result.set, result.sources, "initial");
     return result.set;
@@ -62,7 +65,7 @@ export class PolicyLoader {
   }
 
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace, compile: this.compile });
     if (!result.ok) {
       const messages = result.errors.map(formatLoadError);
       this.lastError = messages.join("\n");

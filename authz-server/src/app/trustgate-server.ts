@@ -8,6 +8,7 @@
 
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
+import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
@@ -15,7 +16,7 @@ import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
-import { RevocationList } from "../identity/revocation-list.js";
+import type { RevocationList } from "../identity/revocation-list.js";
 import type { LogDestination } from "../observability/log-destination.js";
 import { flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
@@ -29,6 +30,7 @@ import { StateHub } from "./cluster-state.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 import { WorkerPool, type WorkersView } from "./worker-pool.js";
 
 export interface RunningServer {
@@ -50,7 +52,8 @@ export interface RunningServer {
 
 /**
  * The worker processes and the state channels that keep them in step with this process: the active policy set's
- * sources on every swap, every change of Falco risk, the operator revocations on every change.
+ * sources on every swap, every change of Falco risk, every revocation record. Workers report back which Checks
+ * carried a certificate (the revocation endpoint asks).
  */
 function workerPool(deps: {
   count: number;
@@ -63,6 +66,7 @@ function workerPool(deps: {
   inventory: WorkloadInventory;
   falcoRisk: FalcoRisk;
   revocations: RevocationList;
+  sightings: CertificateSightings;
 }): WorkerPool {
   const { config, policies, loader, falcoRisk, revocations } = deps;
   const hub = new StateHub();
@@ -73,9 +77,9 @@ function workerPool(deps: {
     sources: loader.activeSources,
   }));
   hub.register("risk", () => exportEngineState(falcoRisk.engine));
-  hub.register("revocations", () => revocations.operatorRevocations());
+  hub.register("revocations", () => revocations.records());
   policies.onSwap(() => hub.replace("policies"));
-  revocations.onChange(() => hub.replace("revocations"));
+  revocations.onApplied((record) => hub.event("revocations", record));
   falcoRisk.risk.onApplied((event) => hub.event("risk", event));
   return new WorkerPool({
     count: deps.count,
@@ -85,6 +89,7 @@ function workerPool(deps: {
     logger: deps.logger,
     metrics: deps.metrics,
     output: deps.output,
+    sightings: deps.sightings,
   });
 }
 
@@ -107,7 +112,15 @@ export async function startServer(
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
-  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
+  const loader = new PolicyLoader(
+    policyDirs,
+    config.policies.rootNamespace,
+    policies,
+    metrics,
+    logger,
+    compileOptionsOf(config),
+  );
+  const requestSettings = requestSettingsOf(config);
   await loader.loadInitial();
 
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
@@ -117,7 +130,8 @@ export async function startServer(
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
   const risk = falcoRisk.engine;
-  const revocations = new RevocationList(() => risk.criticalIdentities());
+  const revocations = falcoRisk.revocations.list;
+  const sightings = new CertificateSightings();
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
@@ -135,11 +149,24 @@ export async function startServer(
           inventory,
           falcoRisk,
           revocations,
+          sightings,
         })
       : null;
   if (pool === null) metrics.workersDesired.set(1);
   const serving: CheckServing =
-    pool ?? (await createCheckService({ config, logger, metrics, env, policies, risk, revocations, labelsOf }));
+    pool ??
+    (await createCheckService({
+      config,
+      logger,
+      metrics,
+      env,
+      policies,
+      risk,
+      revocations,
+      labelsOf,
+      request: requestSettings,
+      sightings,
+    }));
 
   const readiness: Readiness = {
     shuttingDown: false,
@@ -156,7 +183,13 @@ export async function startServer(
     pool === null ? metrics.registry : clusterMetrics(metrics.registry, () => pool.collectMetrics()),
     readiness,
   );
-  registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerRevocationRoutes(router, {
+    revocations: falcoRisk.revocations,
+    adminToken,
+    trustFilterHeaders: config.identity.trustFilterHeaders,
+    sightings,
+    logger,
+  });
   registerFalcoRoutes(router, falcoRisk.endpoint);
   registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
   registerExplainRoutes(router, {
@@ -164,6 +197,7 @@ export async function startServer(
     risk,
     trustDomains: config.identity.trustDomains,
     labelsOf,
+    request: requestSettings,
     dryRun,
     adminToken,
   });
@@ -177,6 +211,7 @@ export async function startServer(
       const warnings = lintPolicySet(set, {
         workloads: inventory.workloads,
         trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+        request: requestSettings,
       });
       for (const w of warnings)
         logger.warn(

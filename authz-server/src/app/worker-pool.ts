@@ -9,6 +9,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
+import type { CertificateSightings } from "../engine/certificate-sightings.js";
 import { LineForwarder } from "../observability/line-forwarder.js";
 import type { LogDestination } from "../observability/log-destination.js";
 import type { Logger } from "../observability/logger.js";
@@ -27,6 +28,8 @@ export interface WorkerPoolOptions {
   readonly metrics: Metrics;
   /** Where the workers' log lines go (this process's stdout). */
   readonly output: LogDestination;
+  /** Where the workers' reports of Checks that carried a certificate add up. */
+  readonly sightings: CertificateSightings;
   /** Extra Node.js options for the worker processes. */
   readonly execArgv?: readonly string[];
 }
@@ -243,6 +246,10 @@ export class WorkerPool implements CheckServing {
         break;
       case "trustgate:policy-active":
         member.policyVersion = message.version;
+        break;
+      case "trustgate:sightings":
+        this.options.sightings.identities += message.identities;
+        this.options.sightings.certificates += message.certificates;
         break;
       case "trustgate:metrics":
         this.metricsWaiters.get(message.id)?.(member.id, message.metrics);

@@ -5,16 +5,24 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { FALCO_PRIORITIES, type FalcoPriority } from "../model/risk-view.js";
+import { SUBJECTS, type Subject } from "./mapping/alert-mapper.js";
 import { UNATTRIBUTED_REASONS, type UnattributedReason } from "./mapping/workload-mapper.js";
 
 export type MappingLabel = "mapped" | "unattributed" | "internal";
-export type IngestRejection = "unauthenticated" | "invalid" | "too_large" | "rate_limited" | "not_configured";
+export type IngestRejection =
+  | "unauthenticated"
+  | "invalid"
+  | "too_large"
+  | "rate_limited"
+  | "rate_limited_urgent"
+  | "not_configured";
 
 const MAPPINGS: readonly MappingLabel[] = ["mapped", "unattributed", "internal"];
 
 export class FalcoMetrics {
   private readonly alertChildren = new Map<string, { inc(n?: number): void }>();
   private readonly unattributedChildren = new Map<string, { inc(): void }>();
+  private readonly attributionChildren = new Map<string, { inc(): void }>();
   private readonly rejections: Counter<"reason">;
 
   /** `kubernetesPods`: size of the Kubernetes mapping's pod cache; null with other mappings (no gauge then). */
@@ -36,6 +44,19 @@ export class FalcoMetrics {
       registers,
     });
     for (const r of UNATTRIBUTED_REASONS) this.unattributedChildren.set(r, unattributed.labels(r));
+    const attributions = new Counter({
+      name: "trustgate_falco_attributions_total",
+      help:
+        "What alerts were about, per subject (workload: a syscall alert's container; caller and target: a k8s_audit " +
+        "alert's service account and the pod it reached into) and result (mapped: risk added to that identity)",
+      labelNames: ["subject", "result"],
+      registers,
+    });
+    for (const subject of SUBJECTS) {
+      for (const result of ["mapped", "unattributed"]) {
+        this.attributionChildren.set(`${subject}/${result}`, attributions.labels(subject, result));
+      }
+    }
     this.rejections = new Counter({
       name: "trustgate_falco_ingest_rejections_total",
       help: "Requests to the Falco ingest endpoint refused, by reason",
@@ -60,6 +81,10 @@ export class FalcoMetrics {
 
   unattributed(reason: UnattributedReason): void {
     this.unattributedChildren.get(reason)!.inc();
+  }
+
+  attribution(subject: Subject, mapped: boolean): void {
+    this.attributionChildren.get(`${subject}/${mapped ? "mapped" : "unattributed"}`)!.inc();
   }
 
   rejected(reason: IngestRejection): void {

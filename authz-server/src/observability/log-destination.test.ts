@@ -16,7 +16,7 @@ function capture() {
 describe("LogDestination", () => {
   it("hands lines on in order, batched, at the end of the turn", async () => {
     const { sink, text, chunks } = capture();
-    const d = new LogDestination(sink);
+    const d = new LogDestination(sink, { flushDelayMs: 0 });
     d.write("one ✓\n");
     d.writeBytes(Buffer.from("two\n"));
     d.write("three\n");
@@ -34,6 +34,13 @@ describe("LogDestination", () => {
     for (const l of lines) d.write(l);
     d.flushSync();
     expect(text()).toBe(lines.join(""));
+  });
+
+  it("writes through to a stream at once unless asked to batch", () => {
+    const { sink, text } = capture();
+    const d = new LogDestination(sink);
+    d.write("now\n");
+    expect(text()).toBe("now\n");
   });
 
   it("with a delay, waits for it (or a full batch)", async () => {

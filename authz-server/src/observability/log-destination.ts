@@ -34,7 +34,10 @@ interface SonicBoomLike extends ByteSink {
 }
 
 export interface LogDestinationOptions {
-  /** How long the first line of a batch may wait; 0 = until the end of the current event-loop turn. */
+  /**
+   * How long the first line of a batch may wait; 0 = until the end of the current event-loop turn. Default: 50 ms for
+   * a file descriptor; a stream (tests) gets every line at once, as it is written.
+   */
   readonly flushDelayMs?: number;
   /** Output queued and not yet written beyond this is dropped (counted in `droppedLines`). */
   readonly maxBufferedBytes?: number;
@@ -65,7 +68,7 @@ export class LogDestination implements LineSink {
 
   /** `target`: a file descriptor (written asynchronously by sonic-boom) or a stream taking Buffers (tests). */
   constructor(target: number | ByteSink, options: LogDestinationOptions = {}) {
-    this.flushDelayMs = options.flushDelayMs ?? (typeof target === "number" ? DEFAULT_FLUSH_DELAY_MS : 0);
+    this.flushDelayMs = options.flushDelayMs ?? (typeof target === "number" ? DEFAULT_FLUSH_DELAY_MS : -1);
     if (typeof target === "number") {
       const boom = pino.destination({
         dest: target,
@@ -132,6 +135,10 @@ export class LogDestination implements LineSink {
   }
 
   private schedule(): void {
+    if (this.flushDelayMs < 0) {
+      this.handOver();
+      return;
+    }
     if (this.scheduled) return;
     this.scheduled = true;
     if (this.flushDelayMs === 0) setImmediate(this.flushBound);

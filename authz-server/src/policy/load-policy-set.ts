@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { relative } from "node:path";
-import { compilePolicy } from "./compile-policy.js";
+import { type CompileOptions, compilePolicy } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
 import { PolicySet } from "./policy-set.js";
@@ -30,6 +30,8 @@ export interface LoadOptions {
   readonly rootNamespace: string;
   /** Paths in errors are shown relative to this directory (default: the working directory). */
   readonly displayBase?: string;
+  /** Mesh facts policy values depend on (trust domain and aliases). */
+  readonly compile?: CompileOptions;
 }
 
 export interface ReadSources {
@@ -65,7 +67,11 @@ export async function readPolicySources(paths: readonly string[], displayBase = 
 }
 
 /** Compiles policy file texts into a set; the version is a hash of the names and texts. */
-export function compilePolicySources(sources: readonly PolicySource[], rootNamespace: string): CompileResult {
+export function compilePolicySources(
+  sources: readonly PolicySource[],
+  rootNamespace: string,
+  compile?: CompileOptions,
+): CompileResult {
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
   const seen = new Map<string, string>();
@@ -75,7 +81,7 @@ export function compilePolicySources(sources: readonly PolicySource[], rootNames
     const parsed = parsePolicyText(text, display);
     errors.push(...parsed.errors);
     for (const doc of parsed.documents) {
-      const result = compilePolicy(doc);
+      const result = compilePolicy(doc, compile);
       errors.push(...result.errors);
       if (!result.policy) continue;
       const where = `${display}:${result.policy.line}`;
@@ -101,7 +107,7 @@ export function compilePolicySources(sources: readonly PolicySource[], rootNames
 
 export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
   const read = await readPolicySources(paths, options.displayBase);
-  const compiled = compilePolicySources(read.sources, options.rootNamespace);
+  const compiled = compilePolicySources(read.sources, options.rootNamespace, options.compile);
   const errors = [...read.errors, ...(compiled.ok ? [] : compiled.errors)];
   if (errors.length > 0 || !compiled.ok) return { ok: false, errors };
   return { ok: true, set: compiled.set, files: read.files, sources: read.sources };
