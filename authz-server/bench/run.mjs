@@ -30,8 +30,11 @@ const roundsFlag = process.argv.find((a) => a.startsWith("--rounds="));
 const ROUNDS = roundsFlag ? Number(roundsFlag.slice(9)) : quick ? 1 : 7;
 const ALERTS = 10_000;
 const ALERT_SAMPLES = quick ? 50 : 200;
-/** Connections polled for alert → deny: the primary hands connections to the workers in turn, so all hold some. */
-const PROBE_CONNECTIONS = 8;
+/**
+ * Connections polled for alert → deny, opened one after the other: the primary hands new connections to its workers
+ * in turn, so every worker holds some.
+ */
+const PROBE_CONNECTIONS = 4;
 const SOAK_SECONDS = 600;
 const TOKEN = "bench-ingest-token";
 /** How the Docker image starts node (authz-server/Dockerfile). */
@@ -170,6 +173,17 @@ function resetPeak(pid) {
   } catch {
     // not permitted: the peak then includes start-up
   }
+}
+
+/** A quantile from a Prometheus histogram's cumulative buckets (the upper bound of the bucket it falls in). */
+function histogramQuantile(text, name, labelFilter, q) {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, "gm"))]
+    .filter((m) => m[1].includes(labelFilter))
+    .map((m) => ({ le: /le="([^"]+)"/.exec(m[1])[1], count: Number(m[2]) }));
+  const total = buckets.find((b) => b.le === "+Inf")?.count ?? 0;
+  if (total === 0) return { bound: Number.NaN, total };
+  const hit = buckets.find((b) => b.count >= q * total);
+  return { bound: hit.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(hit.le) * 1000, total };
 }
 
 function median(values) {

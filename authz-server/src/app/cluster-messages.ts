@@ -39,6 +39,8 @@ export type ToWorker =
   | {
       readonly t: "trustgate:state";
       readonly channel: ChannelName;
+      /** When the primary sent it (Date.now()): workers measure how long state takes to reach them. */
+      readonly sentMs: number;
       readonly replace?: unknown;
       readonly events?: readonly unknown[];
     }

@@ -25,8 +25,9 @@ export class StateHub {
   /** Starts keeping `target` in step: every snapshot now, then the events from here on. */
   attach(target: StateTarget): void {
     this.flush();
-    for (const [channel, snapshot] of this.snapshots)
-      target.send({ t: "trustgate:state", channel, replace: snapshot() });
+    for (const [channel, snapshot] of this.snapshots) {
+      target.send({ t: "trustgate:state", channel, sentMs: Date.now(), replace: snapshot() });
+    }
     this.targets.add(target);
   }
 
@@ -40,7 +41,8 @@ export class StateHub {
     if (snapshot === undefined) return;
     this.flush();
     const replace = snapshot();
-    for (const target of this.targets) target.send({ t: "trustgate:state", channel, replace });
+    const sentMs = Date.now();
+    for (const target of this.targets) target.send({ t: "trustgate:state", channel, sentMs, replace });
   }
 
   /** Queues a change for every worker; sent at the end of this event-loop turn. */
@@ -63,8 +65,9 @@ export class StateHub {
     if (this.pending.size === 0) return;
     const pending = this.pending;
     this.pending = new Map();
+    const sentMs = Date.now();
     for (const [channel, events] of pending) {
-      for (const target of this.targets) target.send({ t: "trustgate:state", channel, events });
+      for (const target of this.targets) target.send({ t: "trustgate:state", channel, sentMs, events });
     }
   }
 }

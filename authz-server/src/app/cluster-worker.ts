@@ -13,6 +13,7 @@
  * The other way, a worker reports how many of its Checks carried the caller's certificate (the primary's revocation
  * endpoint asks whether fingerprint revocations can work here).
  */
+import { Histogram } from "prom-client";
 import type { Config } from "../config/schema.js";
 import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { RevocationList } from "../identity/revocation-list.js";
@@ -176,6 +177,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
   const state = new WorkerState(config, logger);
   let service: CheckService | null = null;
   let metrics: Metrics | null = null;
+  let stateDelay: Histogram<"channel"> | null = null;
   let drained: ((code: number) => void) | null = null;
   const finished = new Promise<number>((resolve) => {
     drained = resolve;
@@ -193,6 +195,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
     switch (message.t) {
       case "trustgate:state":
         state.apply(message);
+        stateDelay?.labels(message.channel).observe((Date.now() - message.sentMs) / 1000);
         break;
       case "trustgate:metrics-request":
         void metrics?.registry
@@ -212,6 +215,13 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
     await state.havePolicies();
     metrics = new Metrics({ controlMetrics: false, droppedLogLines: () => destination.droppedLines });
     metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
+    stateDelay = new Histogram({
+      name: "trustgate_worker_state_delay_seconds",
+      help: "From the primary sending a change of shared state (policies, risk, revocations) to this worker having applied it",
+      labelNames: ["channel"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [metrics.registry],
+    });
     const inventory = new WorkloadInventory(init.workloads);
     const sightings = new CertificateSightings();
     service = await createCheckService({
