@@ -563,6 +563,11 @@ async function main() {
     console.log(
       `  --workers 2  ${alertW2.p50.toFixed(2)} / ${alertW2.p99.toFixed(2)} ms (${alertW2.n})   target p99 ≤ 50 ms`,
     );
+    const metricsText = await (await fetch(`http://127.0.0.1:${w2.httpPort}/metrics`)).text();
+    const lag = histogramQuantile(metricsText, "trustgate_worker_state_delay_seconds", 'channel="risk"', 0.99);
+    console.log(
+      `  --workers 2, primary → worker delivery of risk changes (trustgate_worker_state_delay_seconds): p99 ≤ ${lag.bound} ms over ${lag.total} deliveries`,
+    );
 
     // Falco alert burst: Check latency (1 in flight) while 10,000 alerts are posted. On a 2-core machine the poster,
     // h2load and trustgate compete for CPU, so the same burst is also sent to a sink process that only reads and
