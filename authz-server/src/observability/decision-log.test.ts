@@ -78,3 +78,20 @@ describe("decision log lines", () => {
     expect(JSON.parse(shipped[0]!)).toMatchObject({ event: "decision", decision: "deny", decision_id: "d1" });
   });
 });
+
+describe("decision line time", () => {
+  it("is the ISO time of the moment the line was written, to the millisecond", async () => {
+    const { d, written } = log();
+    const before = Date.now();
+    for (let i = 0; i < 50; i++) d.write(record(true), 0.1);
+    await new Promise((r) => setTimeout(r, 5));
+    d.write(record(true), 0.1);
+    const after = Date.now();
+    for (const line of await written()) {
+      const t = Date.parse(line.time);
+      expect(new Date(t).toISOString()).toBe(line.time);
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThanOrEqual(after);
+    }
+  });
+});

@@ -32,9 +32,10 @@ export class DecisionLog {
   /** null when info lines are off. */
   private readonly sink: (LineSink & { flush(): void }) | null;
   private readonly format: LineFormat;
-  /** The ISO time of the last millisecond a line was written in: under load most lines share one. */
-  private lastMs = 0;
-  private lastIso = "";
+  /** `2026-01-02T03:04:05.` for the current second, and when that second began: the time of a line is then this
+   * and three digits (formatting a Date every millisecond cost as much as the rest of the line). */
+  private secondStartMs = -1;
+  private secondPrefix = "";
 
   constructor(
     logger: Logger,
@@ -64,13 +65,19 @@ export class DecisionLog {
     return sampleRate >= 1 || this.random() < sampleRate;
   }
 
-  write(record: DecisionRecord, durationMs: number, trace: TraceIds | null = null): void {
-    const now = Date.now();
-    if (now !== this.lastMs) {
-      this.lastMs = now;
-      this.lastIso = new Date(now).toISOString();
+  /** `new Date(now).toISOString()`, from the cached second. */
+  private isoTime(now: number): string {
+    let ms = now - this.secondStartMs;
+    if (ms < 0 || ms >= 1000) {
+      this.secondStartMs = now - (now % 1000);
+      this.secondPrefix = new Date(this.secondStartMs).toISOString().slice(0, 20);
+      ms = now - this.secondStartMs;
     }
-    const line = formatDecisionLine(record, durationMs, trace, this.lastIso, this.format);
+    return `${this.secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`;
+  }
+
+  write(record: DecisionRecord, durationMs: number, trace: TraceIds | null = null): void {
+    const line = formatDecisionLine(record, durationMs, trace, this.isoTime(Date.now()), this.format);
     this.sink!.write(line);
     this.shipper?.ship(line, record, trace);
   }
