@@ -10,20 +10,25 @@ import type { CheckRequestMessage } from "../extauthz/check-request.js";
 import type { CheckResponseMessage } from "../extauthz/check-response.js";
 import { authorizationServiceDefinition } from "../extauthz/codec.js";
 import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
-import { toCheckResponse } from "../extauthz/to-check-response.js";
+import { ResponseTemplates } from "../extauthz/response-templates.js";
+import { type ResponseContext, toCheckResponse } from "../extauthz/to-check-response.js";
 import type { Logger } from "../observability/logger.js";
 import { HEALTH_PROTO, HealthService } from "./health-service.js";
 import { addLazyReflection } from "./lazy-reflection.js";
 
-/** The engine's answer as Envoy's CheckResponse. */
-export function checkResponseOf(a: Authorization): CheckResponseMessage {
-  return toCheckResponse(a.decision, {
+function responseContext(a: Authorization): ResponseContext {
+  return {
     decisionId: a.decisionId,
     caller: a.model?.source.principal ?? "",
     policyVersion: a.policyVersion,
     removeHeaders: a.spoofedHeaders,
     shadow: a.evaluation?.shadow ?? null,
-  });
+  };
+}
+
+/** The engine's answer as Envoy's CheckResponse. */
+export function checkResponseOf(a: Authorization): CheckResponseMessage {
+  return toCheckResponse(a.decision, responseContext(a));
 }
 
 export interface GrpcServerOptions {
@@ -47,14 +52,25 @@ export class GrpcServer {
       "grpc.enable_channelz": 0,
     });
     const authorizer = options.authorizer;
-    this.server.addService(authorizationServiceDefinition(), {
-      Check: (
-        call: grpc.ServerUnaryCall<CheckRequestMessage, CheckResponseMessage>,
-        callback: grpc.sendUnaryData<CheckResponseMessage>,
-      ) => {
-        callback(null, checkResponseOf(authorizer.authorize(call.request)));
+    // The handler hands over encoded bytes (allow responses come from templates); anything else is encoded as usual.
+    const definition = authorizationServiceDefinition();
+    const check = definition.Check!;
+    const encodeResponse = check.responseSerialize;
+    const templates = new ResponseTemplates();
+    this.server.addService(
+      {
+        Check: {
+          ...check,
+          responseSerialize: (r: CheckResponseMessage | Buffer) => (Buffer.isBuffer(r) ? r : encodeResponse(r)),
+        },
       },
-    });
+      {
+        Check: (call: grpc.ServerUnaryCall<CheckRequestMessage, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          const a = authorizer.authorize(call.request);
+          callback(null, templates.encode(a.decision, responseContext(a)));
+        },
+      },
+    );
     this.health.addToServer(this.server);
     addLazyReflection(this.server, [EXTERNAL_AUTH_PROTO, HEALTH_PROTO], [PROTO_DIR]);
   }
