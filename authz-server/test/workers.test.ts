@@ -7,6 +7,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisProcess, startRedis } from "../../test/support/redis.js";
 import type { CheckClient } from "../src/grpc/check-client.js";
 import type { ServeProcess } from "./support/process.js";
 import {
@@ -294,5 +295,36 @@ describe("SIGTERM with Checks in flight on both workers", () => {
     const stdout = serve.output.stdout;
     expect(stdout).toContain('"msg":"stopped"');
     await rm(setup.dir, { recursive: true, force: true });
+  });
+});
+
+describe("two replicas with two workers each, sharing Redis", () => {
+  let redis: RedisProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("an alert taken by one replica denies on every worker of the other", async () => {
+    const setup = await workerSetup();
+    const env = { TRUSTGATE_REDIS_URL: redis.url };
+    const [a, b] = await Promise.all([startWorkers(setup, 2, env), startWorkers(setup, 2, env)]);
+    const clients: CheckClient[] = [];
+    try {
+      const onB = await clientsByWorker(b, 2);
+      clients.push(...[...onB.values()].flat());
+      const victim = workloadId(117);
+      for (const c of clients) expect(allowed(await c.check(call(victim)))).toBe(true);
+      await alertAbout(a, 117);
+      for (const c of clients) {
+        await eventually(async () => (allowed(await c.check(call(victim))) ? undefined : true), "the shared alert");
+      }
+    } finally {
+      for (const c of clients) c.close();
+      await Promise.all([a.stop(), b.stop()]);
+      await rm(setup.dir, { recursive: true, force: true });
+    }
   });
 });

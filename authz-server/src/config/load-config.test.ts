@@ -96,4 +96,15 @@ describe("configuration", () => {
     );
     expect(error(await loadConfig(join(dir, "nope.yaml"), {}))).toMatch(/cannot read config file/);
   });
+
+  it("takes workers as a count or auto, from the file, TRUSTGATE_WORKERS or --workers", () => {
+    expect(ok(resolveConfig({}, {})).workers).toBe("auto");
+    expect(ok(resolveConfig({ workers: 3 }, {})).workers).toBe(3);
+    expect(ok(resolveConfig({}, { TRUSTGATE_WORKERS: "4" })).workers).toBe(4);
+    expect(ok(resolveConfig({ workers: 2 }, { TRUSTGATE_WORKERS: "auto" })).workers).toBe("auto");
+    expect(ok(resolveConfig({}, { TRUSTGATE_WORKERS: "2" }, { workers: 1 })).workers).toBe(1);
+    expect(error(resolveConfig({ workers: 0 }, {}))).toMatch(/workers/);
+    expect(error(resolveConfig({ workers: 1.5 }, {}))).toMatch(/workers/);
+    expect(error(resolveConfig({}, { TRUSTGATE_WORKERS: "many" }))).toMatch(/TRUSTGATE_WORKERS: expected a number/);
+  });
 });
