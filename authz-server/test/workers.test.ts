@@ -294,6 +294,9 @@ describe("SIGTERM with Checks in flight on both workers", () => {
     expect(answered).toBeGreaterThan(clients.length);
     const stdout = serve.output.stdout;
     expect(stdout).toContain('"msg":"stopped"');
+    // Both workers' last lines came through the primary before it exited.
+    const stopped = stdout.split("\n").filter((l) => l.includes('"event":"worker stopped"'));
+    expect(stopped.map((l) => JSON.parse(l).worker).sort()).toEqual([1, 2]);
     await rm(setup.dir, { recursive: true, force: true });
   });
 });

@@ -183,11 +183,15 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
     drained = resolve;
   });
 
+  let draining = false;
   const drain = async (graceMs: number) => {
+    if (draining) return;
+    draining = true;
     if (service !== null) {
       service.setServing(false);
       await service.shutdown(graceMs);
     }
+    logger.info({ event: "worker stopped" }, `worker ${init.workerId} stopped`);
     flushLogger(logger);
     drained?.(0);
   };

@@ -61,6 +61,8 @@ interface Member {
   policyVersion: string;
   readonly forwarder: LineForwarder;
   readonly target: { send(message: ToWorker): void };
+  /** Resolves when everything the worker wrote to stdout has been passed on. */
+  readonly outputDone: Promise<void>;
 }
 
 const WORKER_MAIN = fileURLToPath(new URL("./worker-main.js", import.meta.url));
@@ -158,12 +160,15 @@ export class WorkerPool implements CheckServing {
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
     const members = [...this.members.values()];
-    const exits = members.map(
-      (m) =>
+    // Done when every worker has exited and its last log lines have been read from its pipe.
+    const exits = members.map((m) =>
+      Promise.all([
         new Promise<void>((resolve) => {
           if (m.worker.isDead()) return resolve();
           m.worker.once("exit", () => resolve());
         }),
+        m.outputDone,
+      ]),
     );
     for (const m of members) {
       m.state = "draining";
@@ -187,18 +192,24 @@ export class WorkerPool implements CheckServing {
         if (worker.isConnected()) worker.send(message);
       },
     };
+    const forwarder = new LineForwarder(output);
+    const stdout = worker.process.stdout;
     const member: Member = {
       worker,
       id,
       startedMs: Date.now(),
       state: "starting",
       policyVersion: "",
-      forwarder: new LineForwarder(output),
+      forwarder,
       target,
+      outputDone: new Promise<void>((resolve) => {
+        if (stdout === null || stdout === undefined) return resolve();
+        stdout.on("data", (chunk: Buffer) => forwarder.push(chunk));
+        stdout.on("end", () => forwarder.end());
+        stdout.on("close", () => resolve());
+      }),
     };
     this.members.set(id, member);
-    worker.process.stdout?.on("data", (chunk: Buffer) => member.forwarder.push(chunk));
-    worker.process.stdout?.on("end", () => member.forwarder.end());
 
     return new Promise<void>((resolve, reject) => {
       let settled = false;
