@@ -10,6 +10,7 @@ import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { PolicySet } from "../policy/policy-set.js";
+import { type PolicySource, withSourcePolicies } from "../policy/policy-source.js";
 
 export class PolicyLoadFailed extends Error {
   constructor(readonly messages: string[]) {
@@ -28,11 +29,13 @@ export class PolicyLoader {
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Policies from elsewhere (the Kubernetes API), joined with the files' on every load. */
+    private readonly sources: readonly PolicySource[] = [],
   ) {}
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const result = await this.load();
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
     this.install(result.set, "initial");
     return result.set;
@@ -59,8 +62,13 @@ export class PolicyLoader {
     return this.loading;
   }
 
+  private async load() {
+    const files = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    return withSourcePolicies(files, this.sources, this.rootNamespace);
+  }
+
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const result = await this.load();
     if (!result.ok) {
       const messages = result.errors.map(formatLoadError);
       this.lastError = messages.join("\n");
@@ -82,6 +90,12 @@ export class PolicyLoader {
   }
 
   private install(set: PolicySet, trigger: string): void {
+    // Until every source has listed once, a set would be missing its policies: serve none (readiness stays off).
+    const waiting = this.sources.filter((s) => !s.ready()).map((s) => s.name);
+    if (waiting.length > 0) {
+      this.logger.info({ event: "policy set waiting", trigger, waiting_for: waiting }, "policy set built; waiting for its sources");
+      return;
+    }
     this.holder.swap(set);
     this.lastError = null;
     this.metrics.setPolicySet(set.version, set.policies.length);

@@ -13,8 +13,8 @@ import { HostMatcher } from "./matchers/host-matcher.js";
 import { type IpBlock, IpMatcher, parseIpBlock } from "./matchers/ip-matcher.js";
 import { compilePathTemplate, PathMatcher, type PathPattern } from "./matchers/path-matcher.js";
 import { type Matcher, type Pattern, parsePattern, StringMatcher } from "./matchers/string-matcher.js";
+import { policyKind } from "./policy-kinds.js";
 
-export const API_VERSIONS = ["security.istio.io/v1", "security.istio.io/v1beta1"];
 export const DRY_RUN_ANNOTATION = "istio.io/dry-run";
 
 export type PathSegment = string | number;
@@ -455,15 +455,8 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
   for (const key of Object.keys(root)) {
     if (!["apiVersion", "kind", "metadata", "spec", "status"].includes(key)) c.error([key], `unknown field "${key}"`);
   }
-  if (root.kind !== "AuthorizationPolicy") {
-    c.error(
-      ["kind"],
-      `kind must be AuthorizationPolicy, got ${describe(root.kind)} (other kinds do not belong in the policy directory)`,
-    );
-  }
-  if (typeof root.apiVersion !== "string" || !API_VERSIONS.includes(root.apiVersion)) {
-    c.error(["apiVersion"], `apiVersion must be one of ${API_VERSIONS.join(", ")}, got ${describe(root.apiVersion)}`);
-  }
+  const kind = policyKind(root.apiVersion, root.kind);
+  if (!kind.ok) c.error([kind.field], kind.message);
   const metadata = isPlainObject(root.metadata) ? root.metadata : null;
   if (metadata === null) c.error(["metadata"], "metadata with name and namespace is required");
   const name = metadata?.name;

@@ -57,7 +57,9 @@ export interface CompiledPolicy {
 }
 
 export interface PolicyLoadError {
+  /** A file, or the object a document came from (`TrustgatePolicy <namespace>/<name>`). */
   readonly file: string;
+  /** 1-based; 0 when there is no line (see formatLoadError). */
   readonly line: number;
   /** `<namespace>/<name>` when known. */
   readonly policy: string;
@@ -71,5 +73,7 @@ export function formatLoadError(e: PolicyLoadError): string {
   const where = [e.policy && `policy ${e.policy}`, e.rule !== null && `rule ${e.rule}`, e.field && `field ${e.field}`]
     .filter(Boolean)
     .join(", ");
-  return `${e.file}:${e.line}: ${where ? `${where}: ` : ""}${e.message}`;
+  // Line 0: no line to point at (an unreadable file, an object from the Kubernetes API).
+  const origin = e.line > 0 ? `${e.file}:${e.line}` : e.file;
+  return `${origin}: ${where ? `${where}: ` : ""}${e.message}`;
 }
