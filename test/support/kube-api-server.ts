@@ -278,8 +278,7 @@ export async function startKubeApiServer(
     const event: WatchEvent = { rv: Number(object.metadata.resourceVersion), resource, type, object };
     history.push(event);
     for (const w of watchers) {
-      if (w.resource === resource && inScope(object, w.namespace))
-        w.res.write(`${JSON.stringify({ type, object })}\n`);
+      if (w.resource === resource && inScope(object, w.namespace)) w.res.write(`${JSON.stringify({ type, object })}\n`);
     }
   }
 
@@ -324,6 +323,17 @@ export async function startKubeApiServer(
     next: Obj,
     subresource: string | null,
   ): { code: number; body: Obj } {
+    const uid = next.metadata?.uid;
+    if (uid !== undefined && uid !== current.metadata.uid) {
+      return {
+        code: 409,
+        body: status(
+          409,
+          "Conflict",
+          `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${current.metadata.uid}`,
+        ),
+      };
+    }
     const wanted = next.metadata?.resourceVersion;
     if (wanted !== undefined && wanted !== current.metadata.resourceVersion) {
       return {
@@ -388,7 +398,8 @@ export async function startKubeApiServer(
     const token = url.searchParams.get("continue") ?? "";
     const [rv, offsetText] = token === "" ? [String(revision), "0"] : token.split(":");
     if (token !== "" && Number(rv) < compactedAt) {
-      return sendJson(res, 410, status(410, "Expired", "The provided continue parameter is too old"));
+      sendJson(res, 410, status(410, "Expired", "The provided continue parameter is too old"));
+      return;
     }
     const offset = Number(offsetText);
     const items = all.slice(offset, offset + limit);
@@ -498,7 +509,9 @@ export async function startKubeApiServer(
       }
       case "PATCH": {
         if (!current) return notFound();
-        const contentType = String(req.headers["content-type"] ?? "").split(";")[0]!.trim();
+        const contentType = String(req.headers["content-type"] ?? "")
+          .split(";")[0]!
+          .trim();
         const patch = body;
         let next: Obj;
         if (contentType === "application/merge-patch+json") next = mergePatch(current, patch) as Obj;
@@ -660,7 +673,10 @@ export async function startKubeApiServer(
     update(resource, object) {
       const current = objects(resource).get(key(object.metadata.namespace, object.metadata.name));
       if (!current) throw new Error(`no ${resource} ${object.metadata.namespace}/${object.metadata.name}`);
-      const next = { ...structuredClone(object), metadata: { ...current.metadata, ...structuredClone(object.metadata) } };
+      const next = {
+        ...structuredClone(object),
+        metadata: { ...current.metadata, ...structuredClone(object.metadata) },
+      };
       delete next.metadata.resourceVersion;
       const written = doWrite(resource, current, next, null);
       if (written.code !== 200) throw new Error(`update failed: ${written.body.message}`);

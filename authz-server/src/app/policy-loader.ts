@@ -93,7 +93,10 @@ export class PolicyLoader {
     // Until every source has listed once, a set would be missing its policies: serve none (readiness stays off).
     const waiting = this.sources.filter((s) => !s.ready()).map((s) => s.name);
     if (waiting.length > 0) {
-      this.logger.info({ event: "policy set waiting", trigger, waiting_for: waiting }, "policy set built; waiting for its sources");
+      this.logger.info(
+        { event: "policy set waiting", trigger, waiting_for: waiting },
+        "policy set built; waiting for its sources",
+      );
       return;
     }
     this.holder.swap(set);

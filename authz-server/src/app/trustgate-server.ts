@@ -20,9 +20,11 @@ import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
+import type { PolicySet } from "../policy/policy-set.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
+import { createKubernetesPolicies, type KubernetesPolicies } from "./kubernetes-policies.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
 
@@ -37,6 +39,8 @@ export interface RunningServer {
   readonly inventory: WorkloadInventory;
   /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
   readonly risk: FalcoRisk;
+  /** TrustgatePolicy source, status writing, admission webhook, pod labels (`policies.source` kubernetes/both). */
+  readonly kubernetes: KubernetesPolicies;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
 }
@@ -49,16 +53,41 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
-  const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
-  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
-  await loader.loadInitial();
-
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
+  const lintTrustDomains = [...config.identity.trustDomains, defaultTrustDomain(config)];
+  const lint = (set: PolicySet) =>
+    lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains });
+
+  let loader: PolicyLoader | null = null;
+  const kubernetes = createKubernetesPolicies({
+    config,
+    holder: policies,
+    registry: metrics.registry,
+    logger,
+    lint,
+    trustDomains: lintTrustDomains,
+    loadError: () => loader?.lastError ?? null,
+  });
+  const readsFiles = config.policies.source !== "kubernetes";
+  const policyDirs = readsFiles ? [config.policies.dir, ...config.policies.extraDirs] : [];
+  const policyLoader = new PolicyLoader(
+    policyDirs,
+    config.policies.rootNamespace,
+    policies,
+    metrics,
+    logger,
+    kubernetes.source ? [kubernetes.source] : [],
+  );
+  loader = policyLoader;
+  // With files only this installs the set; with the Kubernetes source it checks the files and waits for the list.
+  await policyLoader.loadInitial();
+
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
+  kubernetes.attachPods(falcoRisk.mapper);
   const risk = falcoRisk.engine;
   const revocations = new RevocationList(() => risk.criticalIdentities());
   const dryRun = config.policies.dryRun;
@@ -75,6 +104,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     certificates: new CertificateCache(),
     risk,
     labelsOf,
+    clusterLabelsOf: kubernetes.clusterLabelsOf,
     metrics,
     decisionLog,
     logger,
@@ -85,7 +115,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     shuttingDown: false,
     dryRun,
     get lastReloadError() {
-      return loader.lastError;
+      return policyLoader.lastError;
     },
   };
   const router = new Router();
@@ -114,10 +144,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const set = policies.current;
     if (set === null) return;
     setImmediate(() => {
-      const warnings = lintPolicySet(set, {
-        workloads: inventory.workloads,
-        trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
-      });
+      const warnings = lint(set);
       for (const w of warnings)
         logger.warn(
           { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
@@ -127,7 +154,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   };
   lintActive();
   policies.onSwap(lintActive);
-  const watcher = config.policies.watch ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  const watcher =
+    config.policies.watch && readsFiles ? new PolicyWatcher(policyDirs, (t) => policyLoader.reload(t), logger) : null;
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
@@ -135,7 +163,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const grpcPort = await grpc.listen();
   const httpBound = await admin.listen(config.http.addr);
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
-  grpc.setServing(true);
+  await kubernetes.start((trigger) => policyLoader.reload(trigger));
+  // gRPC health says SERVING only once a policy set is in force (with the Kubernetes source: after the first list).
+  if (policies.current !== null) grpc.setServing(true);
+  else {
+    policies.onSwap(() => {
+      if (!readiness.shuttingDown) grpc.setServing(true);
+    });
+  }
   logger.info(
     {
       event: "trustgate serving",
@@ -143,6 +178,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       grpc_port: grpcPort,
       http: httpAddress,
       policy_version: policies.current?.version,
+      policy_source: config.policies.source,
     },
     `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
   );
@@ -153,12 +189,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     grpcPort,
     httpAddress,
     policies,
-    loader,
+    loader: policyLoader,
     metrics,
     revocations,
     inventory,
     risk: falcoRisk,
-    reload: (trigger) => loader.reload(trigger),
+    kubernetes,
+    reload: (trigger) => policyLoader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
         logger.info(
@@ -168,6 +205,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         readiness.shuttingDown = true;
         await watcher?.stop();
         grpc.setServing(false);
+        await kubernetes.stop();
         await grpc.shutdown(config.shutdownGraceSeconds * 1000);
         await admin.close();
         await falcoRisk.stop();

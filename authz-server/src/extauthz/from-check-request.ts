@@ -32,6 +32,15 @@ export interface BuildEnvironment {
   readonly risk: RiskView;
   /** Labels of known workloads by SPIFFE ID (the workload inventory), used when Envoy sends none. */
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  /**
+   * Labels of the destination pod from the cluster (by address, else by service account), used when Envoy sends
+   * none; they take the inventory's place.
+   */
+  readonly clusterLabelsOf?: (
+    namespace: string,
+    serviceAccount: string,
+    ip: string,
+  ) => Readonly<Record<string, string>> | undefined;
   readonly nowMs: number;
 }
 
@@ -40,6 +49,11 @@ const MAX_PATH_LENGTH = 8192;
 function addressOf(address: AddressMessage | null | undefined): { ip: string; port: number } {
   const socket = address?.socketAddress;
   return { ip: socket?.address ?? "", port: socket?.portValue ?? 0 };
+}
+
+function isEmpty(labels: Readonly<Record<string, string>> | undefined): boolean {
+  for (const _ in labels) return false;
+  return true;
 }
 
 function reject(kind: RejectionKind, reason: string, principal = "", spoofed: string[] | null = null): BuildResult {
@@ -122,7 +136,13 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
       labels: destinationLabels(
         destination.labels,
         extensions,
-        destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined,
+        (env.clusterLabelsOf && isEmpty(destination.labels)
+          ? env.clusterLabelsOf(
+              namespace,
+              destinationId !== null ? kubernetesServiceAccountOf(destinationId.path) : "",
+              destinationAddress.ip,
+            )
+          : undefined) ?? (destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined),
       ),
     },
     http,
