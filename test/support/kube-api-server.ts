@@ -92,12 +92,14 @@ export interface KubeApiServer {
   readonly kubeconfigPath: string;
   /** A kubeconfig for another of the server's users (see `users`). */
   kubeconfigFor(user: string): Promise<string>;
-  /** Every request as `METHOD path?query`, for assertions. */
+  /** Every request as `METHOD path?query`, as it arrives, for assertions. */
   readonly requests: string[];
   /** Every request with its user, content type, body and answer. */
   readonly log: RequestRecord[];
   /** Open watch streams right now. */
   readonly openWatches: number;
+  /** Open watch streams of one resource right now. */
+  watchesOf(resource: ResourceName): number;
   /** Current resourceVersion (the revision counter). */
   readonly revision: number;
   /** Answer requests matching this (e.g. lists) with an error status, or hold them until `release`. */
@@ -540,8 +542,8 @@ export async function startKubeApiServer(
     const auth = String(req.headers.authorization ?? "");
     const user = auth.startsWith("Bearer ") ? (users.get(auth.slice(7)) ?? "") : "";
     const contentType = String(req.headers["content-type"] ?? "");
+    requests.push(`${method} ${url.pathname}${url.search}`);
     const record = (code: number, body: unknown) => {
-      requests.push(`${method} ${url.pathname}${url.search}`);
       log.push({ method, url: `${url.pathname}${url.search}`, user, contentType, body, status: code });
     };
     if (user === "") {
@@ -628,6 +630,9 @@ export async function startKubeApiServer(
     log,
     get openWatches() {
       return watchers.size;
+    },
+    watchesOf(resource) {
+      return [...watchers].filter((w) => w.resource === resource).length;
     },
     get revision() {
       return revision;
