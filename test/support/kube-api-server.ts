@@ -103,7 +103,7 @@ export interface KubeApiServer {
   /** Current resourceVersion (the revision counter). */
   readonly revision: number;
   /** Answer requests matching this (e.g. lists) with an error status, or hold them until `release`. */
-  failWhen(match: ((method: string, url: URL) => boolean) | null, status?: number): void;
+  failWhen(match: ((method: string, url: URL, user: string) => boolean) | null, status?: number): void;
   holdWhen(match: ((method: string, url: URL) => boolean) | null): void;
 
   addPod(pod: PodSpec, options?: { silent?: boolean }): void;
@@ -264,7 +264,7 @@ export async function startKubeApiServer(
   let revision = 100;
   /** Watches from before this resourceVersion get 410 Gone. */
   let compactedAt = 0;
-  let failMatch: ((method: string, url: URL) => boolean) | null = null;
+  let failMatch: ((method: string, url: URL, user: string) => boolean) | null = null;
   let failStatus = 500;
   let holdMatch: ((method: string, url: URL) => boolean) | null = null;
   const held: Array<() => void> = [];
@@ -552,7 +552,7 @@ export async function startKubeApiServer(
     }
     const run = async () => {
       if (holdMatch?.(method, url)) await new Promise<void>((resolve) => held.push(resolve));
-      if (failMatch?.(method, url)) {
+      if (failMatch?.(method, url, user)) {
         record(failStatus, undefined);
         return sendJson(res, failStatus, status(failStatus, "InternalError", "injected failure"));
       }
