@@ -218,6 +218,7 @@ describe("policies name only identities that exist", () => {
 describe("trustgate's ports and cluster names", () => {
   const grpcPort = mesh.trustgateGrpcPort;
   const adminPort = mesh.trustgateAdminPort;
+  const webhookPort = 9443;
 
   it("gRPC is 9191 and admin 9192 in every config, image and manifest", () => {
     expect([grpcPort, adminPort]).toEqual([9191, 9192]);
@@ -239,13 +240,16 @@ describe("trustgate's ports and cluster names", () => {
     expect(istioService.spec.ports.find((p: Obj) => p.name === "grpc").appProtocol).toBe("grpc");
     const c = istioDeployment.spec.template.spec.containers[0];
     expect(c.ports.map((p: Obj) => [p.name, p.containerPort])).toEqual([
+      ["https-webhook", webhookPort],
       ["grpc", grpcPort],
       ["http-admin", adminPort],
     ]);
-    for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) expect(c[probe].grpc.port).toBe(grpcPort);
+    expect(c.readinessProbe.grpc.port).toBe(grpcPort);
+    for (const probe of ["startupProbe", "livenessProbe"]) expect(c[probe].httpGet.port).toBe("http-admin");
     const envs = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
     expect(portOf(envs.TRUSTGATE_GRPC_ADDR)).toBe(grpcPort);
     expect(portOf(envs.TRUSTGATE_HTTP_ADDR)).toBe(adminPort);
+    expect(portOf(envs.TRUSTGATE_WEBHOOK_ADDR)).toBe(webhookPort);
     const np = istioDocs.find((d) => d.kind === "NetworkPolicy") as Obj;
     expect(np.spec.ingress[0].ports.map((p: Obj) => p.port)).toEqual([grpcPort, adminPort]);
     expect(meshConfig.extensionProviders[0].envoyExtAuthzGrpc).toMatchObject({ service: svcHost, port: grpcPort });

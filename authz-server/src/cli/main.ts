@@ -14,6 +14,8 @@ const policyTest = async (...args: Parameters<typeof import("./policy-commands.j
   (await import("./policy-commands.js")).policyTest(...args);
 const policyLint = async (...args: Parameters<typeof import("./policy-commands.js").policyLint>) =>
   (await import("./policy-commands.js")).policyLint(...args);
+const policyConvert = async (...args: Parameters<typeof import("./policy-commands.js").policyConvert>) =>
+  (await import("./policy-commands.js")).policyConvert(...args);
 const explainCommand = async (flags: Parameters<typeof import("./policy-commands.js").explainCommand>[0]) =>
   (await import("./policy-commands.js")).explainCommand(flags);
 
@@ -75,7 +77,9 @@ export function program(setExit: (code: number) => void): Command {
     .option("--timeout-ms <ms>", "deadline", integer, 3000)
     .action(async (flags) => setExit(await health(flags)));
 
-  const policy = cli.command("policy").description("test and lint AuthorizationPolicy files");
+  const policy = cli
+    .command("policy")
+    .description("test, lint and convert policy files (AuthorizationPolicy or TrustgatePolicy)");
   const policyOptions = (c: Command) =>
     c
       .option("--root-namespace <ns>", "namespace whose policies apply mesh-wide", "istio-system")
@@ -96,6 +100,15 @@ export function program(setExit: (code: number) => void): Command {
       .argument("[paths...]", "policy files or directories (default: policies)")
       .description("report load errors (exit 1) and likely mistakes (warnings) in policies"),
   ).action(async (paths: string[], flags) => setExit(await policyLint(paths, flags)));
+
+  policy
+    .command("convert")
+    .argument("[paths...]", "policy files or directories, or - for stdin (default: stdin)")
+    .description(
+      "convert Istio AuthorizationPolicy YAML to TrustgatePolicy YAML (or back with --to istio); prints YAML, exit 1 if a policy does not load",
+    )
+    .option("--to <kind>", "trustgate (TrustgatePolicy) or istio (AuthorizationPolicy)", "trustgate")
+    .action(async (paths: string[], flags) => setExit(await policyConvert(paths, flags)));
 
   policyOptions(
     cli

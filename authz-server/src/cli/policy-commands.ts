@@ -1,11 +1,14 @@
 /**
- * `trustgate policy test`, `trustgate policy lint` and `trustgate explain`: policy tooling that runs the same code
- * as live decisions, offline against policy files or (explain) against a running server.
+ * `trustgate policy test`, `trustgate policy lint`, `trustgate policy convert` and `trustgate explain`: policy
+ * tooling that runs the same code as live decisions, offline against policy files (AuthorizationPolicy or
+ * TrustgatePolicy) or (explain) against a running server.
  */
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
+import { listYamlFiles } from "../policy/policy-files.js";
+import { type ConvertTarget, convertPolicyText } from "../policy-tools/convert-policy.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
@@ -174,5 +177,51 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
     labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
   });
   console.log(flags.json ? JSON.stringify(explanationJson(result), null, 2) : formatExplanation(result));
+  return 0;
+}
+
+export interface ConvertFlags {
+  to: string;
+}
+
+/** `trustgate policy convert`: AuthorizationPolicy ⇄ TrustgatePolicy, YAML on stdout. */
+export async function policyConvert(paths: string[], flags: ConvertFlags): Promise<number> {
+  if (flags.to !== "trustgate" && flags.to !== "istio") {
+    console.error(`trustgate policy convert: --to must be trustgate or istio, got "${flags.to}"`);
+    return 2;
+  }
+  const inputs: Array<{ name: string; text: string }> = [];
+  try {
+    if (paths.length === 0 || (paths.length === 1 && paths[0] === "-")) {
+      inputs.push({ name: "<stdin>", text: await readStdin() });
+    } else {
+      for (const file of await listYamlFiles(paths)) inputs.push({ name: file, text: await readFile(file, "utf8") });
+    }
+  } catch (err) {
+    console.error(`trustgate policy convert: ${(err as Error).message}`);
+    return 2;
+  }
+  const out: string[] = [];
+  const errors: string[] = [];
+  let policies = 0;
+  for (const input of inputs) {
+    const result = convertPolicyText(input.text, input.name, flags.to as ConvertTarget);
+    if (!result.ok) {
+      errors.push(...result.errors);
+      continue;
+    }
+    for (const w of result.warnings) console.error(`warning: ${w}`);
+    if (result.policies > 0) out.push(result.yaml);
+    policies += result.policies;
+  }
+  if (errors.length > 0) {
+    for (const e of errors) console.error(e);
+    console.error(`\n${errors.length} error(s); nothing converted`);
+    return 1;
+  }
+  process.stdout.write(out.join("---\n"));
+  console.error(
+    `${policies} ${policies === 1 ? "policy" : "policies"} converted to ${flags.to === "trustgate" ? "TrustgatePolicy" : "AuthorizationPolicy"}`,
+  );
   return 0;
 }
