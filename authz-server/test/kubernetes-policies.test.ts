@@ -4,11 +4,15 @@
  * deleted go live within a second; an invalid object is refused with a status that says why and never changes a
  * decision; a dropped watch, a 410 and a silent API server lose no update; nothing is served before the first list.
  */
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type KubeApiServer, startKubeApiServer } from "../../test/support/kube-api-server.js";
 import { CheckClient } from "../src/grpc/check-client.js";
 import { checkRequest } from "./support/fixtures.js";
 import { allowPath, condition, healthStatus, kubeConfig, type Obj, tgp, waitFor } from "./support/kube-policies.js";
+import { runCli, startServe } from "./support/process.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let api: KubeApiServer;
@@ -232,5 +236,68 @@ describe("TrustgatePolicy objects as the policy source", () => {
       api.requests.some((r) => r.startsWith("GET /apis/trustgate.dev/v1alpha1/namespaces/services/trustgatepolicies?")),
     ).toBe(true);
     expect(api.requests.some((r) => r.startsWith("GET /apis/trustgate.dev/v1alpha1/trustgatepolicies"))).toBe(false);
+  });
+});
+
+describe("trustgate serve with policies.source both (real process)", () => {
+  it("joins files and objects, a file wins a name clash (status Conflict), and stops cleanly", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trustgate-both-"));
+    try {
+      await mkdir(join(dir, "policies"));
+      await writeFile(
+        join(dir, "policies", "a.yaml"),
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-a, namespace: services}\nspec:\n  rules: [{to: [{operation: {paths: [/a]}}]}]\n",
+      );
+      api.create("trustgatepolicies", allowPath("allow-a", "/x")); // same name as the file's policy
+      api.create("trustgatepolicies", allowPath("allow-b", "/b"));
+      const serve = await startServe(["--policy-dir", join(dir, "policies"), "--policy-source", "both"], {
+        KUBECONFIG: api.kubeconfigPath,
+        TRUSTGATE_POLICY_WATCH: "false",
+      });
+      const check = (path: string) =>
+        runCli([
+          "check",
+          "--addr",
+          serve.grpcAddress,
+          "--principal",
+          "spiffe://cluster.local/ns/services/sa/order",
+          "--destination-principal",
+          "spiffe://cluster.local/ns/services/sa/payment",
+          "--path",
+          path,
+        ]);
+      try {
+        expect((await check("/a")).code).toBe(0); // the file
+        expect((await check("/b")).code).toBe(0); // an object
+        expect((await check("/x")).code).toBe(1); // the object that lost to the file
+        const conflict = await waitFor(
+          () => condition(api.get("trustgatepolicies", "services", "allow-a"), "Accepted"),
+          "status of the clashing object",
+        );
+        expect(conflict).toMatchObject({ status: "False", reason: "Conflict" });
+        expect(conflict.message).toContain("policy services/allow-a is also defined by");
+        expect(conflict.message).toContain("a.yaml:1, which is in force (a policy file wins)");
+        expect(condition(api.get("trustgatepolicies", "services", "allow-b"), "Accepted")?.status).toBe("True");
+      } finally {
+        expect(await serve.stop()).toBe(0);
+      }
+      // The Lease was released on the way out, for the next replica to take at once.
+      expect(api.get("leases", "trustgate-system", "trustgate-policy-status")?.spec.holderIdentity).toBe("");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start without a cluster to read from", async () => {
+    const home = await mkdtemp(join(tmpdir(), "trustgate-home-"));
+    try {
+      const r = await runCli(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"], {
+        env: { TRUSTGATE_POLICY_SOURCE: "kubernetes", KUBECONFIG: "", HOME: home },
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("policies.source kubernetes: no Kubernetes cluster in the default kubeconfig");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 });

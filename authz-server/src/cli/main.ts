@@ -44,6 +44,10 @@ export function program(setExit: (code: number) => void): Command {
     .option("--grpc-addr <addr>", "gRPC listen address, host:port or unix:/path (env TRUSTGATE_GRPC_ADDR)")
     .option("--http-addr <addr>", "admin HTTP listen address (env TRUSTGATE_HTTP_ADDR)")
     .option("--policy-dir <dir>", "directory of AuthorizationPolicy YAML files (env TRUSTGATE_POLICY_DIR)")
+    .option(
+      "--policy-source <source>",
+      "files, kubernetes (TrustgatePolicy objects) or both (env TRUSTGATE_POLICY_SOURCE)",
+    )
     .option("--dry-run", "evaluate and log every decision but enforce none (env TRUSTGATE_DRY_RUN)")
     .option("--log-level <level>", "trace|debug|info|warn|error (env TRUSTGATE_LOG_LEVEL)")
     .action(async (flags) => setExit(await serve(flags)));

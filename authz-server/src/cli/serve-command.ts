@@ -13,6 +13,7 @@ export interface ServeFlags {
   grpcAddr?: string;
   httpAddr?: string;
   policyDir?: string;
+  policySource?: string;
   dryRun?: boolean;
   logLevel?: string;
 }
@@ -22,6 +23,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     "grpc.addr": flags.grpcAddr,
     "http.addr": flags.httpAddr,
     "policies.dir": flags.policyDir,
+    "policies.source": flags.policySource,
     "policies.dryRun": flags.dryRun,
     "log.level": flags.logLevel,
   });

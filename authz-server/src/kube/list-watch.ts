@@ -12,7 +12,7 @@
  */
 import { type KubeConfig, Watch } from "@kubernetes/client-node";
 import type { Logger } from "../observability/logger.js";
-import type { KubeApi } from "./kube-api.js";
+import { type KubeApi, KubeApiError } from "./kube-api.js";
 
 export interface KubeObject {
   readonly metadata?: {
@@ -213,9 +213,16 @@ export class ListWatch<T extends KubeObject> {
         this.stats.failures += 1;
         if (!failing) {
           failing = true;
+          const status = err instanceof KubeApiError ? err.status : (err as { statusCode?: number }).statusCode;
+          const hint =
+            status === 404
+              ? " (the resource does not exist: is its CustomResourceDefinition installed?)"
+              : status === 401 || status === 403
+                ? " (check the credentials and the RBAC rules of trustgate's service account)"
+                : "";
           logger.warn(
-            { event: "kubernetes watch failed", watch: this.options.what, error: (err as Error).message },
-            `cannot list/watch ${this.options.what}; retrying with backoff (the state already read stays in use)`,
+            { event: "kubernetes watch failed", watch: this.options.what, error: (err as Error).message, status },
+            `cannot list/watch ${this.options.what}${hint}; retrying with backoff (the state already read stays in use)`,
           );
         }
         // Full jitter, so replicas that lost the API server together do not come back in lockstep.
