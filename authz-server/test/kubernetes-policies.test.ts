@@ -219,6 +219,18 @@ describe("TrustgatePolicy objects as the policy source", () => {
     expect(watch).toMatch(/timeoutSeconds=\d+/);
   });
 
+  it("without the CRD (404) stays unready, says why, and recovers once it exists", async () => {
+    api.failWhen((_m, url) => url.pathname.includes("trustgatepolicies"), 404);
+    const s = await start({ status: { write: false } });
+    const failed = await waitFor(() => s.logs.find((l) => l.event === "kubernetes watch failed"), "the failure log");
+    expect(String(failed.msg)).toContain("is its CustomResourceDefinition installed?");
+    expect((await readyz(s)).status).toBe(503);
+    api.create("trustgatepolicies", allowPath("allow-a", "/a"));
+    api.failWhen(null);
+    await waitFor(async () => ((await readyz(s)).status === 200 ? true : undefined), "readiness");
+    expect(await code("/a")).toBe(0);
+  });
+
   it("watches only the configured namespaces", async () => {
     api.create("trustgatepolicies", allowPath("allow-a", "/a"));
     api.create("trustgatepolicies", allowPath("allow-b", "/b", "elsewhere"));
