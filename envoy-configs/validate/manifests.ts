@@ -28,6 +28,7 @@ const CUSTOM_KINDS: Record<string, string> = {
   "cert-manager.io/v1/Issuer": "trustgate.schema.istio.CertManagerIssuer",
   "cert-manager.io/v1/ClusterIssuer": "trustgate.schema.istio.CertManagerIssuer",
   "cert-manager.io/v1/Certificate": "trustgate.schema.istio.CertManagerCertificate",
+  "monitoring.coreos.com/v1/PrometheusRule": "trustgate.schema.istio.PrometheusRule",
 };
 
 /** The Envoy message an EnvoyFilter patch value is, by applyTo. */

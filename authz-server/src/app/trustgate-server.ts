@@ -16,6 +16,7 @@ import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { RevocationList } from "../identity/revocation-list.js";
+import { sensitiveHeaders } from "../model/sensitive-headers.js";
 import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
@@ -27,6 +28,7 @@ import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { createKubernetesPolicies, type KubernetesPolicies } from "./kubernetes-policies.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -49,7 +51,12 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/** `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. */
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
@@ -93,7 +100,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
-  const decisionLog = new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate });
+  const telemetry = await startTelemetry(config, env, metrics, logger);
+  const decisionLog = new DecisionLog(
+    logger,
+    {
+      mode: config.log.decisions,
+      sampleRate: config.log.sampleRate,
+      sensitiveHeaders: sensitiveHeaders(config.log.redactHeaders),
+      allowHeaders: config.log.allowHeaders,
+    },
+    Math.random,
+    telemetry.shipper,
+  );
   const authorizer = new Authorizer({
     policies,
     identity: {
@@ -109,6 +127,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     decisionLog,
     logger,
     dryRun,
+    tracer: telemetry.tracing.tracer,
   });
 
   const readiness: Readiness = {
@@ -211,6 +230,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await falcoRisk.stop();
         logger.info({ event: "stopped" }, "stopped");
         decisionLog.flush();
+        await telemetry.shutdown();
         flushLogger(logger);
       })();
       return stopping;
