@@ -81,7 +81,11 @@ function checkNode(node: unknown, path: string, issues: Issue[], inJunctor: bool
     const list = node[j];
     if (list === undefined) continue;
     if (!Array.isArray(list)) issues.push({ path: childPath(path, j), message: `${j} must be a list of schemas` });
-    else list.forEach((s, i) => checkNode(s, childPath(childPath(path, j), i), issues, true));
+    else {
+      list.forEach((s, i) => {
+        checkNode(s, childPath(childPath(path, j), i), issues, true);
+      });
+    }
   }
   if (node.not !== undefined) checkNode(node.not, childPath(path, "not"), issues, true);
   if (Array.isArray(node.required) && isObj(node.properties)) {
