@@ -16,6 +16,7 @@ import { TestCa } from "../../test/support/svid-ca.js";
 import { WebhookListener } from "../src/http/webhook-listener.js";
 import { createLogger } from "../src/observability/logger.js";
 import { allowPath, type Obj, tgp } from "./support/kube-policies.js";
+import { runCli } from "./support/process.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let ca: TestCa;
@@ -151,6 +152,19 @@ describe("admission webhook (HTTPS, AdmissionReview v1)", () => {
 
     expect((await post(port(), { hello: "world" })).status).toBe(400);
     expect((await post(port(), "{not json")).status).toBe(400);
+  });
+
+  it("trustgate serve exits 1, naming the listener, when the webhook port is taken", async () => {
+    const r = await runCli(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"], {
+      env: {
+        TRUSTGATE_POLICY_DIR: "policies",
+        TRUSTGATE_WEBHOOK_ADDR: `127.0.0.1:${port()}`,
+        TRUSTGATE_WEBHOOK_CERT_FILE: join(dir, "tls.crt"),
+        TRUSTGATE_WEBHOOK_KEY_FILE: join(dir, "tls.key"),
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot listen for admission webhook on 127.0.0.1:${port()}`);
   });
 
   it("serves TLS only with its certificate (a client that does not trust it gets no answer)", async () => {

@@ -182,7 +182,18 @@ export async function startServer(
   const grpcPort = await grpc.listen();
   const httpBound = await admin.listen(config.http.addr);
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
-  await kubernetes.start((trigger) => policyLoader.reload(trigger));
+  try {
+    await kubernetes.start((trigger) => policyLoader.reload(trigger));
+  } catch (err) {
+    // A webhook port that cannot be bound stops the start; close what already listens so the process can exit.
+    await watcher?.stop();
+    await kubernetes.stop();
+    await grpc.shutdown(0);
+    await admin.close();
+    await falcoRisk.stop();
+    await telemetry.shutdown();
+    throw err;
+  }
   // gRPC health says SERVING only once a policy set is in force (with the Kubernetes source: after the first list).
   if (policies.current !== null) grpc.setServing(true);
   else {

@@ -154,9 +154,10 @@ export class KubernetesPolicySource implements PolicySource {
   /** What the status of every object should say, given the set in force and the last load error. */
   verdicts(set: PolicySet, loadError: string | null, warningsOf: (origin: string) => LintWarning[]): ObjectVerdict[] {
     const out: ObjectVerdict[] = [];
+    const byId = new Map(set.policies.map((p) => [p.id, p]));
     for (const e of this.entries.values()) {
       const origin = objectOrigin(e.object);
-      const inForce = e.active !== null && set.find(e.active.policy.id) === e.active.policy;
+      const inForce = e.active !== null && byId.get(e.active.policy.id) === e.active.policy;
       const generation = e.object.metadata?.generation ?? 0;
       let verdict: StatusVerdict;
       if (e.errors !== null) {
@@ -184,7 +185,7 @@ export class KubernetesPolicySource implements PolicySource {
         };
       } else {
         const id = objectKey(e.object);
-        const other = set.find(id);
+        const other = byId.get(id);
         const accepted =
           other !== undefined && other.file !== origin
             ? {

@@ -55,6 +55,7 @@ export class LeaderElector {
   /** What we last saw of the Lease, and when (by our clock). */
   private observed: { record: string; atMs: number } | null = null;
   private lastRenewMs = 0;
+  private failing = false;
   readonly stats = { acquired: 0, lost: 0, renewals: 0, failures: 0 };
 
   constructor(private readonly options: LeaderElectionOptions) {}
@@ -107,10 +108,21 @@ export class LeaderElector {
       outcome = await this.tryAcquireOrRenew();
     } catch (err) {
       this.stats.failures += 1;
-      this.options.logger.debug(
-        { event: "lease attempt failed", error: (err as Error).message },
-        "lease attempt failed",
-      );
+      if (!this.failing) {
+        this.failing = true;
+        this.options.logger.warn(
+          {
+            event: "lease attempt failed",
+            lease: `${this.options.namespace}/${this.options.name}`,
+            error: (err as Error).message,
+          },
+          "cannot read or write the Lease; no replica writes TrustgatePolicy status until one can (retrying)",
+        );
+      }
+    }
+    if (outcome !== "failed" && this.failing) {
+      this.failing = false;
+      this.options.logger.info({ event: "lease reachable" }, "the Lease can be read and written again");
     }
     if (this.stopped) return;
     const { retryPeriodMs, renewDeadlineMs } = this.options;
