@@ -95,6 +95,7 @@ export class LeaderElector {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.running = this.tick().finally(() => {
         this.running = null;
