@@ -67,9 +67,15 @@ export function createKubernetesPolicies(deps: KubernetesPoliciesDeps): Kubernet
 
   let reload: ((trigger: string) => Promise<unknown>) | null = null;
   let status: StatusReporter | null = null;
+  let reloading = 0;
   const onChange = (change: SourceChange) => {
-    const done = change.policiesChanged && reload ? reload(change.trigger) : Promise.resolve();
-    void done.then(() => status?.request());
+    if (change.policiesChanged && reload) {
+      reloading += 1;
+      void reload(change.trigger).finally(() => {
+        reloading -= 1;
+        status?.request();
+      });
+    } else status?.request();
   };
   const api = fromCluster ? kubeApi(cluster()) : null;
   const source =
@@ -108,6 +114,7 @@ export function createKubernetesPolicies(deps: KubernetesPoliciesDeps): Kubernet
           loadError: deps.loadError,
           lint: deps.lint,
           isLeader: () => elector.isLeader,
+          busy: () => reloading > 0,
           logger,
         })
       : null;

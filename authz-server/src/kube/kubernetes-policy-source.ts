@@ -218,14 +218,19 @@ export class KubernetesPolicySource implements PolicySource {
   /** Records the object a status write returned, so the next pass compares against what was written. */
   observeWritten(object: TrustgatePolicyObject): void {
     const e = this.entries.get(objectKey(object));
-    if (e !== undefined && e.uid === object.metadata?.uid) e.object = object;
+    if (e !== undefined && e.uid === object.metadata?.uid) e.object = this.normalise(object);
   }
 
   private normalise(o: TrustgatePolicyObject): TrustgatePolicyObject {
+    // managedFields can be larger than the policy and nothing here reads them: do not keep them.
+    const { managedFields: _dropped, ...metadata } = (o.metadata ?? {}) as Record<string, unknown>;
     // List items of a custom resource carry apiVersion and kind; be safe if one does not.
-    return o.apiVersion !== undefined && o.kind !== undefined
-      ? o
-      : { ...o, apiVersion: o.apiVersion ?? TRUSTGATE_API_VERSION, kind: o.kind ?? TRUSTGATE_KIND };
+    return {
+      ...o,
+      apiVersion: o.apiVersion ?? TRUSTGATE_API_VERSION,
+      kind: o.kind ?? TRUSTGATE_KIND,
+      metadata: metadata as TrustgatePolicyObject["metadata"],
+    };
   }
 
   /** Adds or updates one object; returns whether the contributed policies changed. */

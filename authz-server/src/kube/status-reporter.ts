@@ -22,6 +22,8 @@ export interface StatusReporterOptions {
   /** Lint warnings of a set (computed once per set version). */
   readonly lint: (set: PolicySet) => LintWarning[];
   readonly isLeader: () => boolean;
+  /** True while a change is still on its way into the set (a status computed now would be a passing state). */
+  readonly busy?: () => boolean;
   readonly logger: Logger;
   readonly debounceMs?: number;
   readonly concurrency?: number;
@@ -97,7 +99,7 @@ export class StatusReporter {
     const set = this.options.currentSet();
     // Nothing to say before a set is in force, and a burst still being applied would only give passing states.
     if (!isLeader() || set === null || this.stopped) return;
-    if (source.settling) {
+    if (source.settling || this.options.busy?.()) {
       this.again = true;
       return;
     }
