@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { CONDITION_KEYS, compilePolicy } from "../../authz-server/src/policy/compile-policy.js";
+import { compilePolicy } from "../../authz-server/src/policy/compile-policy.js";
+import { OPERATION_FIELDS, SOURCE_FIELDS, SUPPORTED_KEYS } from "../../authz-server/src/policy/field-specs.js";
 import { objectDocument } from "../../authz-server/src/policy/object-document.js";
 import { convertPolicyText } from "../../authz-server/src/policy-tools/convert-policy.js";
 import { checkCrdSchemas, installCrdFiles, validateCustomObject } from "./crd.js";
@@ -137,7 +138,7 @@ describe("TrustgatePolicy CRD", () => {
           {
             from: [{ source: { principals: [], principal: ["a"] } }],
             to: [{ operation: { ports: [8080] } }],
-            when: [{ key: "request.auth.claims[iss]", values: ["x"] }, { key: "source.ip" }],
+            when: [{ key: "destination.namespace", values: ["x"] }, { key: "source.ip" }],
           },
         ],
       }),
@@ -177,7 +178,7 @@ describe("TrustgatePolicy CRD", () => {
 
 describe("the CRD says exactly what trustgate's compiler accepts", () => {
   /** Every field of Istio's Source, Operation and AuthorizationPolicy spec, with a value each would accept. */
-  const SOURCE_FIELDS: Record<string, string> = {
+  const ISTIO_SOURCE_FIELDS: Record<string, string> = {
     principals: "cluster.local/ns/a/sa/b",
     requestPrincipals: "issuer.example/subject",
     namespaces: "a",
@@ -186,8 +187,10 @@ describe("the CRD says exactly what trustgate's compiler accepts", () => {
     remoteIpBlocks: "10.0.0.0/8",
     trustDomains: "cluster.local",
   };
-  const OPERATION_FIELDS: Record<string, string> = { hosts: "a.example", ports: "80", methods: "GET", paths: "/a" };
+  const ISTIO_OPERATION_FIELDS: Record<string, string> = { hosts: "a.example", ports: "80", methods: "GET", paths: "/a" };
   const SAMPLE_VALUES: Record<string, string> = {
+    "request.auth.principal": "issuer.example/subject",
+    "source.trustDomain": "cluster.local",
     "source.ip": "10.0.0.1",
     "destination.ip": "10.0.0.1",
     "remote.ip": "10.0.0.1",
@@ -201,24 +204,37 @@ describe("the CRD says exactly what trustgate's compiler accepts", () => {
     "custom.destination_falco_alert": "critical",
     "custom.falco_feed": "fresh",
   };
-  /** Keys Istio knows (or that look plausible) beyond trustgate's own table. */
+  /** Keys Istio knows but refuses, or that look plausible, or name JavaScript built-ins. */
   const OTHER_KEYS = [
-    "remote.ip",
-    "request.auth.principal",
-    "request.auth.audiences",
-    "request.auth.presenter",
-    "request.auth.claims[iss]",
-    "experimental.envoy.filters.network.mysql_proxy[db.table]",
     "request.experimental.inline.headers[x-a]",
+    "destination.namespace",
+    "destination.user",
+    "request.auth.claims",
+    "request.headers",
     "source.ip2",
     "constructor",
     "toString",
+    "__proto__",
   ];
+  /** The compiler's own list of supported keys, with its placeholders filled in. */
+  const accepted = SUPPORTED_KEYS.map((k) =>
+    k
+      .replace("request.headers[<name>]", "request.headers[x-request-id]")
+      .replace("request.auth.claims[<name>]…", "request.auth.claims[groups]")
+      .replace(
+        "experimental.envoy.filters.<filter>[<key>]",
+        "experimental.envoy.filters.network.mysql_proxy[db.table]",
+      ),
+  );
   const keyPattern = new RegExp(specSchema().properties.rules.items.properties.when.items.properties.key.pattern);
 
   it("source and operation fields", () => {
     const sourceSchema = specSchema().properties.rules.items.properties.from.items.properties.source.properties;
     const operationSchema = specSchema().properties.rules.items.properties.to.items.properties.operation.properties;
+    // The compiler's field tables and the schema list the same fields...
+    expect(Object.keys(sourceSchema).sort()).toEqual([...SOURCE_FIELDS.keys()].sort());
+    expect(Object.keys(operationSchema).sort()).toEqual([...OPERATION_FIELDS.keys()].sort());
+    // ...and each one, with a value, loads exactly when the schema takes it.
     const check = (fields: Record<string, string>, schema: Obj, wrap: (f: string, v: string) => Obj) => {
       for (const [field, value] of Object.entries(fields)) {
         for (const name of [field, `not${field[0]!.toUpperCase()}${field.slice(1)}`]) {
@@ -230,14 +246,14 @@ describe("the CRD says exactly what trustgate's compiler accepts", () => {
         }
       }
     };
-    check(SOURCE_FIELDS, sourceSchema, (f, v) => ({ from: [{ source: { [f]: [v] } }] }));
-    check(OPERATION_FIELDS, operationSchema, (f, v) => ({ to: [{ operation: { [f]: [v] } }] }));
+    check(ISTIO_SOURCE_FIELDS, sourceSchema, (f, v) => ({ from: [{ source: { [f]: [v] } }] }));
+    check(ISTIO_OPERATION_FIELDS, operationSchema, (f, v) => ({ to: [{ operation: { [f]: [v] } }] }));
   });
 
   it("spec fields and actions", () => {
     const samples: Record<string, unknown> = {
       selector: { matchLabels: { app: "a" } },
-      action: "DENY",
+      action: "AUDIT",
       rules: [{}],
       targetRef: { kind: "Service", name: "a" },
       targetRefs: [{ kind: "Service", name: "a" }],
@@ -251,13 +267,13 @@ describe("the CRD says exactly what trustgate's compiler accepts", () => {
       ).toBe(compiles(spec));
     }
     for (const action of ["ALLOW", "DENY", "AUDIT", "CUSTOM"]) {
-      expect(specSchema().properties.action.enum.includes(action), action).toBe(compiles({ action }));
+      expect(specSchema().properties.action.enum.includes(action), action).toBe(compiles({ action, rules: [{}] }));
     }
   });
 
   it("condition keys", () => {
-    const accepted = [...Object.keys(CONDITION_KEYS), "request.headers[x-request-id]"];
-    for (const key of [...accepted, ...OTHER_KEYS]) {
+    expect(accepted.some((k) => k.includes("<"))).toBe(false);
+    for (const key of [...accepted, "request.auth.claims[nested][key]", ...OTHER_KEYS]) {
       const spec = { rules: [{ when: [{ key, values: [SAMPLE_VALUES[key] ?? "*"] }] }] };
       const loads = compiles(spec);
       expect(keyPattern.test(key), `${key}: the compiler ${loads ? "accepts" : "refuses"} it`).toBe(loads);

@@ -19,9 +19,10 @@ import { LeaderElector } from "../kube/leader-election.js";
 import { type Labels, PodLabelIndex } from "../kube/pod-labels.js";
 import { StatusReporter } from "../kube/status-reporter.js";
 import type { Logger } from "../observability/logger.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { PolicySet } from "../policy/policy-set.js";
-import type { LintWarning } from "../policy-tools/lint.js";
+import type { LintContext, LintWarning } from "../policy-tools/lint.js";
 
 export interface KubernetesPoliciesDeps {
   readonly config: Config;
@@ -30,6 +31,10 @@ export interface KubernetesPoliciesDeps {
   readonly logger: Logger;
   readonly lint: (set: PolicySet) => LintWarning[];
   readonly trustDomains: readonly string[];
+  /** The loader's compile options: objects compile (and the webhook judges) exactly as files do. */
+  readonly compile: CompileOptions;
+  /** What the proxy forwards, for lint. */
+  readonly request?: LintContext["request"];
   /** The policy loader's last error (the status of a compiled object that is not in force says why). */
   readonly loadError: () => string | null;
 }
@@ -84,6 +89,7 @@ export function createKubernetesPolicies(deps: KubernetesPoliciesDeps): Kubernet
           kubeConfig: cluster(),
           api,
           namespaces: settings.namespaces,
+          compile: deps.compile,
           logger,
           onChange,
         })
@@ -122,7 +128,15 @@ export function createKubernetesPolicies(deps: KubernetesPoliciesDeps): Kubernet
 
   const webhook =
     settings.webhook.addr !== ""
-      ? new WebhookListener({ rootNamespace: config.policies.rootNamespace, trustDomains: deps.trustDomains }, logger)
+      ? new WebhookListener(
+          {
+            rootNamespace: config.policies.rootNamespace,
+            trustDomains: deps.trustDomains,
+            compile: deps.compile,
+            request: deps.request,
+          },
+          logger,
+        )
       : null;
   let webhookAddress: string | null = null;
 

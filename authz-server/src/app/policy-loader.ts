@@ -6,6 +6,7 @@
 
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
@@ -29,6 +30,8 @@ export class PolicyLoader {
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Mesh facts policy values depend on (trust domain and aliases). */
+    private readonly compile: CompileOptions = {},
     /** Policies from elsewhere (the Kubernetes API), joined with the files' on every load. */
     private readonly sources: readonly PolicySource[] = [],
   ) {}
@@ -63,7 +66,7 @@ export class PolicyLoader {
   }
 
   private async load() {
-    const files = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const files = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace, compile: this.compile });
     return withSourcePolicies(files, this.sources, this.rootNamespace);
   }
 

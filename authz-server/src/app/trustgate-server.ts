@@ -28,6 +28,7 @@ import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { createKubernetesPolicies, type KubernetesPolicies } from "./kubernetes-policies.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
@@ -60,12 +61,13 @@ export async function startServer(
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
+  const requestSettings = requestSettingsOf(config);
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
   const lintTrustDomains = [...config.identity.trustDomains, defaultTrustDomain(config)];
   const lint = (set: PolicySet) =>
-    lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains });
+    lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings });
 
   let loader: PolicyLoader | null = null;
   const kubernetes = createKubernetesPolicies({
@@ -75,6 +77,8 @@ export async function startServer(
     logger,
     lint,
     trustDomains: lintTrustDomains,
+    compile: compileOptionsOf(config),
+    request: requestSettings,
     loadError: () => loader?.lastError ?? null,
   });
   const readsFiles = config.policies.source !== "kubernetes";
@@ -85,6 +89,7 @@ export async function startServer(
     policies,
     metrics,
     logger,
+    compileOptionsOf(config),
     kubernetes.source ? [kubernetes.source] : [],
   );
   loader = policyLoader;
@@ -123,6 +128,7 @@ export async function startServer(
     risk,
     labelsOf,
     clusterLabelsOf: kubernetes.clusterLabelsOf,
+    request: requestSettings,
     metrics,
     decisionLog,
     logger,
@@ -147,6 +153,7 @@ export async function startServer(
     risk,
     trustDomains: config.identity.trustDomains,
     labelsOf,
+    request: requestSettings,
     dryRun,
     adminToken,
   });

@@ -9,6 +9,11 @@ import { parsePriority } from "../model/falco-priority.js";
 
 const address = z.string().min(1);
 
+const trustDomain = z.string().superRefine((td, ctx) => {
+  const error = trustDomainError(td);
+  if (error !== null) ctx.addIssue({ code: "custom", message: error });
+});
+
 /** A source can be weighed from silent (0) to ten times its alerts' weight. */
 const MAX_SOURCE_WEIGHT = 10;
 const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -211,7 +216,24 @@ export const configSchema = z
       .object({
         trustDomains: z.array(z.string().min(1)).default([]),
         trustFilterHeaders: z.boolean().default(false),
+        /** Istio `meshConfig.trustDomain`: what `cluster.local` in policy principals stands for. */
+        meshTrustDomain: trustDomain.default("cluster.local"),
+        /** Istio `meshConfig.trustDomainAliases`. */
+        trustDomainAliases: z.array(trustDomain).default([]),
       })
+      .strict()
+      .prefault({}),
+    /** Verified JWT payloads forwarded by Envoy's jwt_authn filter (metadata_context_namespaces). */
+    jwt: z
+      .object({
+        enabled: z.boolean().default(false),
+        payloadKeys: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** How `remote.ip` / `remoteIpBlocks` pick the client from x-forwarded-for (Envoy xff_num_trusted_hops). */
+    remoteIp: z
+      .object({ numTrustedProxies: z.number().int().min(0).max(64).default(0) })
       .strict()
       .prefault({}),
     workloads: z

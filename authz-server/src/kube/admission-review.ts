@@ -5,10 +5,11 @@
  * of an accepted object come back as admission warnings, which kubectl prints. Pure.
  */
 import { z } from "zod";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { TRUSTGATE_GROUP, TRUSTGATE_KIND } from "../policy/policy-kinds.js";
 import { PolicySet } from "../policy/policy-set.js";
-import { lintPolicySet } from "../policy-tools/lint.js";
+import { type LintContext, lintPolicySet } from "../policy-tools/lint.js";
 import { firstIssue } from "../util/format-issues.js";
 import { compileObject, objectOrigin, type TrustgatePolicyObject } from "./policy-object.js";
 
@@ -41,6 +42,10 @@ export interface AdmissionResponse {
 export interface ReviewOptions {
   readonly rootNamespace: string;
   readonly trustDomains: readonly string[];
+  /** The loader's compile options, so the webhook refuses exactly what the loader would. */
+  readonly compile?: CompileOptions;
+  /** What the proxy forwards, for lint (JWT metadata). */
+  readonly request?: LintContext["request"];
 }
 
 /** The API server truncates longer warnings, and they must be one line. */
@@ -91,12 +96,16 @@ export function reviewAdmission(
   if (metadata.namespace === undefined && request.namespace) metadata.namespace = request.namespace;
   if (metadata.name === undefined && request.name) metadata.name = request.name;
   const candidate: TrustgatePolicyObject = { ...o, metadata };
-  const compiled = compileObject(candidate);
+  const compiled = compileObject(candidate, options.compile);
   if (!compiled.ok) {
     return { ok: true, review: answer(uid, false, compiled.errors.map(formatLoadError).join("\n")) };
   }
   const set = new PolicySet([compiled.policy], options.rootNamespace, "admission");
-  const warnings = lintPolicySet(set, { workloads: [], trustDomains: options.trustDomains }).map((w) =>
+  const warnings = lintPolicySet(set, {
+    workloads: [],
+    trustDomains: options.trustDomains,
+    request: options.request,
+  }).map((w) =>
     oneLine(
       `${objectOrigin(candidate)}${w.rule !== null ? ` rule ${w.rule}` : ""}: [${w.code}] ${w.message} (fix: ${w.fix})`,
     ),

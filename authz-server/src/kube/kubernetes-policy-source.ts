@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../observability/logger.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { type CompiledPolicy, formatLoadError, type PolicyLoadError } from "../policy/compiled.js";
 import {
   TRUSTGATE_API_VERSION,
@@ -60,6 +61,8 @@ export interface KubernetesPolicySourceOptions {
   readonly api: KubeApi;
   /** Namespaces to watch; empty = all. */
   readonly namespaces: readonly string[];
+  /** The loader's compile options (mesh trust domain and aliases), so objects compile exactly as files do. */
+  readonly compile?: CompileOptions;
   readonly logger: Logger;
   /** Called once per burst of events (coalesced), after the source's state has been updated. */
   readonly onChange: (change: SourceChange) => void;
@@ -251,7 +254,7 @@ export class KubernetesPolicySource implements PolicySource {
       entry.object = o; // a status write or server bookkeeping: nothing to compile
       return changed;
     }
-    const compiled = compileObject(o);
+    const compiled = compileObject(o, this.options.compile);
     const generation = o.metadata?.generation ?? 0;
     if (entry === undefined) {
       entry = { key, uid, object: o, digest, errors: null, active: null };

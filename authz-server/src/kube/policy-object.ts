@@ -3,7 +3,7 @@
  * and its compilation through the loader's own compilePolicy. Pure.
  */
 import { createHash } from "node:crypto";
-import { compilePolicy } from "../policy/compile-policy.js";
+import { type CompileOptions, compilePolicy } from "../policy/compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
 import { objectDocument } from "../policy/object-document.js";
 import { TRUSTGATE_KIND } from "../policy/policy-kinds.js";
@@ -55,8 +55,8 @@ export function contentDigest(o: TrustgatePolicyObject): string {
 
 export type ObjectCompilation = { ok: true; policy: CompiledPolicy } | { ok: false; errors: PolicyLoadError[] };
 
-export function compileObject(o: TrustgatePolicyObject): ObjectCompilation {
-  const result = compilePolicy(objectDocument(objectOrigin(o), o));
+export function compileObject(o: TrustgatePolicyObject, options: CompileOptions = {}): ObjectCompilation {
+  const result = compilePolicy(objectDocument(objectOrigin(o), o), options);
   if (result.policy === null) return { ok: false, errors: result.errors };
   return { ok: true, policy: result.policy };
 }
