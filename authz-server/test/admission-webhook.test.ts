@@ -103,8 +103,8 @@ describe("admission webhook (HTTPS, AdmissionReview v1)", () => {
         action: "DENY",
         rules: [
           {
-            to: [{ operation: { paths: ["/admin/*/x"] } }],
-            when: [{ key: "request.auth.claims[iss]", values: ["x"] }],
+            to: [{ operation: { ports: ["99999"] } }],
+            when: [{ key: "destination.namespace", values: ["x"] }],
           },
         ],
       }),
@@ -118,7 +118,7 @@ describe("admission webhook (HTTPS, AdmissionReview v1)", () => {
     expect(body.response.status.code).toBe(422);
     const message: string = body.response.status.message;
     expect(message).toContain(
-      "TrustgatePolicy shop/deny-admin: policy shop/deny-admin, rule 0, field spec.rules[0].to[0].operation.paths[0]:",
+      "TrustgatePolicy shop/deny-admin: policy shop/deny-admin, rule 0, field spec.rules[0].to[0].operation.ports[0]:",
     );
     expect(message).toContain("field spec.rules[0].when[0].key:");
     expect(message.split("\n")).toHaveLength(2);

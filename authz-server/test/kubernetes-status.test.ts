@@ -49,7 +49,7 @@ describe("TrustgatePolicy status with two replicas", () => {
     api.create("trustgatepolicies", allowPath("allow-a", "/a"));
     api.create(
       "trustgatepolicies",
-      tgp("services", "broken", { rules: [{ from: [{ source: { principals: ["cluster.local/ns/x/sa/*y*"] } }] }] }),
+      tgp("services", "broken", { rules: [{ to: [{ operation: { ports: ["99999"] } }] }] }),
     );
     const a = await replica("replica-a");
     const b = await replica("replica-b");
@@ -65,7 +65,7 @@ describe("TrustgatePolicy status with two replicas", () => {
     });
     const bad = await waitFor(() => accepted("broken"), "status of broken");
     expect(bad).toMatchObject({ status: "False", reason: "Invalid" });
-    expect(bad.message).toContain("field spec.rules[0].from[0].source.principals[0]");
+    expect(bad.message).toContain('field spec.rules[0].to[0].operation.ports[0]: "99999" is not a port number');
 
     // Let both replicas settle, then count: one write per object, all from the leader.
     await leader.server.kubernetes.status!.idle();
