@@ -187,7 +187,12 @@ describe("the CRD says exactly what trustgate's compiler accepts", () => {
     remoteIpBlocks: "10.0.0.0/8",
     trustDomains: "cluster.local",
   };
-  const ISTIO_OPERATION_FIELDS: Record<string, string> = { hosts: "a.example", ports: "80", methods: "GET", paths: "/a" };
+  const ISTIO_OPERATION_FIELDS: Record<string, string> = {
+    hosts: "a.example",
+    ports: "80",
+    methods: "GET",
+    paths: "/a",
+  };
   const SAMPLE_VALUES: Record<string, string> = {
     "request.auth.principal": "issuer.example/subject",
     "source.trustDomain": "cluster.local",
