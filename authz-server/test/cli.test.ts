@@ -269,6 +269,19 @@ describe("trustgate policy test / lint / explain (offline)", () => {
     expect(warned.stdout).toContain("0 errors, 1 warning(s)");
   });
 
+  it("policy lint --workloads warns when two workloads' container names or pod prefixes overlap", async () => {
+    const inventory = join(dir, "overlapping-workloads.yaml");
+    await writeFile(
+      inventory,
+      "workloads:\n  - {name: order, namespace: shop, serviceAccount: order, containers: [order], podPrefixes: [order-]}\n" +
+        "  - {name: history, namespace: shop, serviceAccount: history, containers: [order], podPrefixes: [order-history-]}\n",
+    );
+    const r = await runCli(["policy", "lint", "--workloads", inventory, "policies"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("warning [workload-container-overlap] workloads order and history");
+    expect(r.stdout).toContain("warning [workload-prefix-overlap] workloads order and history");
+  });
+
   it("explain reads a request description from a file", async () => {
     const request = join(dir, "request.yaml");
     await writeFile(

@@ -6,6 +6,7 @@
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { Authorizer } from "../engine/authorizer.js";
+import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
 import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
@@ -15,7 +16,7 @@ import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
-import { RevocationList } from "../identity/revocation-list.js";
+import type { RevocationList } from "../identity/revocation-list.js";
 import { sensitiveHeaders } from "../model/sensitive-headers.js";
 import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
@@ -101,7 +102,8 @@ export async function startServer(
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
   kubernetes.attachPods(falcoRisk.mapper);
   const risk = falcoRisk.engine;
-  const revocations = new RevocationList(() => risk.criticalIdentities());
+  const revocations = falcoRisk.revocations.list;
+  const sightings = new CertificateSightings();
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
@@ -133,6 +135,7 @@ export async function startServer(
     decisionLog,
     logger,
     dryRun,
+    sightings,
     tracer: telemetry.tracing.tracer,
   });
 
@@ -145,7 +148,13 @@ export async function startServer(
   };
   const router = new Router();
   registerHealthRoutes(router, policies, metrics, readiness);
-  registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerRevocationRoutes(router, {
+    revocations: falcoRisk.revocations,
+    adminToken,
+    trustFilterHeaders: config.identity.trustFilterHeaders,
+    sightings,
+    logger,
+  });
   registerFalcoRoutes(router, falcoRisk.endpoint);
   registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
   registerExplainRoutes(router, {

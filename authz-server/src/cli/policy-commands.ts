@@ -17,6 +17,7 @@ import { explain, explanationJson, formatExplanation } from "../policy-tools/exp
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
 import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
+import { lintWorkloads } from "../policy-tools/workload-lint.js";
 import { firstIssue } from "../util/format-issues.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { jwtClaimsOf } from "./check-command.js";
@@ -93,6 +94,7 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
     trustDomains: [...new Set([...flags.trustDomain, ...workloads.workloads.map((w) => new URL(w.spiffeId).host)])],
     request: mesh.request,
   });
+  if (flags.workloads) warnings.push(...lintWorkloads(workloads.workloads, flags.workloads));
   if (flags.json) console.log(JSON.stringify({ errors: [], warnings }, null, 2));
   else {
     for (const w of warnings) console.log(formatWarning(w));

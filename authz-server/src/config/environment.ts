@@ -73,4 +73,6 @@ export const ENVIRONMENT: ReadonlyArray<readonly [string, string, (name: string,
   ["TRUSTGATE_RISK_STALE_AFTER_SECONDS", "risk.staleAfterSeconds", num],
   ["TRUSTGATE_RISK_SNAPSHOT_FILE", "risk.snapshotFile", text],
   ["TRUSTGATE_REDIS_URL", "redis.url", text],
+  ["TRUSTGATE_REDIS_EVENT_KEY_FILE", "redis.eventKeyFile", text],
+  ["TRUSTGATE_REVOCATIONS_FILE", "revocations.file", text],
 ];

@@ -9,6 +9,9 @@ import { parsePriority } from "../model/falco-priority.js";
 
 const address = z.string().min(1);
 
+/** An alert weight: bounded (as risk/event-bounds.ts MAX_WEIGHT) so that no sum of weights can overflow. */
+const weight = z.number().nonnegative().max(1_000_000);
+
 const trustDomain = z.string().superRefine((td, ctx) => {
   const error = trustDomainError(td);
   if (error !== null) ctx.addIssue({ code: "custom", message: error });
@@ -54,7 +57,7 @@ const risk = z
     staleAfterSeconds: z.number().positive().default(300),
     /** Falco priority (any case) → weight; unset priorities keep the defaults of risk/scoring.ts. */
     weights: z
-      .record(z.string(), z.number().nonnegative())
+      .record(z.string(), weight)
       .default({})
       .superRefine((weights, ctx) => {
         for (const name of Object.keys(weights)) {
@@ -62,8 +65,8 @@ const risk = z
             ctx.addIssue({ code: "custom", path: [name], message: "not a Falco priority" });
         }
       }),
-    ruleWeights: z.record(z.string(), z.number().nonnegative()).default({}),
-    tagWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+    ruleWeights: z.record(z.string(), weight).default({}),
+    tagWeights: z.record(z.string(), weight).default({}),
     /** Falco source (`syscall`, `k8s_audit`, a plugin's) → multiplier of its tag and priority weights; unset: 1. */
     sourceWeights: z.record(z.string(), z.number().min(0).max(MAX_SOURCE_WEIGHT)).default({}).superRefine(sourceNames),
     thresholds,
@@ -90,8 +93,12 @@ const ingest = z
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Per source (client address or certificate), for alerts below Critical. */
     ratePerSecond: z.number().positive().default(2000),
     burst: z.number().int().positive().default(10_000),
+    /** Per source, for Critical, Alert and Emergency alerts: a budget of their own that no flood of others uses. */
+    urgentRatePerSecond: z.number().positive().default(200),
+    urgentBurst: z.number().int().positive().default(1000),
   })
   .strict()
   .prefault({})
@@ -268,6 +275,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     risk,
+    revocations: z
+      .object({
+        /** Operator revocations are written here after every change; "" = memory (and Redis) only. */
+        file: z.string().default(""),
+      })
+      .strict()
+      .prefault({}),
     redis: z
       .object({
         url: z.string().default(""),
@@ -275,6 +289,9 @@ export const configSchema = z
         keyPrefix: z.string().min(1).default("trustgate"),
         /** Approximate cap on the shared event stream (what a reconnecting replica can catch up on). */
         streamMaxLen: z.number().int().positive().default(100_000),
+        /** HMAC key the replicas sign shared events with; when set, unsigned or badly signed events are dropped. */
+        eventKey: z.string().default(""),
+        eventKeyFile: z.string().default(""),
       })
       .strict()
       .prefault({}),
