@@ -28,13 +28,16 @@ export class PolicyLoader {
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // Every result is exported from the start, so a dashboard sees 0 rather than no series.
+    for (const result of ["ok", "unchanged", "error"]) metrics.policyReloads.labels(result).inc(0);
+  }
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
     const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
-    this.install(result.set, "initial");
+    this.install(result.set, "initial", "initial");
     return result.set;
   }
 
@@ -67,33 +70,45 @@ export class PolicyLoader {
       this.metrics.policyReloads.labels("error").inc();
       this.metrics.policyReloadErrors.inc();
       this.logger.error(
-        { event: "policy reload failed", trigger, errors: messages, active_version: this.holder.current?.version },
-        "policy reload failed; keeping the last good policy set",
+        {
+          event: "policy reload failed",
+          result: "error",
+          trigger,
+          errors: messages,
+          active_version: this.holder.current?.version,
+        },
+        `policy reload (${trigger}) failed; keeping the last good policy set ${this.holder.current?.version}`,
       );
       return null;
     }
     if (result.set.version === this.holder.current?.version) {
       this.lastError = null;
+      this.metrics.policyReloads.labels("unchanged").inc();
+      this.logger.info(
+        { event: "policy reload", result: "unchanged", trigger, version: result.set.version },
+        `policy reload (${trigger}): unchanged, policy set ${result.set.version} stays active`,
+      );
       return this.holder.current;
     }
-    this.install(result.set, trigger);
+    this.install(result.set, trigger, "ok");
     this.metrics.policyReloads.labels("ok").inc();
     return result.set;
   }
 
-  private install(set: PolicySet, trigger: string): void {
+  private install(set: PolicySet, trigger: string, result: "initial" | "ok"): void {
     this.holder.swap(set);
     this.lastError = null;
     this.metrics.setPolicySet(set.version, set.policies.length);
     this.logger.info(
       {
         event: "policy set active",
+        result,
         trigger,
         version: set.version,
         policies: set.policies.length,
         dry_run_policies: set.policies.filter((p) => p.dryRun).map((p) => p.id),
       },
-      `policy set ${set.version} active (${set.policies.length} policies)`,
+      `${result === "ok" ? `policy reload (${trigger}): ` : ""}policy set ${set.version} active (${set.policies.length} policies)`,
     );
   }
 }

@@ -3,6 +3,7 @@
  * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
  */
 
+import { resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { Authorizer } from "../engine/authorizer.js";
@@ -11,6 +12,7 @@ import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
+import { parseListenAddress } from "../http/listen.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
@@ -25,6 +27,7 @@ import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/work
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { StartUpCleanup } from "./start-up-cleanup.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -45,20 +48,53 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
+/** The names a user sets each listen address with, for start-up errors. */
+const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";
+const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
+
+/**
+ * Starts everything in order. If a step fails, whatever was already opened is closed again before the error
+ * surfaces, so `serve` can report it and exit.
+ */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const cleanup = new StartUpCleanup(logger);
+  try {
+    return await start(config, logger, cleanup);
+  } catch (err) {
+    await cleanup.closeAll();
+    throw err;
+  }
+}
+
+async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
   const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
-  await loader.loadInitial();
+  const initial = await loader.loadInitial();
+  if (initial.policies.length === 0) {
+    const where = policyDirs.map((d) => resolve(d)).join(", ");
+    logger.warn(
+      { event: "no policies", policy_dirs: policyDirs.map((d) => resolve(d)) },
+      `0 policies loaded from ${where}: every request is allowed (no ALLOW policy applies to any workload)`,
+    );
+  }
 
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
+  if (config.falco.mapping.strategy === "static" && inventory.size === 0) {
+    logger.warn(
+      { event: "falco static mapping empty" },
+      "the Falco static mapping has no workloads, so every Falco alert is unattributed: set TRUSTGATE_WORKLOADS_FILE " +
+        "(or serve --workloads, or workloads.file) to a workload inventory, e.g. envoy-configs/compose/trustgate/workloads.yaml",
+    );
+  }
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
+  cleanup.opened("Falco risk", () => falcoRisk.stop());
   const risk = falcoRisk.engine;
   const revocations = new RevocationList(() => risk.criticalIdentities());
   const dryRun = config.policies.dryRun;
@@ -107,7 +143,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     maxMessageBytes: config.grpc.maxMessageBytes,
     authorizer,
     logger,
+    addressSetting: GRPC_ADDR_SETTING,
   });
+  cleanup.opened("gRPC listener", () => grpc.server.forceShutdown());
+  cleanup.opened("admin HTTP listener", () => admin.close());
 
   // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
   const lintActive = () => {
@@ -128,12 +167,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   lintActive();
   policies.onSwap(lintActive);
   const watcher = config.policies.watch ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  if (watcher) cleanup.opened("policy watcher", () => watcher.stop());
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
   await falcoRisk.start();
   const grpcPort = await grpc.listen();
-  const httpBound = await admin.listen(config.http.addr);
+  const httpBound = await admin.listen(config.http.addr, HTTP_ADDR_SETTING).catch((err: unknown) => {
+    const http = parseListenAddress(config.http.addr);
+    if (grpcPort !== 0 && http.ok && http.address.port === grpcPort) {
+      throw new Error(
+        `cannot listen for admin HTTP on ${config.http.addr}: the gRPC listener already uses port ${grpcPort} — ` +
+          "give --http-addr and --grpc-addr different ports",
+      );
+    }
+    throw err;
+  });
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
   grpc.setServing(true);
   logger.info(
@@ -143,8 +192,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       grpc_port: grpcPort,
       http: httpAddress,
       policy_version: policies.current?.version,
+      pid: process.pid,
     },
-    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
+    `trustgate serving (pid ${process.pid}): gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
   );
 
   let stopping: Promise<void> | null = null;

@@ -9,6 +9,9 @@ import { parsePriority } from "../model/falco-priority.js";
 
 const address = z.string().min(1);
 
+/** pino's levels; `serve --log-level` offers exactly these. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
 const thresholds = z
   .object({
     medium: z.number().positive().default(5),
@@ -150,7 +153,7 @@ export const configSchema = z
       .prefault({}),
     log: z
       .object({
-        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        level: z.enum(LOG_LEVELS).default("info"),
         decisions: z.enum(["all", "deny", "none"]).default("all"),
         sampleRate: z.number().min(0).max(1).default(1),
       })

@@ -15,6 +15,7 @@ import { authorizationServiceDefinition } from "../extauthz/codec.js";
 import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
 import { toCheckResponse } from "../extauthz/to-check-response.js";
 import type { Logger } from "../observability/logger.js";
+import { listenFailureMessage } from "../util/listen-failure.js";
 
 /** The engine's answer as Envoy's CheckResponse. */
 export function checkResponseOf(a: Authorization): CheckResponseMessage {
@@ -32,6 +33,18 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   readonly authorizer: Authorizer;
   readonly logger: Logger;
+  /** The flag, variable and key that choose the address, named when binding fails. */
+  readonly addressSetting?: string;
+}
+
+/**
+ * grpc-js writes its own errors to stderr ("E No address added out of total 1 resolved …"); trustgate reports
+ * failures itself in one line, so grpc-js's lines go to the debug log.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const write = (message: unknown, ...rest: unknown[]) =>
+    logger.debug({ grpc: [message, ...rest].map(String).join(" ") }, "grpc-js");
+  grpc.setLogger({ error: write, info: write, debug: write });
 }
 
 export class GrpcServer {
@@ -40,6 +53,7 @@ export class GrpcServer {
   private boundPort = 0;
 
   constructor(private readonly options: GrpcServerOptions) {
+    routeGrpcLogs(options.logger);
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": 4 * 1024 * 1024,
@@ -67,7 +81,8 @@ export class GrpcServer {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.options.address, grpc.ServerCredentials.createInsecure(), (err, port) => {
         if (err) {
-          reject(new Error(`cannot listen for gRPC on ${this.options.address}: ${err.message}`));
+          const setting = this.options.addressSetting ?? "grpc.addr";
+          reject(new Error(listenFailureMessage("gRPC", this.options.address, err, setting)));
           return;
         }
         this.boundPort = port;

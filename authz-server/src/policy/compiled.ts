@@ -71,5 +71,6 @@ export function formatLoadError(e: PolicyLoadError): string {
   const where = [e.policy && `policy ${e.policy}`, e.rule !== null && `rule ${e.rule}`, e.field && `field ${e.field}`]
     .filter(Boolean)
     .join(", ");
-  return `${e.file}:${e.line}: ${where ? `${where}: ` : ""}${e.message}`;
+  // Line 0: the error is about the file (or directory) as a whole.
+  return `${e.file}${e.line > 0 ? `:${e.line}` : ""}: ${where ? `${where}: ` : ""}${e.message}`;
 }
