@@ -50,6 +50,8 @@ function routeGrpcLogs(logger: Logger): void {
 export class GrpcServer {
   readonly server: grpc.Server;
   readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE]: "NOT_SERVING" });
+  /** Open health Watch streams: they never end by themselves, so shutdown ends them (after NOT_SERVING is sent). */
+  private readonly watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   private boundPort = 0;
 
   constructor(private readonly options: GrpcServerOptions) {
@@ -68,7 +70,20 @@ export class GrpcServer {
         callback(null, checkResponseOf(authorizer.authorize(call.request)));
       },
     });
-    this.health.addToServer(this.server);
+    const watches = this.watches;
+    this.health.addToServer({
+      addService: (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
+        const watch = implementation.watch as grpc.handleServerStreamingCall<unknown, unknown>;
+        this.server.addService(service, {
+          ...implementation,
+          watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+            watches.add(call);
+            call.on("cancelled", () => watches.delete(call));
+            watch(call);
+          },
+        });
+      },
+    } as unknown as grpc.Server);
     const reflectionPackage = protoLoader.loadSync([EXTERNAL_AUTH_PROTO, healthProtoPath], {
       includeDirs: [PROTO_DIR],
       keepCase: true,
@@ -101,8 +116,14 @@ export class GrpcServer {
     this.health.setStatus(AUTHORIZATION_SERVICE, status);
   }
 
-  /** Stops accepting calls and waits for in-flight ones; forces after `graceMs`. */
+  /**
+   * Stops accepting calls and waits for in-flight ones; forces after `graceMs`. Health Watch streams are not work in
+   * flight: they are ended at once (their clients have just been sent NOT_SERVING), or they would hold the shutdown
+   * for the whole grace period.
+   */
   shutdown(graceMs: number): Promise<void> {
+    for (const call of this.watches) call.end();
+    this.watches.clear();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.options.logger.warn("in-flight gRPC calls did not finish in time; forcing shutdown");

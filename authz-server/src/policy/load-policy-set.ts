@@ -28,7 +28,7 @@ function unreadablePath(paths: readonly string[], err: unknown): PolicyLoadError
       : "";
   const message =
     e.code === "ENOENT"
-      ? `no such policy file or directory${relativeNote}: give the directory of your AuthorizationPolicy files with --policy-dir`
+      ? `no such policy file or directory${relativeNote}: give the directory of your AuthorizationPolicy files with --policy-dir (or TRUSTGATE_POLICY_DIR)`
       : `cannot read${relativeNote}: ${e.message}`;
   return { file: e.path !== undefined ? resolve(e.path) : path, line: 0, policy: "", rule: null, field: "", message };
 }
