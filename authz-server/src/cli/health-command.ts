@@ -27,9 +27,12 @@ export async function health(flags: { addr?: string; service: string; timeoutMs:
   }
   try {
     const status = await new Promise<string>((resolve, reject) => {
-      client.check({ service: flags.service }, { deadline: Date.now() + flags.timeoutMs }, (err, response) =>
-        err ? reject(err) : resolve(response?.status ?? "UNKNOWN"),
-      );
+      client.check({ service: flags.service }, { deadline: Date.now() + flags.timeoutMs }, (err, response) => {
+        // NOT_FOUND: the server answered, it just has no such service (the health protocol's SERVICE_UNKNOWN).
+        if (err?.code === grpc.status.NOT_FOUND) resolve("SERVICE_UNKNOWN");
+        else if (err) reject(err);
+        else resolve(response?.status ?? "UNKNOWN");
+      });
     });
     console.log(status);
     return status === "SERVING" ? 0 : 1;

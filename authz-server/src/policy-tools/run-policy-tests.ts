@@ -63,7 +63,11 @@ export async function runPolicyTests(paths: readonly string[], options: RunOptio
   const policyPaths = options.policyPaths ?? paths;
   const loaded = await loadPolicySet(policyPaths, { rootNamespace: options.rootNamespace });
   const testFiles = await listYamlFiles(paths, isPolicyTestFile);
-  const files = testFiles.map((f) => relative(process.cwd(), f) || f);
+  // Shown relative to the working directory when inside it, else as given.
+  const files = testFiles.map((f) => {
+    const rel = relative(process.cwd(), f);
+    return rel === "" || rel.startsWith("..") ? f : rel;
+  });
   if (!loaded.ok) {
     return {
       policies: { paths: policyPaths, count: 0, files: 0 },
