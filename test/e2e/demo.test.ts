@@ -50,8 +50,8 @@ function readmeExcerpts(): string[] {
   const readme = readFileSync(join(REPO, "README.md"), "utf8");
   const start = readme.indexOf("## Demo: the whole chain on one machine");
   const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
-  // Fenced blocks without a language are output; ```sh blocks are commands.
-  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === "").map((m) => m[2]!);
+  // ```text blocks are output; ```sh blocks are commands.
+  return [...section.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === "text").map((m) => m[2]!);
 }
 
 beforeAll(() => {
