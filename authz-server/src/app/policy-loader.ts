@@ -6,6 +6,7 @@
 
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
@@ -28,6 +29,8 @@ export class PolicyLoader {
     private readonly holder: PolicyHolder,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Mesh facts policy values depend on (trust domain and aliases). */
+    private readonly compile: CompileOptions = {},
   ) {
     // Every result is exported from the start, so a dashboard sees 0 rather than no series.
     for (const result of ["ok", "unchanged", "error"]) metrics.policyReloads.labels(result).inc(0);
@@ -35,7 +38,7 @@ export class PolicyLoader {
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace, compile: this.compile });
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
     this.install(result.set, "initial", "initial");
     return result.set;
@@ -63,7 +66,7 @@ export class PolicyLoader {
   }
 
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
+    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace, compile: this.compile });
     if (!result.ok) {
       const messages = result.errors.map(formatLoadError);
       this.lastError = messages.join("\n");

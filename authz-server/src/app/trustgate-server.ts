@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { Authorizer } from "../engine/authorizer.js";
+import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
 import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
@@ -17,7 +18,8 @@ import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
-import { RevocationList } from "../identity/revocation-list.js";
+import type { RevocationList } from "../identity/revocation-list.js";
+import { sensitiveHeaders } from "../model/sensitive-headers.js";
 import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
@@ -27,7 +29,9 @@ import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/work
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 import { StartUpCleanup } from "./start-up-cleanup.js";
+import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -52,26 +56,37 @@ function defaultTrustDomain(config: Config): string {
 const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";
 const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 /**
  * Starts everything in order. If a step fails, whatever was already opened is closed again before the error
- * surfaces, so `serve` can report it and exit.
+ * surfaces, so `serve` can report it and exit. `env` carries the standard `OTEL_*` variables for tracing and
+ * decision-log shipping.
  */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, env: Env = process.env): Promise<RunningServer> {
   const cleanup = new StartUpCleanup(logger);
   try {
-    return await start(config, logger, cleanup);
+    return await start(config, logger, env, cleanup);
   } catch (err) {
     await cleanup.closeAll();
     throw err;
   }
 }
 
-async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): Promise<RunningServer> {
+async function start(config: Config, logger: Logger, env: Env, cleanup: StartUpCleanup): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
-  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
+  const loader = new PolicyLoader(
+    policyDirs,
+    config.policies.rootNamespace,
+    policies,
+    metrics,
+    logger,
+    compileOptionsOf(config),
+  );
+  const requestSettings = requestSettingsOf(config);
   const initial = await loader.loadInitial();
   if (initial.policies.length === 0) {
     const where = policyDirs.map((d) => resolve(d)).join(", ");
@@ -96,11 +111,24 @@ async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): P
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
   cleanup.opened("Falco risk", () => falcoRisk.stop());
   const risk = falcoRisk.engine;
-  const revocations = new RevocationList(() => risk.criticalIdentities());
+  const revocations = falcoRisk.revocations.list;
+  const sightings = new CertificateSightings();
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
-  const decisionLog = new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate });
+  const telemetry = await startTelemetry(config, env, metrics, logger);
+  cleanup.opened("telemetry", () => telemetry.shutdown());
+  const decisionLog = new DecisionLog(
+    logger,
+    {
+      mode: config.log.decisions,
+      sampleRate: config.log.sampleRate,
+      sensitiveHeaders: sensitiveHeaders(config.log.redactHeaders),
+      allowHeaders: config.log.allowHeaders,
+    },
+    Math.random,
+    telemetry.shipper,
+  );
   const authorizer = new Authorizer({
     policies,
     identity: {
@@ -111,10 +139,13 @@ async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): P
     certificates: new CertificateCache(),
     risk,
     labelsOf,
+    request: requestSettings,
     metrics,
     decisionLog,
     logger,
     dryRun,
+    sightings,
+    tracer: telemetry.tracing.tracer,
   });
 
   const readiness: Readiness = {
@@ -126,7 +157,13 @@ async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): P
   };
   const router = new Router();
   registerHealthRoutes(router, policies, metrics, readiness);
-  registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerRevocationRoutes(router, {
+    revocations: falcoRisk.revocations,
+    adminToken,
+    trustFilterHeaders: config.identity.trustFilterHeaders,
+    sightings,
+    logger,
+  });
   registerFalcoRoutes(router, falcoRisk.endpoint);
   registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
   registerExplainRoutes(router, {
@@ -134,6 +171,7 @@ async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): P
     risk,
     trustDomains: config.identity.trustDomains,
     labelsOf,
+    request: requestSettings,
     dryRun,
     adminToken,
   });
@@ -156,6 +194,7 @@ async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): P
       const warnings = lintPolicySet(set, {
         workloads: inventory.workloads,
         trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+        request: requestSettings,
       });
       for (const w of warnings)
         logger.warn(
@@ -223,6 +262,7 @@ async function start(config: Config, logger: Logger, cleanup: StartUpCleanup): P
         await falcoRisk.stop();
         logger.info({ event: "stopped" }, "stopped");
         decisionLog.flush();
+        await telemetry.shutdown();
         flushLogger(logger);
       })();
       return stopping;

@@ -124,6 +124,8 @@ export function program(setExit: (code: number) => void): Command {
     .option("--label <key=value>", "destination workload label (repeatable)", collect)
     .option("--namespace <ns>", "destination namespace hint (context_extensions trustgate.namespace)")
     .option("--tcp", "send a TCP-only CheckRequest (no HTTP request)")
+    .option("--sni <name>", "TLS session SNI (sent only when given, as with Envoy's include_tls_session)")
+    .option("--jwt-claims <json>", "verified JWT payload as a JSON object, forwarded as jwt_authn metadata")
     .option("--json", "print the whole CheckResponse as JSON")
     .option("--timeout-ms <ms>", "deadline", positiveNumber, 5000)
     .action(async (flags) => setExit(await check(flags)));
@@ -150,6 +152,7 @@ export function program(setExit: (code: number) => void): Command {
       .option("--root-namespace <ns>", "namespace whose policies apply mesh-wide", "istio-system")
       .option("--workloads <file>", "workload inventory (enables selector and principal checks)")
       .option("--trust-domain <td>", "trust domain of the mesh (repeatable)", collect)
+      .option("--config <file>", "trustgate configuration: mesh trust domain and aliases, jwt, remoteIp")
       .option("--json", "machine-readable output");
 
   policyOptions(
@@ -205,14 +208,20 @@ export function program(setExit: (code: number) => void): Command {
       .option("--namespace <ns>", "destination namespace (when no destination principal)")
       .option("--label <key=value>", "destination workload label (repeatable)", collect)
       .option("--port <port>", "destination port", port)
-      .option("--tcp", "a TCP connection check (no HTTP request)"),
+      .option("--tcp", "a TCP connection check (no HTTP request)")
+      .option("--sni <name>", "TLS session SNI")
+      .option("--jwt-claims <json>", "verified JWT payload as a JSON object"),
   ).action(async (flags, command: Command) => {
-    // With --server the server's own policies, inventory and trust domains decide; naming local ones is a mistake.
+    // With --server the server's own policies, inventory and settings decide; naming local ones is a mistake.
     if (flags.server !== undefined) {
-      for (const local of ["policyDir", "workloads", "trustDomain"] as const) {
-        if (flags[local] !== undefined) {
-          const name =
-            local === "policyDir" ? "--policy-dir" : local === "workloads" ? "--workloads" : "--trust-domain";
+      const local = {
+        policyDir: "--policy-dir",
+        workloads: "--workloads",
+        trustDomain: "--trust-domain",
+        config: "--config",
+      };
+      for (const [key, name] of Object.entries(local)) {
+        if (flags[key] !== undefined) {
           command.error(
             `${name} cannot be used with --server: the server explains with its own policies and settings`,
             {

@@ -6,6 +6,10 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { compileOptionsOf, requestSettingsOf } from "../app/settings.js";
+import { loadConfig } from "../config/load-config.js";
+import { DEFAULT_REQUEST_SETTINGS, type RequestSettings } from "../extauthz/from-check-request.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
@@ -18,8 +22,10 @@ import {
   testRunJson,
   testRunPassed,
 } from "../policy-tools/run-policy-tests.js";
+import { lintWorkloads } from "../policy-tools/workload-lint.js";
 import { firstIssue } from "../util/format-issues.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+import { jwtClaimsOf } from "./check-command.js";
 import { keyValuePairs } from "./key-value.js";
 
 export interface CommonPolicyFlags {
@@ -27,11 +33,26 @@ export interface CommonPolicyFlags {
   rootNamespace: string;
   workloads?: string;
   trustDomain?: string[];
+  /** A trustgate configuration file: its mesh trust domain, aliases, jwt and remoteIp settings are used. */
+  config?: string;
   json?: boolean;
 }
 
 /** A failure the command reports in one line and exits 2 for (unreadable input, unusable flag values). */
 class CommandFailure extends Error {}
+
+interface MeshSettings {
+  readonly compile: CompileOptions;
+  readonly request: RequestSettings;
+}
+
+/** The settings `serve` would use with the same configuration file (defaults without one). */
+async function meshSettings(flags: CommonPolicyFlags): Promise<MeshSettings> {
+  if (flags.config === undefined) return { compile: {}, request: DEFAULT_REQUEST_SETTINGS };
+  const loaded = await loadConfig(flags.config, {}, {});
+  if (!loaded.ok) throw new CommandFailure(`--config ${flags.config}: invalid configuration: ${loaded.error}`);
+  return { compile: compileOptionsOf(loaded.config), request: requestSettingsOf(loaded.config) };
+}
 
 function defaultPolicyDirs(): string[] {
   return [process.env.TRUSTGATE_POLICY_DIR || "policies"];
@@ -98,8 +119,11 @@ export async function policyTest(tests: string[], flags: CommonPolicyFlags): Pro
     const policyDirs = await policyDirsForTests(tests, flags);
     await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
     const workloads = await inventory(flags);
+    const mesh = await meshSettings(flags);
     const run = await runPolicyTests(tests.length > 0 ? tests : policyDirs, {
       rootNamespace: flags.rootNamespace,
+      compile: mesh.compile,
+      request: mesh.request,
       trustDomains: flags.trustDomain ?? [],
       labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
       policyPaths: policyDirs,
@@ -124,7 +148,8 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
     const dirs = [...paths, ...(flags.policyDir ?? [])];
     const policyDirs = dirs.length > 0 ? dirs : defaultPolicyDirs();
     await requirePaths(policyDirs, "the policy files or directories to lint (or --policy-dir)");
-    const loaded = await loadPolicySet(policyDirs, { rootNamespace: flags.rootNamespace });
+    const mesh = await meshSettings(flags);
+    const loaded = await loadPolicySet(policyDirs, { rootNamespace: flags.rootNamespace, compile: mesh.compile });
     if (!loaded.ok) {
       const errors = loaded.errors.map(formatLoadError);
       if (flags.json) console.log(JSON.stringify({ errors: loaded.errors, warnings: [] }, null, 2));
@@ -140,7 +165,9 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
       trustDomains: [
         ...new Set([...(flags.trustDomain ?? []), ...workloads.workloads.map((w) => new URL(w.spiffeId).host)]),
       ],
+      request: mesh.request,
     });
+    if (flags.workloads) warnings.push(...lintWorkloads(workloads.workloads, flags.workloads));
     if (flags.json) console.log(JSON.stringify({ errors: [], warnings }, null, 2));
     else {
       for (const w of warnings) console.log(formatWarning(w));
@@ -176,6 +203,8 @@ export interface ExplainFlags extends CommonPolicyFlags {
   label?: string[];
   port?: number;
   tcp?: boolean;
+  sni?: string;
+  jwtClaims?: string;
 }
 
 /**
@@ -230,6 +259,8 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
       path: flags.path,
       host: flags.host,
       headers: flags.header ? keyValuePairs(flags.header, "--header") : undefined,
+      sni: flags.sni,
+      jwt: jwtClaimsOf(flags.jwtClaims),
     };
   }
   const parsed = requestDescriptionSchema.safeParse(raw);
@@ -323,7 +354,8 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
     if (flags.server !== undefined) return await explainOnServer({ ...flags, server: flags.server }, request);
     const policyDirs = flags.policyDir ?? defaultPolicyDirs();
     await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
-    const loaded = await loadPolicySet(policyDirs, { rootNamespace: flags.rootNamespace });
+    const mesh = await meshSettings(flags);
+    const loaded = await loadPolicySet(policyDirs, { rootNamespace: flags.rootNamespace, compile: mesh.compile });
     if (!loaded.ok) {
       console.error(
         `trustgate explain: policies did not load from ${policyDirs.join(", ")}:\n${loaded.errors.map(formatLoadError).join("\n")}`,
@@ -339,6 +371,7 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
     const result = explain(request, loaded.set, {
       trustDomains: flags.trustDomain ?? [],
       labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
+      request: mesh.request,
     });
     console.log(flags.json ? JSON.stringify(explanationJson(result), null, 2) : formatExplanation(result));
     return 0;

@@ -12,6 +12,30 @@ const address = z.string().min(1);
 /** pino's levels; `serve --log-level` offers exactly these. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
+/** An alert weight: bounded (as risk/event-bounds.ts MAX_WEIGHT) so that no sum of weights can overflow. */
+const weight = z.number().nonnegative().max(1_000_000);
+
+const trustDomain = z.string().superRefine((td, ctx) => {
+  const error = trustDomainError(td);
+  if (error !== null) ctx.addIssue({ code: "custom", message: error });
+});
+
+/** A source can be weighed from silent (0) to ten times its alerts' weight. */
+const MAX_SOURCE_WEIGHT = 10;
+const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function sourceNames(weights: Record<string, number>, ctx: z.RefinementCtx): void {
+  for (const name of Object.keys(weights)) {
+    if (name === "internal") {
+      ctx.addIssue({ code: "custom", path: [name], message: "internal alerts never add risk; remove this key" });
+    } else if (name === "syscalls") {
+      ctx.addIssue({ code: "custom", path: [name], message: 'the syscall source is spelled "syscall"' });
+    } else if (!SOURCE_NAME.test(name)) {
+      ctx.addIssue({ code: "custom", path: [name], message: "not a Falco source name (syscall, k8s_audit, …)" });
+    }
+  }
+}
+
 const thresholds = z
   .object({
     medium: z.number().positive().default(5),
@@ -36,7 +60,7 @@ const risk = z
     staleAfterSeconds: z.number().positive().default(300),
     /** Falco priority (any case) → weight; unset priorities keep the defaults of risk/scoring.ts. */
     weights: z
-      .record(z.string(), z.number().nonnegative())
+      .record(z.string(), weight)
       .default({})
       .superRefine((weights, ctx) => {
         for (const name of Object.keys(weights)) {
@@ -44,8 +68,10 @@ const risk = z
             ctx.addIssue({ code: "custom", path: [name], message: "not a Falco priority" });
         }
       }),
-    ruleWeights: z.record(z.string(), z.number().nonnegative()).default({}),
-    tagWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+    ruleWeights: z.record(z.string(), weight).default({}),
+    tagWeights: z.record(z.string(), weight).default({}),
+    /** Falco source (`syscall`, `k8s_audit`, a plugin's) → multiplier of its tag and priority weights; unset: 1. */
+    sourceWeights: z.record(z.string(), z.number().min(0).max(MAX_SOURCE_WEIGHT)).default({}).superRefine(sourceNames),
     thresholds,
     /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
     activeWindowSeconds: z.number().positive().optional(),
@@ -70,8 +96,12 @@ const ingest = z
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Per source (client address or certificate), for alerts below Critical. */
     ratePerSecond: z.number().positive().default(2000),
     burst: z.number().int().positive().default(10_000),
+    /** Per source, for Critical, Alert and Emergency alerts: a budget of their own that no flood of others uses. */
+    urgentRatePerSecond: z.number().positive().default(200),
+    urgentBurst: z.number().int().positive().default(1000),
   })
   .strict()
   .prefault({})
@@ -144,7 +174,24 @@ export const configSchema = z
       .object({
         trustDomains: z.array(z.string().min(1)).default([]),
         trustFilterHeaders: z.boolean().default(false),
+        /** Istio `meshConfig.trustDomain`: what `cluster.local` in policy principals stands for. */
+        meshTrustDomain: trustDomain.default("cluster.local"),
+        /** Istio `meshConfig.trustDomainAliases`. */
+        trustDomainAliases: z.array(trustDomain).default([]),
       })
+      .strict()
+      .prefault({}),
+    /** Verified JWT payloads forwarded by Envoy's jwt_authn filter (metadata_context_namespaces). */
+    jwt: z
+      .object({
+        enabled: z.boolean().default(false),
+        payloadKeys: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** How `remote.ip` / `remoteIpBlocks` pick the client from x-forwarded-for (Envoy xff_num_trusted_hops). */
+    remoteIp: z
+      .object({ numTrustedProxies: z.number().int().min(0).max(64).default(0) })
       .strict()
       .prefault({}),
     workloads: z
@@ -156,6 +203,16 @@ export const configSchema = z
         level: z.enum(LOG_LEVELS).default("info"),
         decisions: z.enum(["all", "deny", "none"]).default("all"),
         sampleRate: z.number().min(0).max(1).default(1),
+        /** More header names whose values decision lines redact, on top of the built-in credential headers. */
+        redactHeaders: z.array(z.string().min(1)).default([]),
+        /** Allow lines carry the request headers too (deny lines always do). */
+        allowHeaders: z.boolean().default(false),
+        /** Where decision lines go besides stdout: `otlp` ships them to an OpenTelemetry collector. */
+        ship: z.enum(["none", "otlp"]).default("none"),
+        /** Lines waiting or in flight to the collector at most; beyond that they are dropped and counted. */
+        shipQueueSize: z.number().int().positive().default(10_000),
+        shipBatchSize: z.number().int().positive().default(512),
+        shipIntervalMs: z.number().int().positive().default(1000),
       })
       .strict()
       .prefault({}),
@@ -169,6 +226,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     risk,
+    revocations: z
+      .object({
+        /** Operator revocations are written here after every change; "" = memory (and Redis) only. */
+        file: z.string().default(""),
+      })
+      .strict()
+      .prefault({}),
     redis: z
       .object({
         url: z.string().default(""),
@@ -176,6 +240,9 @@ export const configSchema = z
         keyPrefix: z.string().min(1).default("trustgate"),
         /** Approximate cap on the shared event stream (what a reconnecting replica can catch up on). */
         streamMaxLen: z.number().int().positive().default(100_000),
+        /** HMAC key the replicas sign shared events with; when set, unsigned or badly signed events are dropped. */
+        eventKey: z.string().default(""),
+        eventKeyFile: z.string().default(""),
       })
       .strict()
       .prefault({}),

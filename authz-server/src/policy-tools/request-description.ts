@@ -51,7 +51,13 @@ export const requestDescriptionSchema = z
     path: z.string().optional(),
     host: z.string().optional(),
     headers: z.record(z.string(), z.string()).optional(),
+    /** The TLS session's SNI; without it the CheckRequest carries no TLS session (connection.sni is unknown). */
     sni: z.string().optional(),
+    /**
+     * A verified JWT payload (the claims), as Envoy's jwt_authn filter forwards it; null: the filter's metadata is
+     * forwarded but the request has no token. Omitted: no JWT metadata at all.
+     */
+    jwt: z.record(z.string(), z.unknown()).nullable().optional(),
   })
   .strict();
 

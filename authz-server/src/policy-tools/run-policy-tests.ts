@@ -4,6 +4,8 @@
  * Checks.
  */
 import { relative } from "node:path";
+import type { RequestSettings } from "../extauthz/from-check-request.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { isPolicyTestFile, listYamlFiles } from "../policy/policy-files.js";
@@ -35,6 +37,10 @@ export interface RunOptions {
   readonly rootNamespace: string;
   /** Where the policies come from (default: the test paths themselves). */
   readonly policyPaths?: readonly string[];
+  /** Mesh facts policy values depend on (trust domain and aliases). */
+  readonly compile?: CompileOptions;
+  /** What the proxy forwards (JWT metadata, trusted proxies); default: the server's defaults. */
+  readonly request?: RequestSettings;
   readonly trustDomains?: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
   readonly nowMs?: number;
@@ -61,7 +67,7 @@ export function checkCase(testCase: TestCase, set: PolicySet, options: RunOption
 
 export async function runPolicyTests(paths: readonly string[], options: RunOptions): Promise<TestRun> {
   const policyPaths = options.policyPaths ?? paths;
-  const loaded = await loadPolicySet(policyPaths, { rootNamespace: options.rootNamespace });
+  const loaded = await loadPolicySet(policyPaths, { rootNamespace: options.rootNamespace, compile: options.compile });
   const testFiles = await listYamlFiles(paths, isPolicyTestFile);
   // Shown relative to the working directory when inside it, else as given.
   const files = testFiles.map((f) => {

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
-import { compilePolicy } from "./compile-policy.js";
+import { type CompileOptions, compilePolicy } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
 import { PolicySet } from "./policy-set.js";
@@ -16,6 +16,8 @@ export interface LoadOptions {
   readonly rootNamespace: string;
   /** Paths in errors are shown relative to this directory (default: the working directory). */
   readonly displayBase?: string;
+  /** Mesh facts policy values depend on (trust domain and aliases). */
+  readonly compile?: CompileOptions;
 }
 
 /** A policy path that cannot be read, named absolutely, with what a relative path was resolved against. */
@@ -66,7 +68,7 @@ export async function loadPolicySet(paths: readonly string[], options: LoadOptio
     const parsed = parsePolicyText(text, display);
     errors.push(...parsed.errors);
     for (const doc of parsed.documents) {
-      const result = compilePolicy(doc);
+      const result = compilePolicy(doc, options.compile);
       errors.push(...result.errors);
       if (!result.policy) continue;
       const where = `${display}:${result.policy.line}`;

@@ -7,16 +7,21 @@ import { RISK_LEVELS, type RiskLevel } from "../model/risk-view.js";
 
 export type SharedDirection = "published" | "applied" | "dropped" | "invalid";
 
+/** Why an event read from Redis was dropped. */
+export type SharedRefusal = "malformed" | "unsigned" | "bad_signature" | "out_of_bounds";
+
 export interface RiskMetricSources {
   levelCounts(): Record<RiskLevel, number>;
   /** Milliseconds since the feed was last heard, or since start-up when it never was. */
   feedAgeMs(): number;
   feedFresh(): boolean;
-  redisConnected(): number | null;
+  /** 1 connected, 0 not; null without Redis sharing: then the gauge is not exported at all. */
+  readonly redisConnected: (() => number) | null;
 }
 
 export class RiskMetrics {
   private readonly sharedEvents: Counter<"direction">;
+  private readonly refusedEvents: Counter<"reason">;
   readonly clears: Counter;
   readonly levelChanges: Counter<"to">;
 
@@ -26,6 +31,12 @@ export class RiskMetrics {
       name: "trustgate_risk_shared_events_total",
       help: "Risk events exchanged with other replicas through Redis (published, applied, dropped, invalid)",
       labelNames: ["direction"],
+      registers,
+    });
+    this.refusedEvents = new Counter({
+      name: "trustgate_risk_shared_events_refused_total",
+      help: "Events read from Redis and dropped, by reason (malformed, unsigned, bad_signature, out_of_bounds)",
+      labelNames: ["reason"],
       registers,
     });
     this.clears = new Counter({
@@ -65,19 +76,24 @@ export class RiskMetrics {
         this.set(sources.feedFresh() ? 1 : 0);
       },
     });
-    new Gauge({
-      name: "trustgate_risk_redis_connected",
-      help: "1 when risk sharing through Redis is connected, 0 when not (absent without Redis)",
-      registers,
-      collect() {
-        const v = sources.redisConnected();
-        if (v === null) this.reset();
-        else this.set(v);
-      },
-    });
+    const redisConnected = sources.redisConnected;
+    if (redisConnected !== null) {
+      new Gauge({
+        name: "trustgate_risk_redis_connected",
+        help: "1 when risk sharing through Redis is connected, 0 when not (absent without Redis)",
+        registers,
+        collect() {
+          this.set(redisConnected());
+        },
+      });
+    }
   }
 
   shared(direction: SharedDirection, count = 1): void {
     this.sharedEvents.labels(direction).inc(count);
+  }
+
+  refused(reason: SharedRefusal): void {
+    this.refusedEvents.labels(reason).inc();
   }
 }
