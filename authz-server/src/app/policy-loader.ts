@@ -31,10 +31,7 @@ export class PolicyLoader {
     private readonly logger: Logger,
     /** Mesh facts policy values depend on (trust domain and aliases). */
     private readonly compile: CompileOptions = {},
-  ) {
-    // Every result is exported from the start, so a dashboard sees 0 rather than no series.
-    for (const result of ["ok", "unchanged", "error"]) metrics.policyReloads.labels(result).inc(0);
-  }
+  ) {}
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {

@@ -89,8 +89,8 @@ export function program(setExit: (code: number) => void): Command {
     )
     .option(
       "--policy-dir <path>",
-      "AuthorizationPolicy file or directory, repeatable; replaces policies.dir and policies.extraDirs " +
-        "(default: $TRUSTGATE_POLICY_DIR, else policies.dir, else policies)",
+      "AuthorizationPolicy file or directory, repeatable: the first sets policies.dir, more replace " +
+        "policies.extraDirs (default: $TRUSTGATE_POLICY_DIR, else policies.dir, else policies)",
       collect,
     )
     .option(

@@ -37,9 +37,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
     {
       "grpc.addr": flags.grpcAddr,
       "http.addr": flags.httpAddr,
-      // Given --policy-dir flags replace the configured directories: the first is policies.dir, the rest extraDirs.
+      // The first --policy-dir is policies.dir; more of them replace policies.extraDirs (one keeps the configured).
       "policies.dir": dirs[0],
-      "policies.extraDirs": dirs.length > 0 ? dirs.slice(1) : undefined,
+      "policies.extraDirs": dirs.length > 1 ? dirs.slice(1) : undefined,
       "workloads.file": flags.workloads,
       "policies.dryRun": flags.dryRun,
       "log.level": flags.logLevel,
