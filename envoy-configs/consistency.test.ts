@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { loadWorkloads, mesh, spiffeId, spireEntries, wasmPluginConfig } from "./compose/render.mjs";
-import { hclString, interpolate, parseComposeYaml } from "./validate/compose.js";
+import { hclString, interpolate, parseComposeYaml, requiredVariables } from "./validate/compose.js";
 import {
   envoyFilterHttpFilters,
   parseYamlDocuments,
@@ -235,7 +235,11 @@ describe("trustgate's ports and cluster names", () => {
       "--addr",
       `127.0.0.1:${grpcPort}`,
     ]);
-    expect(services.trustgate.ports).toEqual([`127.0.0.1:${adminPort}:${adminPort}`]);
+    // Both on the host's loopback only: `trustgate check`/`health` and the admin API from the laptop.
+    expect(services.trustgate.ports).toEqual([
+      `127.0.0.1:${grpcPort}:${grpcPort}`,
+      `127.0.0.1:${adminPort}:${adminPort}`,
+    ]);
     expect(svcPort("grpc")).toBe(grpcPort);
     expect(svcPort("http-admin")).toBe(adminPort);
     expect(istioService.spec.ports.find((p: Obj) => p.name === "grpc").appProtocol).toBe("grpc");
@@ -356,6 +360,33 @@ describe("the .wasm path", () => {
       revocation: { ...composeConfig.revocation, cluster: "", authority: "" },
     });
     for (const p of wasmPlugins) expect(p.spec.pluginConfig).toEqual(istioConfig);
+  });
+});
+
+describe("the admin token", () => {
+  it("compose: required from .env (npm run mesh:tokens), with the command in Compose's error when it is missing", () => {
+    const raw = String(services.trustgate.environment.TRUSTGATE_ADMIN_TOKEN);
+    expect(requiredVariables(raw)).toEqual([
+      { name: "TRUSTGATE_ADMIN_TOKEN", message: "run npm run mesh:tokens first (it writes .env)" },
+    ]);
+    expect(interpolate(raw, { TRUSTGATE_ADMIN_TOKEN: "from-env-file" })).toBe("from-env-file");
+    expect(JSON.parse(text("package.json")).scripts["mesh:tokens"]).toBe("node envoy-configs/compose/tokens.mjs");
+    // .env holds the tokens: never committed, never in an image
+    expect(text(".gitignore").split("\n")).toContain(".env");
+    expect(text(".dockerignore").split("\n")).toContain(".env");
+  });
+
+  it("Istio: trustgate reads it from the Secret trustgate-admin-token it mounts", () => {
+    const tokenFile: string = istioTrustgate.http.adminTokenFile;
+    const pod = istioDeployment.spec.template.spec;
+    const mount = pod.containers[0].volumeMounts.find((m: Obj) => tokenFile.startsWith(`${m.mountPath}/`));
+    expect(mount.readOnly).toBe(true);
+    const volume = pod.volumes.find((v: Obj) => v.name === mount.name);
+    expect(volume.secret.secretName).toBe("trustgate-admin-token");
+    expect(tokenFile.slice(mount.mountPath.length + 1)).toBe("admin-token");
+    const readme = text("envoy-configs/README.md");
+    expect(readme).toContain("create secret generic trustgate-admin-token --from-literal=admin-token=");
+    expect(readme).toContain("get secret trustgate-admin-token -o jsonpath='{.data.admin-token}' | base64 -d");
   });
 });
 

@@ -59,10 +59,14 @@ export function checkComposeSchema(doc: unknown): Issue[] {
   });
 }
 
-/** Compose variable interpolation with the defaults written in the file (${VAR:-default}, ${VAR-default}). */
+/**
+ * Compose variable interpolation with the defaults written in the file (${VAR:-default}, ${VAR-default}). A required
+ * variable (${VAR:?message}, ${VAR?message}) that is missing reads as "" here; Compose refuses to start with the
+ * message, which `requiredVariables` lists.
+ */
 export function interpolate(value: string, env: Readonly<Record<string, string | undefined>> = {}): string {
   return value.replace(
-    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g,
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g,
     (_m, name: string, op?: string, def?: string) => {
       const v = env[name];
       if (op === ":-") return v ? v : (def ?? "");
@@ -70,6 +74,14 @@ export function interpolate(value: string, env: Readonly<Record<string, string |
       return v ?? "";
     },
   );
+}
+
+/** The variables a value requires (${VAR:?message}), each with the message Compose prints when it is missing. */
+export function requiredVariables(value: string): Array<{ name: string; message: string }> {
+  return [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?([^}]*)\}/g)].map((m) => ({
+    name: m[1]!,
+    message: m[2]!,
+  }));
 }
 
 export interface Mount {

@@ -40,7 +40,7 @@ export class PolicyLoader {
   async loadInitial(): Promise<PolicySet> {
     const result = await this.load();
     if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
-    this.install(result.set, "initial");
+    this.install(result.set, "initial", "initial");
     return result.set;
   }
 
@@ -78,21 +78,32 @@ export class PolicyLoader {
       this.metrics.policyReloads.labels("error").inc();
       this.metrics.policyReloadErrors.inc();
       this.logger.error(
-        { event: "policy reload failed", trigger, errors: messages, active_version: this.holder.current?.version },
-        "policy reload failed; keeping the last good policy set",
+        {
+          event: "policy reload failed",
+          result: "error",
+          trigger,
+          errors: messages,
+          active_version: this.holder.current?.version,
+        },
+        `policy reload (${trigger}) failed; keeping the last good policy set ${this.holder.current?.version}`,
       );
       return null;
     }
     if (result.set.version === this.holder.current?.version) {
       this.lastError = null;
+      this.metrics.policyReloads.labels("unchanged").inc();
+      this.logger.info(
+        { event: "policy reload", result: "unchanged", trigger, version: result.set.version },
+        `policy reload (${trigger}): unchanged, policy set ${result.set.version} stays active`,
+      );
       return this.holder.current;
     }
-    this.install(result.set, trigger);
+    this.install(result.set, trigger, "ok");
     this.metrics.policyReloads.labels("ok").inc();
     return result.set;
   }
 
-  private install(set: PolicySet, trigger: string): void {
+  private install(set: PolicySet, trigger: string, result: "initial" | "ok"): void {
     // Until every source has listed once, a set would be missing its policies: serve none (readiness stays off).
     const waiting = this.sources.filter((s) => !s.ready()).map((s) => s.name);
     if (waiting.length > 0) {
@@ -108,12 +119,13 @@ export class PolicyLoader {
     this.logger.info(
       {
         event: "policy set active",
+        result,
         trigger,
         version: set.version,
         policies: set.policies.length,
         dry_run_policies: set.policies.filter((p) => p.dryRun).map((p) => p.id),
       },
-      `policy set ${set.version} active (${set.policies.length} policies)`,
+      `${result === "ok" ? `policy reload (${trigger}): ` : ""}policy set ${set.version} active (${set.policies.length} policies)`,
     );
   }
 }

@@ -3,6 +3,7 @@
  * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
  */
 
+import { resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { Authorizer } from "../engine/authorizer.js";
@@ -12,6 +13,7 @@ import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
+import { parseListenAddress } from "../http/listen.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
@@ -30,6 +32,7 @@ import { createKubernetesPolicies, type KubernetesPolicies } from "./kubernetes-
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
 import { compileOptionsOf, requestSettingsOf } from "./settings.js";
+import { StartUpCleanup } from "./start-up-cleanup.js";
 import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
@@ -53,12 +56,28 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
-/** `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. */
-export async function startServer(
-  config: Config,
-  logger: Logger,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<RunningServer> {
+/** The names a user sets each listen address with, for start-up errors. */
+const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";
+const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Starts everything in order. If a step fails, whatever was already opened is closed again before the error
+ * surfaces, so `serve` can report it and exit. `env` carries the standard `OTEL_*` variables for tracing and
+ * decision-log shipping.
+ */
+export async function startServer(config: Config, logger: Logger, env: Env = process.env): Promise<RunningServer> {
+  const cleanup = new StartUpCleanup(logger);
+  try {
+    return await start(config, logger, env, cleanup);
+  } catch (err) {
+    await cleanup.closeAll();
+    throw err;
+  }
+}
+
+async function start(config: Config, logger: Logger, env: Env, cleanup: StartUpCleanup): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
@@ -66,11 +85,18 @@ export async function startServer(
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
+  if (config.falco.mapping.strategy === "static" && inventory.size === 0) {
+    logger.warn(
+      { event: "falco static mapping empty" },
+      "the Falco static mapping has no workloads, so every Falco alert is unattributed: set TRUSTGATE_WORKLOADS_FILE " +
+        "(or serve --workloads, or workloads.file) to a workload inventory, e.g. envoy-configs/compose/trustgate/workloads.yaml",
+    );
+  }
   const lintTrustDomains = [...config.identity.trustDomains, defaultTrustDomain(config)];
   const lint = (set: PolicySet) =>
     lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings });
 
-  let loader: PolicyLoader | null = null;
+  let loaderRef: PolicyLoader | null = null;
   const kubernetes = createKubernetesPolicies({
     config,
     holder: policies,
@@ -80,11 +106,12 @@ export async function startServer(
     trustDomains: lintTrustDomains,
     compile: compileOptionsOf(config),
     request: requestSettings,
-    loadError: () => loader?.lastError ?? null,
+    loadError: () => loaderRef?.lastError ?? null,
   });
+  cleanup.opened("Kubernetes policy source", () => kubernetes.stop());
   const readsFiles = config.policies.source !== "kubernetes";
   const policyDirs = readsFiles ? [config.policies.dir, ...config.policies.extraDirs] : [];
-  const policyLoader = new PolicyLoader(
+  const loader = new PolicyLoader(
     policyDirs,
     config.policies.rootNamespace,
     policies,
@@ -93,13 +120,21 @@ export async function startServer(
     compileOptionsOf(config),
     kubernetes.source ? [kubernetes.source] : [],
   );
-  loader = policyLoader;
+  loaderRef = loader;
   // With files only this installs the set; with the Kubernetes source it checks the files and waits for the list.
-  await policyLoader.loadInitial();
+  const initial = await loader.loadInitial();
+  if (initial.policies.length === 0 && kubernetes.source === null) {
+    const where = policyDirs.map((d) => resolve(d)).join(", ");
+    logger.warn(
+      { event: "no policies", policy_dirs: policyDirs.map((d) => resolve(d)) },
+      `0 policies loaded from ${where}: every request is allowed (no ALLOW policy applies to any workload)`,
+    );
+  }
 
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
+  cleanup.opened("Falco risk", () => falcoRisk.stop());
   kubernetes.attachPods(falcoRisk.mapper);
   const risk = falcoRisk.engine;
   const revocations = falcoRisk.revocations.list;
@@ -108,6 +143,7 @@ export async function startServer(
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
   const telemetry = await startTelemetry(config, env, metrics, logger);
+  cleanup.opened("telemetry", () => telemetry.shutdown());
   const decisionLog = new DecisionLog(
     logger,
     {
@@ -143,7 +179,7 @@ export async function startServer(
     shuttingDown: false,
     dryRun,
     get lastReloadError() {
-      return policyLoader.lastError;
+      return loader.lastError;
     },
   };
   const router = new Router();
@@ -172,7 +208,10 @@ export async function startServer(
     maxMessageBytes: config.grpc.maxMessageBytes,
     authorizer,
     logger,
+    addressSetting: GRPC_ADDR_SETTING,
   });
+  cleanup.opened("gRPC listener", () => grpc.server.forceShutdown());
+  cleanup.opened("admin HTTP listener", () => admin.close());
 
   // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
   const lintActive = () => {
@@ -190,26 +229,25 @@ export async function startServer(
   lintActive();
   policies.onSwap(lintActive);
   const watcher =
-    config.policies.watch && readsFiles ? new PolicyWatcher(policyDirs, (t) => policyLoader.reload(t), logger) : null;
+    config.policies.watch && readsFiles ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  if (watcher) cleanup.opened("policy watcher", () => watcher.stop());
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
   await falcoRisk.start();
   const grpcPort = await grpc.listen();
-  const httpBound = await admin.listen(config.http.addr);
-  const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
-  try {
-    await kubernetes.start((trigger) => policyLoader.reload(trigger));
-  } catch (err) {
-    // A webhook port that cannot be bound stops the start; close what already listens so the process can exit.
-    await watcher?.stop();
-    await kubernetes.stop();
-    await grpc.shutdown(0);
-    await admin.close();
-    await falcoRisk.stop();
-    await telemetry.shutdown();
+  const httpBound = await admin.listen(config.http.addr, HTTP_ADDR_SETTING).catch((err: unknown) => {
+    const http = parseListenAddress(config.http.addr);
+    if (grpcPort !== 0 && http.ok && http.address.port === grpcPort) {
+      throw new Error(
+        `cannot listen for admin HTTP on ${config.http.addr}: the gRPC listener already uses port ${grpcPort} — ` +
+          "give --http-addr and --grpc-addr different ports",
+      );
+    }
     throw err;
-  }
+  });
+  const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
+  await kubernetes.start((trigger) => loader.reload(trigger));
   // gRPC health says SERVING only once a policy set is in force (with the Kubernetes source: after the first list).
   if (policies.current !== null) grpc.setServing(true);
   else {
@@ -225,8 +263,9 @@ export async function startServer(
       http: httpAddress,
       policy_version: policies.current?.version,
       policy_source: config.policies.source,
+      pid: process.pid,
     },
-    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
+    `trustgate serving (pid ${process.pid}): gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
   );
 
   let stopping: Promise<void> | null = null;
@@ -235,13 +274,13 @@ export async function startServer(
     grpcPort,
     httpAddress,
     policies,
-    loader: policyLoader,
+    loader,
     metrics,
     revocations,
     inventory,
     risk: falcoRisk,
     kubernetes,
-    reload: (trigger) => policyLoader.reload(trigger),
+    reload: (trigger) => loader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
         logger.info(

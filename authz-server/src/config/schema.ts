@@ -9,6 +9,9 @@ import { parsePriority } from "../model/falco-priority.js";
 
 const address = z.string().min(1);
 
+/** pino's levels; `serve --log-level` offers exactly these. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
 /** An alert weight: bounded (as risk/event-bounds.ts MAX_WEIGHT) so that no sum of weights can overflow. */
 const weight = z.number().nonnegative().max(1_000_000);
 
@@ -249,7 +252,7 @@ export const configSchema = z
       .prefault({}),
     log: z
       .object({
-        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        level: z.enum(LOG_LEVELS).default("info"),
         decisions: z.enum(["all", "deny", "none"]).default("all"),
         sampleRate: z.number().min(0).max(1).default(1),
         /** More header names whose values decision lines redact, on top of the built-in credential headers. */

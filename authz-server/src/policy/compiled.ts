@@ -87,7 +87,6 @@ export function formatLoadError(e: PolicyLoadError): string {
   const where = [e.policy && `policy ${e.policy}`, e.rule !== null && `rule ${e.rule}`, e.field && `field ${e.field}`]
     .filter(Boolean)
     .join(", ");
-  // Line 0: no line to point at (an unreadable file, an object from the Kubernetes API).
-  const origin = e.line > 0 ? `${e.file}:${e.line}` : e.file;
-  return `${origin}: ${where ? `${where}: ` : ""}${e.message}`;
+  // Line 0: no line to point at (the file or directory as a whole, an object from the Kubernetes API).
+  return `${e.file}${e.line > 0 ? `:${e.line}` : ""}: ${where ? `${where}: ` : ""}${e.message}`;
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { type CompileOptions, compilePolicy } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
@@ -20,16 +20,28 @@ export interface LoadOptions {
   readonly compile?: CompileOptions;
 }
 
+/** A policy path that cannot be read, named absolutely, with what a relative path was resolved against. */
+function unreadablePath(paths: readonly string[], err: unknown): PolicyLoadError {
+  const e = err as NodeJS.ErrnoException;
+  const path = e.path ?? paths.join(", ");
+  const relativeNote =
+    e.path !== undefined && resolve(e.path) !== e.path
+      ? ` ("${e.path}" is relative to the current directory, ${process.cwd()})`
+      : "";
+  const message =
+    e.code === "ENOENT"
+      ? `no such policy file or directory${relativeNote}: give the directory of your AuthorizationPolicy files with --policy-dir (or TRUSTGATE_POLICY_DIR)`
+      : `cannot read${relativeNote}: ${e.message}`;
+  return { file: e.path !== undefined ? resolve(e.path) : path, line: 0, policy: "", rule: null, field: "", message };
+}
+
 export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
   const base = options.displayBase ?? process.cwd();
   let files: string[];
   try {
     files = await listYamlFiles(paths);
   } catch (err) {
-    return {
-      ok: false,
-      errors: [{ file: paths.join(", "), line: 0, policy: "", rule: null, field: "", message: (err as Error).message }],
-    };
+    return { ok: false, errors: [unreadablePath(paths, err)] };
   }
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
