@@ -4,7 +4,7 @@
  * build exactly this; they differ only in where the state comes from (files and ingest, or the primary).
  */
 import type { Config } from "../config/schema.js";
-import { Authorizer } from "../engine/authorizer.js";
+import { Authorizer, type AuthorizerDeps } from "../engine/authorizer.js";
 import type { CertificateSightings } from "../engine/certificate-sightings.js";
 import type { RequestSettings } from "../extauthz/from-check-request.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
@@ -27,6 +27,10 @@ export interface CheckServiceDeps {
   readonly risk: RiskView;
   readonly revocations: RevocationLookup;
   readonly labelsOf: ((spiffeId: string) => Readonly<Record<string, string>> | undefined) | undefined;
+  /** Destination labels from the cluster (the pod watch), when configured. */
+  readonly clusterLabelsOf?: AuthorizerDeps["clusterLabelsOf"];
+  /** How users set the gRPC address, for a listen error. */
+  readonly addressSetting?: string;
   /** What the proxy in front of trustgate is like (settings.ts). */
   readonly request: RequestSettings;
   /** Counts Checks that carried the caller's certificate (the revocation endpoint asks). */
@@ -75,6 +79,7 @@ export async function createCheckService(deps: CheckServiceDeps): Promise<CheckS
     certificates: new CertificateCache(),
     risk: deps.risk,
     labelsOf: deps.labelsOf,
+    clusterLabelsOf: deps.clusterLabelsOf,
     request: deps.request,
     metrics,
     decisionLog,
@@ -88,6 +93,7 @@ export async function createCheckService(deps: CheckServiceDeps): Promise<CheckS
     maxMessageBytes: config.grpc.maxMessageBytes,
     authorizer,
     logger,
+    addressSetting: deps.addressSetting,
   });
   return {
     authorizer,

@@ -4,28 +4,40 @@
  * channels: a whole snapshot (`replace`) when a worker starts or when the state is small, then `events` that the
  * workers replay in order. Adding a kind of state is adding a channel; nothing else in the protocol changes.
  */
+import type { V1Pod } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
 import type { RevocationRecord } from "../identity/revocation-record.js";
-import type { PolicySource } from "../policy/load-policy-set.js";
+import type { PolicyText } from "../policy/load-policy-set.js";
 import type { EngineState } from "../risk/engine-state.js";
 import type { SharedEvent } from "../risk/shared-event.js";
 import type { Workload } from "../workloads/workload-index.js";
+import type { SourceInputs } from "./policy-inputs.js";
 
 /** The state channels and what travels on each. */
 export interface StateChannels {
-  /** The active policy set as the file texts it was compiled from; every worker compiles the same. */
+  /** The active policy set as what it was built from (file texts, other sources' objects); every worker builds the same. */
   readonly policies: { readonly replace: PolicySnapshot; readonly event: never };
   /** Falco risk: the engine's state, then every change applied to it. */
   readonly risk: { readonly replace: EngineState; readonly event: SharedEvent };
   /** Operator revocations: every record, then every record that changes the list (merged as replicas merge). */
   readonly revocations: { readonly replace: readonly RevocationRecord[]; readonly event: RevocationRecord };
+  /** The pods behind cluster destination labels (with `policies.kubernetes.podLabels`): the list, then the watch. */
+  readonly pods: { readonly replace: readonly V1Pod[]; readonly event: PodEvent };
 }
+
+/** A step of the pod watch, as the pod directory tells its observers. */
+export type PodEvent =
+  | { readonly op: "start" }
+  | { readonly op: "end" }
+  | { readonly op: "put"; readonly pod: V1Pod }
+  | { readonly op: "remove"; readonly pod: V1Pod };
 export type ChannelName = keyof StateChannels;
 
 export interface PolicySnapshot {
   readonly version: string;
   readonly rootNamespace: string;
-  readonly sources: readonly PolicySource[];
+  readonly files: readonly PolicyText[];
+  readonly sources: readonly SourceInputs[];
 }
 
 export type ToWorker =
@@ -35,6 +47,8 @@ export type ToWorker =
       /** The configuration the primary resolved (secrets the workers do not need are blanked). */
       readonly config: Config;
       readonly workloads: readonly Workload[];
+      /** The primary has cluster destination labels: the worker keeps them from the pods channel. */
+      readonly podLabels: boolean;
     }
   | {
       readonly t: "trustgate:state";

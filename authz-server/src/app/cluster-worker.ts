@@ -8,19 +8,21 @@
  *   the version back;
  * - Falco risk: the engine's state once, then every alert, clear and heartbeat the primary applied, replayed on a
  *   local engine (each applies at most once by id), so `assess` stays an in-memory lookup;
- * - revocations: every record, then every record that changes the primary's list, merged as replicas merge them.
+ * - revocations: every record, then every record that changes the primary's list, merged as replicas merge them;
+ * - pods (with cluster destination labels): the primary's pod list and watch, replayed on a local label index.
  *
  * The other way, a worker reports how many of its Checks carried the caller's certificate (the primary's revocation
  * endpoint asks whether fingerprint revocations can work here).
  */
+import type { V1Pod } from "@kubernetes/client-node";
 import { Histogram } from "prom-client";
 import type { Config } from "../config/schema.js";
 import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { RevocationList } from "../identity/revocation-list.js";
 import type { RevocationRecord } from "../identity/revocation-record.js";
+import { PodLabelIndex } from "../kube/pod-labels.js";
 import { createLogger, flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
-import { compilePolicySources } from "../policy/load-policy-set.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
 import { importEngineState } from "../risk/engine-state.js";
 import { RiskEngine } from "../risk/risk-engine.js";
@@ -28,8 +30,9 @@ import { resolveRiskSettings } from "../risk/risk-settings.js";
 import type { SharedEvent } from "../risk/shared-event.js";
 import { WorkloadInventory } from "../workloads/workload-index.js";
 import { type CheckService, createCheckService } from "./check-service.js";
-import type { FromWorker, PolicySnapshot, ToWorker } from "./cluster-messages.js";
+import type { FromWorker, PodEvent, PolicySnapshot, ToWorker } from "./cluster-messages.js";
 import { isToWorker } from "./cluster-messages.js";
+import { buildPolicySet } from "./policy-inputs.js";
 import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 
 type InitMessage = Extract<ToWorker, { t: "trustgate:init" }>;
@@ -58,25 +61,38 @@ function applyRiskEvent(engine: RiskEngine, event: SharedEvent): void {
   }
 }
 
+/** Replays a step of the primary's pod watch on this worker's label index. */
+function applyPodEvent(index: PodLabelIndex, event: PodEvent): void {
+  switch (event.op) {
+    case "start":
+      index.startList();
+      break;
+    case "end":
+      index.endList();
+      break;
+    case "put":
+      index.put(event.pod);
+      break;
+    case "remove":
+      index.remove(event.pod);
+      break;
+  }
+}
+
 class WorkerState {
   readonly policies = new PolicyHolder();
   readonly revocations = new RevocationList();
   readonly engine: RiskEngine;
-  private firstSet: (() => void) | null = null;
+  /** Cluster destination labels, when the primary has them. */
+  readonly pods: PodLabelIndex | null;
 
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    podLabels: boolean,
   ) {
     this.engine = new RiskEngine(resolveRiskSettings(config.risk));
-  }
-
-  /** Resolves once a policy set is active (the worker listens only then). */
-  havePolicies(): Promise<void> {
-    if (this.policies.current !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.firstSet = resolve;
-    });
+    this.pods = podLabels ? new PodLabelIndex() : null;
   }
 
   apply(message: StateMessage): void {
@@ -92,12 +108,29 @@ class WorkerState {
         for (const record of (message.replace ?? []) as RevocationRecord[]) this.revocations.apply(record);
         for (const record of (message.events ?? []) as RevocationRecord[]) this.revocations.apply(record);
         break;
+      case "pods": {
+        const pods = this.pods;
+        if (pods === null) break;
+        if (message.replace !== undefined) {
+          pods.startList();
+          for (const pod of message.replace as V1Pod[]) pods.put(pod);
+          pods.endList();
+        }
+        for (const event of (message.events ?? []) as PodEvent[]) applyPodEvent(pods, event);
+        break;
+      }
     }
   }
 
   private installPolicies(snapshot: PolicySnapshot): void {
-    if (this.policies.current?.version === snapshot.version) return;
-    const compiled = compilePolicySources(snapshot.sources, snapshot.rootNamespace, compileOptionsOf(this.config));
+    // "" while the primary has no set yet (a Kubernetes source that has not listed): nothing to install.
+    if (snapshot.version === "" || this.policies.current?.version === snapshot.version) return;
+    const compiled = buildPolicySet(
+      snapshot.files,
+      snapshot.sources,
+      snapshot.rootNamespace,
+      compileOptionsOf(this.config),
+    );
     if (!compiled.ok || compiled.set.version !== snapshot.version) {
       // The same text through the same compiler cannot give another answer; if it ever does, keep the set in
       // force and say so loudly rather than serve something the primary did not decide.
@@ -115,8 +148,6 @@ class WorkerState {
     }
     this.policies.swap(compiled.set);
     send({ t: "trustgate:policy-active", version: compiled.set.version });
-    this.firstSet?.();
-    this.firstSet = null;
   }
 }
 
@@ -174,7 +205,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
   const fields = { worker: init.workerId };
   const logger = createLogger(config.log.level, 1, { fields });
   const destination = logDestinationOf(logger);
-  const state = new WorkerState(config, logger);
+  const state = new WorkerState(config, logger, init.podLabels);
   let service: CheckService | null = null;
   let metrics: Metrics | null = null;
   let stateDelay: Histogram<"channel"> | null = null;
@@ -216,7 +247,6 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
   }
 
   try {
-    await state.havePolicies();
     metrics = new Metrics({ controlMetrics: false, droppedLogLines: () => destination.droppedLines });
     metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
     stateDelay = new Histogram({
@@ -237,12 +267,16 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
       risk: state.engine,
       revocations: state.revocations,
       labelsOf: inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined,
+      clusterLabelsOf: state.pods === null ? undefined : (ns, sa, ip) => state.pods!.labelsFor(ns, sa, ip),
       request: requestSettingsOf(config),
       sightings,
       logFields: fields,
     });
     const port = await service.listen();
-    service.setServing(true);
+    // gRPC health says SERVING once a policy set is in force (the primary may still wait for a Kubernetes list).
+    const ready = service;
+    if (state.policies.current !== null) ready.setServing(true);
+    else state.policies.onSwap(() => !draining && ready.setServing(true));
     setInterval(() => state.engine.sweep(), SWEEP_INTERVAL_MS).unref();
     setInterval(() => {
       if (sightings.identities === 0) return;

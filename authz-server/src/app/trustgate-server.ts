@@ -2,10 +2,12 @@
  * Wires one trustgate process together: configuration → policies, identity, risk → the Authorizer → the gRPC and
  * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
  *
- * With `workers` > 1 this process is the primary: it keeps the admin and ingest listener, the policy files, Falco
- * risk and revocations, and the Checks are answered by worker processes (worker-pool.ts) that it keeps in step.
+ * With `workers` > 1 this process is the primary: it keeps the admin and ingest listener, the policy files and
+ * sources, Falco risk and revocations, and the Checks are answered by worker processes (worker-pool.ts) that it
+ * keeps in step.
  */
 
+import { resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { CertificateSightings } from "../engine/certificate-sightings.js";
@@ -13,6 +15,7 @@ import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
+import { parseListenAddress } from "../http/listen.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
@@ -21,6 +24,7 @@ import type { LogDestination } from "../observability/log-destination.js";
 import { flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
+import type { PolicySet } from "../policy/policy-set.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { exportEngineState } from "../risk/engine-state.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
@@ -28,9 +32,12 @@ import { type CheckServing, createCheckService } from "./check-service.js";
 import { clusterMetrics } from "./cluster-metrics.js";
 import { StateHub } from "./cluster-state.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
+import type { KubernetesPolicies, KubernetesPoliciesDeps } from "./kubernetes-policies.js";
+import { PodMirror } from "./pod-mirror.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
 import { compileOptionsOf, requestSettingsOf } from "./settings.js";
+import { StartUpCleanup } from "./start-up-cleanup.js";
 import { WorkerPool, type WorkersView } from "./worker-pool.js";
 
 export interface RunningServer {
@@ -44,16 +51,38 @@ export interface RunningServer {
   readonly inventory: WorkloadInventory;
   /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
   readonly risk: FalcoRisk;
+  /** TrustgatePolicy source, status writing, admission webhook, pod labels (`policies.source` kubernetes/both). */
+  readonly kubernetes: KubernetesPolicies;
   /** The worker processes, when there are any (`workers` > 1). */
   workers(): WorkersView | null;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
 }
 
+/** Without Kubernetes in the configuration the Kubernetes client (about 30 MB of heap) is not loaded at all. */
+const NO_KUBERNETES: KubernetesPolicies = {
+  source: null,
+  elector: null,
+  status: null,
+  webhook: null,
+  podLabels: null,
+  webhookAddress: () => null,
+  attachPods: () => undefined,
+  observePods: () => undefined,
+  start: async () => undefined,
+  stop: async () => undefined,
+};
+
+async function kubernetesPolicies(deps: KubernetesPoliciesDeps): Promise<KubernetesPolicies> {
+  const { config } = deps;
+  if (config.policies.source === "files" && config.policies.kubernetes.webhook.addr === "") return NO_KUBERNETES;
+  return (await import("./kubernetes-policies.js")).createKubernetesPolicies(deps);
+}
+
 /**
- * The worker processes and the state channels that keep them in step with this process: the active policy set's
- * sources on every swap, every change of Falco risk, every revocation record. Workers report back which Checks
- * carried a certificate (the revocation endpoint asks).
+ * The worker processes and the state channels that keep them in step with this process: what the active policy
+ * set was built from on every swap, every change of Falco risk, every revocation record, the pods behind cluster
+ * labels. Workers report back which Checks carried a certificate (the revocation endpoint asks).
  */
 function workerPool(deps: {
   count: number;
@@ -67,24 +96,33 @@ function workerPool(deps: {
   falcoRisk: FalcoRisk;
   revocations: RevocationList;
   sightings: CertificateSightings;
+  kubernetes: KubernetesPolicies;
 }): WorkerPool {
-  const { config, policies, loader, falcoRisk, revocations } = deps;
+  const { config, policies, loader, falcoRisk, revocations, kubernetes } = deps;
   const hub = new StateHub();
-  // The loader records the sources of a set before it swaps the set in, so both describe the same version.
+  // The loader records a set's inputs before it swaps the set in, so both describe the same version.
   hub.register("policies", () => ({
     version: policies.current?.version ?? "",
     rootNamespace: config.policies.rootNamespace,
-    sources: loader.activeSources,
+    files: loader.activeInputs.files,
+    // Compiled policies do not travel: the objects they were compiled from do.
+    sources: loader.activeInputs.sources.map((s) => ({ name: s.name, digest: s.digest, objects: s.objects ?? [] })),
   }));
   hub.register("risk", () => exportEngineState(falcoRisk.engine));
   hub.register("revocations", () => revocations.records());
   policies.onSwap(() => hub.replace("policies"));
   revocations.onApplied((record) => hub.event("revocations", record));
   falcoRisk.risk.onApplied((event) => hub.event("risk", event));
+  if (kubernetes.podLabels !== null) {
+    const pods = new PodMirror((event) => hub.event("pods", event));
+    hub.register("pods", () => pods.snapshot());
+    kubernetes.observePods(pods);
+  }
   return new WorkerPool({
     count: deps.count,
     config,
     workloads: deps.inventory.workloads,
+    podLabels: kubernetes.podLabels !== null,
     state: hub,
     logger: deps.logger,
     metrics: deps.metrics,
@@ -97,21 +135,74 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
+/** The names a user sets each listen address with, for start-up errors. */
+const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";
+const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
 /**
- * `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. `workers`: processes answering
- * Checks; 1 = this process does (the configuration's `auto` is resolved by the caller).
+ * Starts everything in order. If a step fails, whatever was already opened is closed again before the error
+ * surfaces, so `serve` can report it and exit. `env` carries the standard `OTEL_*` variables for tracing and
+ * decision-log shipping. `workers`: processes answering Checks; 1 = this process does (the configuration's `auto`
+ * is resolved by the caller).
  */
 export async function startServer(
   config: Config,
   logger: Logger,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Env = process.env,
   workers = 1,
+): Promise<RunningServer> {
+  const cleanup = new StartUpCleanup(logger);
+  try {
+    return await start(config, logger, env, workers, cleanup);
+  } catch (err) {
+    await cleanup.closeAll();
+    throw err;
+  }
+}
+
+async function start(
+  config: Config,
+  logger: Logger,
+  env: Env,
+  workers: number,
+  cleanup: StartUpCleanup,
 ): Promise<RunningServer> {
   const logOutput = logDestinationOf(logger);
   const metrics = new Metrics({ droppedLogLines: () => logOutput.droppedLines });
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
-  const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
+  const requestSettings = requestSettingsOf(config);
+  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  if (!loadedInventory.ok) throw new Error(loadedInventory.error);
+  const inventory = loadedInventory.inventory;
+  if (config.falco.mapping.strategy === "static" && inventory.size === 0) {
+    logger.warn(
+      { event: "falco static mapping empty" },
+      "the Falco static mapping has no workloads, so every Falco alert is unattributed: set TRUSTGATE_WORKLOADS_FILE " +
+        "(or serve --workloads, or workloads.file) to a workload inventory, e.g. envoy-configs/compose/trustgate/workloads.yaml",
+    );
+  }
+  const lintTrustDomains = [...config.identity.trustDomains, defaultTrustDomain(config)];
+  const lint = (set: PolicySet) =>
+    lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings });
+
+  let loaderRef: PolicyLoader | null = null;
+  const kubernetes = await kubernetesPolicies({
+    config,
+    holder: policies,
+    registry: metrics.registry,
+    logger,
+    lint,
+    trustDomains: lintTrustDomains,
+    compile: compileOptionsOf(config),
+    request: requestSettings,
+    loadError: () => loaderRef?.lastError ?? null,
+  });
+  cleanup.opened("Kubernetes policy source", () => kubernetes.stop());
+  const readsFiles = config.policies.source !== "kubernetes";
+  const policyDirs = readsFiles ? [config.policies.dir, ...config.policies.extraDirs] : [];
   const loader = new PolicyLoader(
     policyDirs,
     config.policies.rootNamespace,
@@ -119,16 +210,24 @@ export async function startServer(
     metrics,
     logger,
     compileOptionsOf(config),
+    kubernetes.source ? [kubernetes.source] : [],
   );
-  const requestSettings = requestSettingsOf(config);
-  await loader.loadInitial();
+  loaderRef = loader;
+  // With files only this installs the set; with the Kubernetes source it checks the files and waits for the list.
+  const initial = await loader.loadInitial();
+  if (initial.policies.length === 0 && kubernetes.source === null) {
+    const where = policyDirs.map((d) => resolve(d)).join(", ");
+    logger.warn(
+      { event: "no policies", policy_dirs: policyDirs.map((d) => resolve(d)) },
+      `0 policies loaded from ${where}: every request is allowed (no ALLOW policy applies to any workload)`,
+    );
+  }
 
-  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
-  if (!loadedInventory.ok) throw new Error(loadedInventory.error);
-  const inventory = loadedInventory.inventory;
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
+  cleanup.opened("Falco risk", () => falcoRisk.stop());
+  kubernetes.attachPods(falcoRisk.mapper);
   const risk = falcoRisk.engine;
   const revocations = falcoRisk.revocations.list;
   const sightings = new CertificateSightings();
@@ -150,6 +249,7 @@ export async function startServer(
           falcoRisk,
           revocations,
           sightings,
+          kubernetes,
         })
       : null;
   if (pool === null) metrics.workersDesired.set(1);
@@ -164,9 +264,12 @@ export async function startServer(
       risk,
       revocations,
       labelsOf,
+      clusterLabelsOf: kubernetes.clusterLabelsOf,
       request: requestSettings,
       sightings,
+      addressSetting: GRPC_ADDR_SETTING,
     }));
+  cleanup.opened(pool === null ? "gRPC listener" : "worker processes", () => serving.shutdown(0));
 
   const readiness: Readiness = {
     shuttingDown: false,
@@ -202,17 +305,14 @@ export async function startServer(
     adminToken,
   });
   const admin = new AdminServer(router, logger);
+  cleanup.opened("admin HTTP listener", () => admin.close());
 
   // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
   const lintActive = () => {
     const set = policies.current;
     if (set === null) return;
     setImmediate(() => {
-      const warnings = lintPolicySet(set, {
-        workloads: inventory.workloads,
-        trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
-        request: requestSettings,
-      });
+      const warnings = lint(set);
       for (const w of warnings)
         logger.warn(
           { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
@@ -222,27 +322,35 @@ export async function startServer(
   };
   lintActive();
   policies.onSwap(lintActive);
-  const watcher = config.policies.watch ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  const watcher =
+    config.policies.watch && readsFiles ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  if (watcher) cleanup.opened("policy watcher", () => watcher.stop());
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
-  let grpcPort: number;
-  let httpBound: Awaited<ReturnType<AdminServer["listen"]>>;
-  try {
-    await falcoRisk.start();
-    grpcPort = await serving.listen();
-    httpBound = await admin.listen(config.http.addr);
-  } catch (err) {
-    // What did start is stopped again, so that the process can exit with the reason.
-    await watcher?.stop();
-    await serving.shutdown(0).catch(() => undefined);
-    await admin.close().catch(() => undefined);
-    await falcoRisk.stop().catch(() => undefined);
-    throw err;
-  }
+  await falcoRisk.start();
+  const grpcPort = await serving.listen();
   if (pool === null) metrics.workersAlive.set(1);
+  const httpBound = await admin.listen(config.http.addr, HTTP_ADDR_SETTING).catch((err: unknown) => {
+    const http = parseListenAddress(config.http.addr);
+    if (grpcPort !== 0 && http.ok && http.address.port === grpcPort) {
+      throw new Error(
+        `cannot listen for admin HTTP on ${config.http.addr}: the gRPC listener already uses port ${grpcPort} — ` +
+          "give --http-addr and --grpc-addr different ports",
+      );
+    }
+    throw err;
+  });
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
-  serving.setServing(true);
+  await kubernetes.start((trigger) => loader.reload(trigger));
+  // gRPC health says SERVING only once a policy set is in force (with the Kubernetes source: after the first list).
+  // (Each worker process does the same for itself.)
+  if (policies.current !== null) serving.setServing(true);
+  else {
+    policies.onSwap(() => {
+      if (!readiness.shuttingDown) serving.setServing(true);
+    });
+  }
   logger.info(
     {
       event: "trustgate serving",
@@ -250,9 +358,11 @@ export async function startServer(
       grpc_port: grpcPort,
       http: httpAddress,
       policy_version: policies.current?.version,
+      policy_source: config.policies.source,
+      pid: process.pid,
       workers,
     },
-    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}` +
+    `trustgate serving (pid ${process.pid}): gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}` +
       (workers > 1 ? `, ${workers} worker processes` : ""),
   );
 
@@ -267,6 +377,7 @@ export async function startServer(
     revocations,
     inventory,
     risk: falcoRisk,
+    kubernetes,
     workers: () => pool?.view() ?? null,
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
@@ -278,6 +389,7 @@ export async function startServer(
         readiness.shuttingDown = true;
         await watcher?.stop();
         serving.setServing(false);
+        await kubernetes.stop();
         await serving.shutdown(config.shutdownGraceSeconds * 1000);
         if (pool === null) metrics.workersAlive.set(0);
         await admin.close();

@@ -23,6 +23,8 @@ export interface WorkerPoolOptions {
   readonly count: number;
   readonly config: Config;
   readonly workloads: readonly Workload[];
+  /** Cluster destination labels are in use (the pods channel carries them). */
+  readonly podLabels: boolean;
   readonly state: StateHub;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -247,6 +249,7 @@ export class WorkerPool implements CheckServing {
           workerId: member.id,
           config: workerConfig(this.options.config),
           workloads: this.options.workloads,
+          podLabels: this.options.podLabels,
         });
         this.options.state.attach(member.target);
         break;

@@ -13,6 +13,7 @@ import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extaut
 import { ResponseTemplates } from "../extauthz/response-templates.js";
 import { type ResponseContext, toCheckResponse } from "../extauthz/to-check-response.js";
 import type { Logger } from "../observability/logger.js";
+import { listenFailureMessage } from "../util/listen-failure.js";
 import { HEALTH_PROTO, HealthService } from "./health-service.js";
 import { addLazyReflection } from "./lazy-reflection.js";
 
@@ -36,6 +37,18 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   readonly authorizer: Authorizer;
   readonly logger: Logger;
+  /** The flag, variable and key that choose the address, named when binding fails. */
+  readonly addressSetting?: string;
+}
+
+/**
+ * grpc-js writes its own errors to stderr ("E No address added out of total 1 resolved …"); trustgate reports
+ * failures itself in one line, so grpc-js's lines go to the debug log.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const write = (message: unknown, ...rest: unknown[]) =>
+    logger.debug({ grpc: [message, ...rest].map(String).join(" ") }, "grpc-js");
+  grpc.setLogger({ error: write, info: write, debug: write });
 }
 
 export class GrpcServer {
@@ -44,6 +57,7 @@ export class GrpcServer {
   private boundPort = 0;
 
   constructor(private readonly options: GrpcServerOptions) {
+    routeGrpcLogs(options.logger);
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": 4 * 1024 * 1024,
@@ -80,7 +94,8 @@ export class GrpcServer {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.options.address, grpc.ServerCredentials.createInsecure(), (err, port) => {
         if (err) {
-          reject(new Error(`cannot listen for gRPC on ${this.options.address}: ${err.message}`));
+          const setting = this.options.addressSetting ?? "grpc.addr";
+          reject(new Error(listenFailureMessage("gRPC", this.options.address, err, setting)));
           return;
         }
         this.boundPort = port;
@@ -99,8 +114,13 @@ export class GrpcServer {
     this.health.setStatus(AUTHORIZATION_SERVICE, status);
   }
 
-  /** Stops accepting calls and waits for in-flight ones; forces after `graceMs`. */
+  /**
+   * Stops accepting calls and waits for in-flight ones; forces after `graceMs`. Health Watch streams are not work in
+   * flight: they are ended at once (their clients have just been sent NOT_SERVING), or they would hold the shutdown
+   * for the whole grace period.
+   */
   shutdown(graceMs: number): Promise<void> {
+    this.health.endWatches();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.options.logger.warn("in-flight gRPC calls did not finish in time; forcing shutdown");

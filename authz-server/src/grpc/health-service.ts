@@ -59,6 +59,8 @@ function definition(): grpc.ServiceDefinition {
 export class HealthService {
   private readonly statuses = new Map<string, ServingStatus>();
   private readonly watchers = new Map<string, Set<(status: ServingStatus) => void>>();
+  /** Open Watch streams: they never end by themselves, so a shutdown ends them (after NOT_SERVING was sent). */
+  private readonly watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
 
   constructor(initial: Readonly<Record<string, ServingStatus>>) {
     for (const [service, status] of Object.entries(initial)) this.statuses.set(service, status);
@@ -67,6 +69,12 @@ export class HealthService {
   setStatus(service: string, status: ServingStatus): void {
     this.statuses.set(service, status);
     for (const watcher of this.watchers.get(service) ?? []) watcher(status);
+  }
+
+  /** Ends every open Watch stream. */
+  endWatches(): void {
+    for (const call of this.watches) call.end();
+    this.watches.clear();
   }
 
   addToServer(server: grpc.Server): void {
@@ -89,7 +97,11 @@ export class HealthService {
           this.watchers.set(service, set);
         }
         set.add(watcher);
-        call.on("cancelled", () => set.delete(watcher));
+        this.watches.add(call);
+        call.on("cancelled", () => {
+          set.delete(watcher);
+          this.watches.delete(call);
+        });
         call.write({ status: this.statuses.get(service) ?? "SERVICE_UNKNOWN" });
       },
       List: (_call: unknown, callback: grpc.sendUnaryData<{ statuses: Record<string, StatusMessage> }>) => {

@@ -3,9 +3,11 @@
  * expected decision (and optionally the deciding policy, rule, or a reason fragment).
  */
 import { readFile } from "node:fs/promises";
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isNode, isSeq, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { formatIssue } from "../util/format-issues.js";
+import { didYouMean } from "../util/did-you-mean.js";
+import { issuePath } from "../util/format-issues.js";
+import { objectKeysAt } from "../util/schema-keys.js";
 import { type RequestDescription, requestDescriptionSchema } from "./request-description.js";
 
 export const expectationSchema = z
@@ -45,31 +47,69 @@ export interface TestCase {
   readonly expect: Expectation;
 }
 
-export type TestFileResult = { ok: true; cases: TestCase[] } | { ok: false; error: string };
+/** Errors: every problem in the file, one `file:line: …` line each. */
+export type TestFileResult = { ok: true; cases: TestCase[] } | { ok: false; errors: string[] };
+
+/** The line of the deepest node of `path` that exists (a missing field points at its parent). */
+function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): number {
+  let line = 1;
+  for (let depth = 0; depth <= path.length; depth++) {
+    const node = doc.getIn(path.slice(0, depth) as (string | number)[], true);
+    if (!isNode(node) || !node.range) break;
+    line = counter.linePos(node.range[0]).line;
+  }
+  return line;
+}
+
+/** The line of `key` inside the map at `path` (where an unknown key was written). */
+function keyLine(doc: Document, counter: LineCounter, path: readonly PropertyKey[], key: string): number {
+  const map = doc.getIn(path as (string | number)[], true);
+  if (isMap(map)) {
+    const pair = map.items.find((item) => isNode(item.key) && (item.key as { value?: unknown }).value === key);
+    const range = pair && isNode(pair.key) ? pair.key.range : undefined;
+    if (range) return counter.linePos(range[0]).line;
+  }
+  return lineOf(doc, counter, path);
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], doc: Document, counter: LineCounter, display: string) {
+  const found: Array<{ line: number; text: string }> = [];
+  for (const issue of issues) {
+    const where = issuePath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const known = objectKeysAt(fileSchema, issue.path);
+      for (const key of issue.keys) {
+        found.push({
+          line: keyLine(doc, counter, issue.path, key),
+          text: `${where}: unknown key "${key}"${didYouMean(key, known)}${known.length > 0 ? ` (allowed: ${known.join(", ")})` : ""}`,
+        });
+      }
+      continue;
+    }
+    found.push({ line: lineOf(doc, counter, issue.path), text: `${where}: ${issue.message}` });
+  }
+  return found.sort((a, b) => a.line - b.line).map((f) => `${display}:${f.line}: ${f.text}`);
+}
 
 export async function readTestFile(file: string, display = file): Promise<TestFileResult> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    return { ok: false, error: `${display}: cannot read: ${(err as Error).message}` };
+    return { ok: false, errors: [`${display}: cannot read: ${(err as Error).message}`] };
   }
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
     return {
       ok: false,
-      error: `${display}:${counter.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split("\n")[0]}`,
+      errors: doc.errors.map(
+        (e) => `${display}:${counter.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split("\n")[0]}`,
+      ),
     };
   }
   const parsed = fileSchema.safeParse(doc.toJS({ maxAliasCount: 1000 }));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number] } | undefined;
-    const line = node?.range ? counter.linePos(node.range[0]).line : 1;
-    return { ok: false, error: `${display}:${line}: ${formatIssue(issue)}` };
-  }
+  if (!parsed.success) return { ok: false, errors: describeIssues(parsed.error.issues, doc, counter, display) };
   const cases = doc.get("cases", true);
   const testCases = parsed.data.cases.map((c, i) => {
     let line = 1;

@@ -8,20 +8,20 @@
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { type CompileOptions, compilePolicy } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
 import { PolicySet } from "./policy-set.js";
 
 /** One policy file's text, under the name errors and the version use for it. */
-export interface PolicySource {
+export interface PolicyText {
   readonly file: string;
   readonly text: string;
 }
 
 export type LoadResult =
-  | { ok: true; set: PolicySet; files: string[]; sources: PolicySource[] }
+  | { ok: true; set: PolicySet; files: string[]; sources: PolicyText[] }
   | { ok: false; errors: PolicyLoadError[] };
 
 export type CompileResult = { ok: true; set: PolicySet } | { ok: false; errors: PolicyLoadError[] };
@@ -34,9 +34,24 @@ export interface LoadOptions {
   readonly compile?: CompileOptions;
 }
 
+/** A policy path that cannot be read, named absolutely, with what a relative path was resolved against. */
+function unreadablePath(paths: readonly string[], err: unknown): PolicyLoadError {
+  const e = err as NodeJS.ErrnoException;
+  const path = e.path ?? paths.join(", ");
+  const relativeNote =
+    e.path !== undefined && resolve(e.path) !== e.path
+      ? ` ("${e.path}" is relative to the current directory, ${process.cwd()})`
+      : "";
+  const message =
+    e.code === "ENOENT"
+      ? `no such policy file or directory${relativeNote}: give the directory of your AuthorizationPolicy files with --policy-dir (or TRUSTGATE_POLICY_DIR)`
+      : `cannot read${relativeNote}: ${e.message}`;
+  return { file: e.path !== undefined ? resolve(e.path) : path, line: 0, policy: "", rule: null, field: "", message };
+}
+
 export interface ReadSources {
   readonly files: string[];
-  readonly sources: PolicySource[];
+  readonly sources: PolicyText[];
   readonly errors: PolicyLoadError[];
 }
 
@@ -50,9 +65,9 @@ export async function readPolicySources(paths: readonly string[], displayBase = 
   try {
     files = await listYamlFiles(paths);
   } catch (err) {
-    return { files: [], sources: [], errors: [fileError(paths.join(", "), (err as Error).message)] };
+    return { files: [], sources: [], errors: [unreadablePath(paths, err)] };
   }
-  const sources: PolicySource[] = [];
+  const sources: PolicyText[] = [];
   const errors: PolicyLoadError[] = [];
   for (const file of files) {
     const rel = relative(displayBase, file);
@@ -68,7 +83,7 @@ export async function readPolicySources(paths: readonly string[], displayBase = 
 
 /** Compiles policy file texts into a set; the version is a hash of the names and texts. */
 export function compilePolicySources(
-  sources: readonly PolicySource[],
+  sources: readonly PolicyText[],
   rootNamespace: string,
   compile?: CompileOptions,
 ): CompileResult {
