@@ -7,8 +7,11 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type KubeApiServer, startKubeApiServer } from "../../test/support/kube-api-server.js";
 import { type RedisProcess, startRedis } from "../../test/support/redis.js";
 import type { CheckClient } from "../src/grpc/check-client.js";
+import { checkRequest } from "./support/fixtures.js";
+import { kubeConfig, tgp } from "./support/kube-policies.js";
 import type { ServeProcess } from "./support/process.js";
 import {
   ADMIN_TOKEN,
@@ -327,6 +330,82 @@ describe("two replicas with two workers each, sharing Redis", () => {
     } finally {
       for (const c of clients) c.close();
       await Promise.all([a.stop(), b.stop()]);
+      await rm(setup.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("two workers with the Kubernetes policy source and cluster labels", () => {
+  it("build the set from TrustgatePolicy objects and label destinations from the pods, and follow both", async () => {
+    const api: KubeApiServer = await startKubeApiServer();
+    const setup = await workerSetup();
+    const clients: CheckClient[] = [];
+    let serve: ServeProcess | null = null;
+    try {
+      api.addPod({
+        namespace: "services",
+        name: "payment-1",
+        serviceAccountName: "payment",
+        ip: "10.1.0.5",
+        labels: { app: "payment" },
+      });
+      api.create(
+        "trustgatepolicies",
+        tgp("services", "deny-admin", {
+          action: "DENY",
+          selector: { matchLabels: { app: "payment" } },
+          rules: [{ to: [{ operation: { paths: ["/admin"] } }] }],
+        }),
+      );
+      const configFile = join(setup.dir, "k8s.yaml");
+      await writeFile(configFile, JSON.stringify(kubeConfig(api.kubeconfigPath, { status: { write: false } })));
+      serve = await startWorkers(setup, 2, { TRUSTGATE_CONFIG: configFile });
+      const s = serve;
+      const byWorker = await clientsByWorker(s, 2);
+      clients.push(...[...byWorker.values()].flat());
+      // No labels from Envoy: the pod at the destination address says app=payment, so the DENY applies.
+      const admin = (c: CheckClient) =>
+        c.check(
+          checkRequest({
+            principal: workloadId(1),
+            destinationPrincipal: "spiffe://cluster.local/ns/services/sa/payment",
+            destinationIp: "10.1.0.5",
+            labels: {},
+            path: "/admin",
+          }),
+        );
+      for (const c of clients) {
+        await eventually(async () => (allowed(await admin(c)) ? undefined : true), "the DENY on cluster labels");
+      }
+      // The pod is relabelled: every worker follows the watch.
+      api.updatePod({
+        namespace: "services",
+        name: "payment-1",
+        serviceAccountName: "payment",
+        ip: "10.1.0.5",
+        labels: { app: "ledger" },
+      });
+      for (const c of clients) {
+        await eventually(async () => (allowed(await admin(c)) ? true : undefined), "the relabelled pod");
+      }
+      // A new TrustgatePolicy reaches every worker (the primary reloads once; workers compile the same objects).
+      api.create(
+        "trustgatepolicies",
+        tgp("services", "deny-debug", { action: "DENY", rules: [{ to: [{ operation: { paths: ["/debug"] } }] }] }),
+      );
+      for (const c of clients) {
+        await eventually(
+          async () => (allowed(await c.check(call(workloadId(1), "/debug"))) ? undefined : true),
+          "the new TrustgatePolicy",
+        );
+      }
+      const ready = await readyz(s);
+      expect(new Set(ready.workers.workers.map((w) => w.policyVersion))).toEqual(new Set([ready.policySet!.version]));
+      expect(s.output.stdout).not.toContain("worker policy set mismatch");
+    } finally {
+      for (const c of clients) c.close();
+      await serve?.stop();
+      await api.stop();
       await rm(setup.dir, { recursive: true, force: true });
     }
   });
