@@ -499,7 +499,7 @@ describe("the trustgate image and its config paths", () => {
     );
     expect(c.volumeMounts.find((m: Obj) => m.mountPath === istioTrustgate.policies.dir)).toBeDefined();
     // the image has no shell entrypoint: Falco sees `node`, which the microservices rules allow
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "authz-server/bin/trustgate.js"]');
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "--max-semi-space-size=4", "authz-server/bin/trustgate.js"]');
   });
 
   it("filter headers are trusted in compose (every sidecar runs the filter) and not in the plain Istio install", () => {

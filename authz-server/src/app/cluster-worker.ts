@@ -33,7 +33,7 @@ import { type CheckService, createCheckService } from "./check-service.js";
 import type { FromWorker, PodEvent, PolicySnapshot, ToWorker } from "./cluster-messages.js";
 import { isToWorker } from "./cluster-messages.js";
 import { buildPolicySet } from "./policy-inputs.js";
-import { compileOptionsOf, requestSettingsOf } from "./settings.js";
+import { compileOptionsOf, GRPC_ADDR_SETTING, requestSettingsOf } from "./settings.js";
 
 type InitMessage = Extract<ToWorker, { t: "trustgate:init" }>;
 type StateMessage = Extract<ToWorker, { t: "trustgate:state" }>;
@@ -76,6 +76,33 @@ function applyPodEvent(index: PodLabelIndex, event: PodEvent): void {
     case "remove":
       index.remove(event.pod);
       break;
+  }
+}
+
+/**
+ * Counts Checks that carried a certificate and reports them to the primary (whose revocation endpoint asks): every
+ * second, and at once the first time this worker sees an identity or a certificate, so the primary never judges on a
+ * stale "none seen".
+ */
+class ReportingSightings extends CertificateSightings {
+  private sentIdentities = 0;
+  private sentCertificates = 0;
+
+  override see(principal: string, fingerprint: string): void {
+    const before = this.certificates;
+    const hadIdentity = this.identities > 0 || this.sentIdentities > 0;
+    super.see(principal, fingerprint);
+    const firstCertificate = before === 0 && this.certificates > 0 && this.sentCertificates === 0;
+    if ((!hadIdentity && this.identities > 0) || firstCertificate) this.report();
+  }
+
+  report(): void {
+    if (this.identities === 0) return;
+    send({ t: "trustgate:sightings", identities: this.identities, certificates: this.certificates });
+    this.sentIdentities += this.identities;
+    this.sentCertificates += this.certificates;
+    this.identities = 0;
+    this.certificates = 0;
   }
 }
 
@@ -257,7 +284,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
       registers: [metrics.registry],
     });
     const inventory = new WorkloadInventory(init.workloads);
-    const sightings = new CertificateSightings();
+    const sightings = new ReportingSightings();
     service = await createCheckService({
       config,
       logger,
@@ -271,6 +298,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
       request: requestSettingsOf(config),
       sightings,
       logFields: fields,
+      addressSetting: GRPC_ADDR_SETTING,
     });
     const port = await service.listen();
     // gRPC health says SERVING once a policy set is in force (the primary may still wait for a Kubernetes list).
@@ -278,12 +306,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
     if (state.policies.current !== null) ready.setServing(true);
     else state.policies.onSwap(() => !draining && ready.setServing(true));
     setInterval(() => state.engine.sweep(), SWEEP_INTERVAL_MS).unref();
-    setInterval(() => {
-      if (sightings.identities === 0) return;
-      send({ t: "trustgate:sightings", identities: sightings.identities, certificates: sightings.certificates });
-      sightings.identities = 0;
-      sightings.certificates = 0;
-    }, SIGHTINGS_INTERVAL_MS).unref();
+    setInterval(() => sightings.report(), SIGHTINGS_INTERVAL_MS).unref();
     logger.info(
       { event: "worker serving", pid: process.pid, policy_version: state.policies.current?.version },
       `worker ${init.workerId} serving`,

@@ -16,3 +16,6 @@ export function compileOptionsOf(config: Config): CompileOptions {
     trustDomainAliases: config.identity.trustDomainAliases,
   };
 }
+
+/** The names a user sets the gRPC listen address with, for start-up errors (the single process's and workers'). */
+export const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";

@@ -36,7 +36,7 @@ import type { KubernetesPolicies, KubernetesPoliciesDeps } from "./kubernetes-po
 import { PodMirror } from "./pod-mirror.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyWatcher } from "./policy-watcher.js";
-import { compileOptionsOf, requestSettingsOf } from "./settings.js";
+import { compileOptionsOf, GRPC_ADDR_SETTING, requestSettingsOf } from "./settings.js";
 import { StartUpCleanup } from "./start-up-cleanup.js";
 import { WorkerPool, type WorkersView } from "./worker-pool.js";
 
@@ -135,8 +135,6 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
-/** The names a user sets each listen address with, for start-up errors. */
-const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";
 const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
 
 type Env = Readonly<Record<string, string | undefined>>;

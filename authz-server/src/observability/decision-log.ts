@@ -6,7 +6,7 @@
  */
 import { SENSITIVE_HEADERS } from "../model/sensitive-headers.js";
 import { type DecisionRecord, formatDecisionLine, type LineFormat, type TraceIds } from "./decision-line.js";
-import type { LineSink } from "./log-destination.js";
+import type { BatchedLineSink } from "./log-destination.js";
 import { decisionSinkOf, type Logger } from "./logger.js";
 
 export type { DecisionRecord, TraceIds };
@@ -30,7 +30,7 @@ export interface DecisionLineShipper {
 
 export class DecisionLog {
   /** null when info lines are off. */
-  private readonly sink: (LineSink & { flush(): void }) | null;
+  private readonly sink: (BatchedLineSink & { flush(): void }) | null;
   private readonly format: LineFormat;
   /** `2026-01-02T03:04:05.` for the current second, and when that second began: the time of a line is then this
    * and three digits (formatting a Date every millisecond cost as much as the rest of the line). */
@@ -78,7 +78,7 @@ export class DecisionLog {
 
   write(record: DecisionRecord, durationMs: number, trace: TraceIds | null = null): void {
     const line = formatDecisionLine(record, durationMs, trace, this.isoTime(Date.now()), this.format);
-    this.sink!.write(line);
+    this.sink!.append(line);
     this.shipper?.ship(line, record, trace);
   }
 }

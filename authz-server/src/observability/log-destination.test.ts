@@ -43,15 +43,28 @@ describe("LogDestination", () => {
     expect(text()).toBe("now\n");
   });
 
+  it("hands pino's lines on at the end of the turn, decision lines with the batch", async () => {
+    const { sink, text } = capture();
+    const d = new LogDestination(sink, { flushDelayMs: 10_000 });
+    d.append("decision 1\n");
+    d.write("warning\n");
+    d.append("decision 2\n");
+    await new Promise((r) => setImmediate(r));
+    expect(text()).toBe("decision 1\nwarning\ndecision 2\n");
+    d.append("decision 3\n");
+    await new Promise((r) => setImmediate(r));
+    expect(text()).not.toContain("decision 3");
+  });
+
   it("with a delay, waits for it (or a full batch)", async () => {
     const { sink, chunks } = capture();
     const d = new LogDestination(sink, { flushDelayMs: 30 });
-    d.write("a\n");
+    d.append("a\n");
     await new Promise((r) => setImmediate(r));
     expect(chunks).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 60));
     expect(chunks).toHaveLength(1);
-    d.write("b\n");
+    d.append("b\n");
     await new Promise((r) => setTimeout(r, 60));
     expect(Buffer.concat(chunks).toString()).toBe("a\nb\n");
   });

@@ -17,9 +17,14 @@
  */
 import pino from "pino";
 
-/** Something that takes whole lines (LineForwarder writes into a LogDestination through this). */
+/** Something that takes whole lines. */
 export interface LineSink {
   write(text: string): unknown;
+}
+
+/** Where decision lines go: batched with everything else, handed on with the next batch. */
+export interface BatchedLineSink {
+  append(text: string): void;
 }
 
 /** What batches are handed to: sonic-boom in buffer mode, or any stream (tests). */
@@ -54,7 +59,7 @@ function countLines(bytes: Buffer): number {
   return n;
 }
 
-export class LogDestination implements LineSink {
+export class LogDestination implements LineSink, BatchedLineSink {
   /** Lines dropped because the output could not keep up (or was closed). */
   droppedLines = 0;
   private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
@@ -65,6 +70,11 @@ export class LogDestination implements LineSink {
   /** One timer, re-armed per batch (a fired timer can be refreshed; a cleared one cannot). */
   private timer: NodeJS.Timeout | null = null;
   private readonly flushBound = () => this.handOver();
+  private soon = false;
+  private readonly flushSoon = () => {
+    this.soon = false;
+    this.handOver();
+  };
 
   /** `target`: a file descriptor (written asynchronously by sonic-boom) or a stream taking Buffers (tests). */
   constructor(target: number | ByteSink, options: LogDestinationOptions = {}) {
@@ -85,20 +95,32 @@ export class LogDestination implements LineSink {
     }
   }
 
-  /** Takes one or more whole lines (each ending in "\n"). */
+  /**
+   * pino's lines (start-up, warnings, errors: few, and read by people): handed on at the end of this event-loop turn,
+   * with whatever is batched before them.
+   */
   write(text: string): boolean {
+    this.append(text);
+    if (this.used > 0 && !this.soon) {
+      this.soon = true;
+      setImmediate(this.flushSoon);
+    }
+    return true;
+  }
+
+  /** Takes one or more whole lines (each ending in "\n"), handed on with the batch. */
+  append(text: string): void {
     // At most three bytes per UTF-16 unit: if that could overflow the batch, start a new one first.
     const worst = text.length * 3;
     if (this.used + worst > BATCH_BYTES) {
       this.handOver();
       if (worst > BATCH_BYTES) {
         this.out.write(Buffer.from(text, "utf8"));
-        return true;
+        return;
       }
     }
     this.used += this.batch.write(text, this.used);
     this.schedule();
-    return true;
   }
 
   /** Takes bytes that hold whole lines (another process's output, already encoded). */
