@@ -3,7 +3,6 @@
  * as live decisions, offline against policy files or (explain) against a running server.
  */
 import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
@@ -11,6 +10,7 @@ import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
 import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
 import { firstIssue } from "../util/format-issues.js";
+import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlValue } from "../util/safe-yaml.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { keyValuePairs } from "./key-value.js";
 
@@ -96,7 +96,9 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
   let raw: unknown;
   if (flags.request) {
     const text = flags.request === "-" ? await readStdin() : await readFile(flags.request, "utf8");
-    raw = parseYaml(text);
+    const parsed = parseYamlValue(text, DEFAULT_YAML_LIMITS);
+    if (!parsed.ok) throw new Error(formatYamlProblem(flags.request === "-" ? "stdin" : flags.request, parsed.problem));
+    raw = parsed.value;
   } else {
     raw = {
       source: {
@@ -126,9 +128,15 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
   return parsed.data;
 }
 
+/** Reads standard input, stopping just past the size limit (the parser then refuses it by size). */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let bytes = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+    if (bytes > DEFAULT_YAML_LIMITS.maxFileBytes) break;
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { trustDomainError } from "../identity/spiffe-id.js";
 import { parsePriority } from "../model/falco-priority.js";
+import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
 const address = z.string().min(1);
 
@@ -105,6 +106,24 @@ const mapping = z
     }
   });
 
+/** Limits on every YAML file trustgate reads from users: policies, policy tests, the workload inventory. */
+const yamlLimits = z
+  .object({
+    maxFileBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(64 * 1024 * 1024)
+      .default(DEFAULT_YAML_LIMITS.maxFileBytes),
+    maxDocuments: z.number().int().positive().default(DEFAULT_YAML_LIMITS.maxDocuments),
+    // The depth walk recurses: the cap keeps it far from the stack limit.
+    maxDepth: z.number().int().positive().max(1000).default(DEFAULT_YAML_LIMITS.maxDepth),
+    maxAliases: z.number().int().nonnegative().default(DEFAULT_YAML_LIMITS.maxAliases),
+    maxAliasExpansion: z.number().int().nonnegative().default(DEFAULT_YAML_LIMITS.maxAliasExpansion),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     grpc: z
@@ -133,6 +152,13 @@ export const configSchema = z
         extraDirs: z.array(z.string().min(1)).default([]),
         rootNamespace: z.string().min(1).default("istio-system"),
         watch: z.boolean().default(true),
+        /**
+         * A changed file is read only once its size and modification time have stayed the same for this long, so a
+         * file written in several steps is never loaded half-written.
+         */
+        watchStabilityMs: z.number().int().min(100).max(60_000).default(1000),
+        /** Directories are also re-read this often, whatever the file system reports (a backstop for lost events). */
+        watchPollSeconds: z.number().positive().max(3600).default(5),
         dryRun: z.boolean().default(false),
       })
       .strict()
@@ -177,6 +203,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     shutdownGraceSeconds: z.number().positive().default(10),
+    yaml: yamlLimits,
   })
   .strict();
 

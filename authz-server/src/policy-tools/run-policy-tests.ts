@@ -7,6 +7,7 @@ import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { isPolicyTestFile, listYamlFiles } from "../policy/policy-files.js";
 import type { PolicySet } from "../policy/policy-set.js";
+import type { YamlLimits } from "../util/safe-yaml.js";
 import { type Explanation, explain, formatExplanation } from "./explain.js";
 import { readTestFile, type TestCase } from "./test-file.js";
 
@@ -30,6 +31,8 @@ export interface RunOptions {
   readonly trustDomains?: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
   readonly nowMs?: number;
+  /** Limits on policy and test files (default: DEFAULT_YAML_LIMITS). */
+  readonly limits?: YamlLimits;
 }
 
 export function checkCase(testCase: TestCase, set: PolicySet, options: RunOptions): CaseResult {
@@ -52,14 +55,14 @@ export function checkCase(testCase: TestCase, set: PolicySet, options: RunOption
 }
 
 export async function runPolicyTests(paths: readonly string[], options: RunOptions): Promise<TestRun> {
-  const loaded = await loadPolicySet(paths, { rootNamespace: options.rootNamespace });
+  const loaded = await loadPolicySet(paths, { rootNamespace: options.rootNamespace, limits: options.limits });
   const testFiles = await listYamlFiles(paths, isPolicyTestFile);
   const files = testFiles.map((f) => relative(process.cwd(), f) || f);
   if (!loaded.ok) return { loadErrors: loaded.errors.map(formatLoadError), fileErrors: [], results: [], files };
   const fileErrors: string[] = [];
   const results: CaseResult[] = [];
   for (let i = 0; i < testFiles.length; i++) {
-    const read = await readTestFile(testFiles[i]!, files[i]);
+    const read = await readTestFile(testFiles[i]!, files[i], options.limits);
     if (!read.ok) {
       fileErrors.push(read.error);
       continue;

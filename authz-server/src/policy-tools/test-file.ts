@@ -2,10 +2,17 @@
  * Policy unit test files (`*.test.yaml` beside the policies): a list of cases, each a request description and the
  * expected decision (and optionally the deciding policy, rule, or a reason fragment).
  */
-import { readFile } from "node:fs/promises";
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { readFile, stat } from "node:fs/promises";
+import { isMap, isSeq } from "yaml";
 import { z } from "zod";
 import { formatIssue } from "../util/format-issues.js";
+import {
+  DEFAULT_YAML_LIMITS,
+  formatYamlProblem,
+  parseYamlDocuments,
+  sizeProblem,
+  type YamlLimits,
+} from "../util/safe-yaml.js";
 import { type RequestDescription, requestDescriptionSchema } from "./request-description.js";
 
 export const expectationSchema = z
@@ -47,23 +54,27 @@ export interface TestCase {
 
 export type TestFileResult = { ok: true; cases: TestCase[] } | { ok: false; error: string };
 
-export async function readTestFile(file: string, display = file): Promise<TestFileResult> {
+export async function readTestFile(
+  file: string,
+  display = file,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): Promise<TestFileResult> {
   let text: string;
   try {
+    const tooBig = sizeProblem((await stat(file)).size, limits);
+    if (tooBig) return { ok: false, error: formatYamlProblem(display, tooBig) };
     text = await readFile(file, "utf8");
   } catch (err) {
     return { ok: false, error: `${display}: cannot read: ${(err as Error).message}` };
   }
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, merge: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    return {
-      ok: false,
-      error: `${display}:${counter.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split("\n")[0]}`,
-    };
+  const yaml = parseYamlDocuments(text, limits, { merge: true });
+  if (!yaml.ok) return { ok: false, error: formatYamlProblem(display, yaml.problems[0]!) };
+  if (yaml.documents.length !== 1) {
+    return { ok: false, error: `${display}:1: a policy test file holds exactly one YAML document` };
   }
-  const parsed = fileSchema.safeParse(doc.toJS({ maxAliasCount: 1000 }));
+  const counter = yaml.lineCounter;
+  const { doc, value } = yaml.documents[0]!;
+  const parsed = fileSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number] } | undefined;

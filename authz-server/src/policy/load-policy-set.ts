@@ -1,11 +1,13 @@
 /**
  * Directory (or files) → PolicySet. All or nothing: any error anywhere means no set, so a broken file can never
- * leave a partial policy set in force.
+ * leave a partial policy set in force. The steps (read, parse, compile) are exported for the server's off-thread
+ * loader, which runs the first two and a validating compile in a worker thread.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { relative } from "node:path";
-import { compilePolicy } from "./compile-policy.js";
+import { DEFAULT_YAML_LIMITS, sizeProblem, type YamlLimits } from "../util/safe-yaml.js";
+import { compilePolicy, type PolicyDocument } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
 import { PolicySet } from "./policy-set.js";
@@ -16,64 +18,127 @@ export interface LoadOptions {
   readonly rootNamespace: string;
   /** Paths in errors are shown relative to this directory (default: the working directory). */
   readonly displayBase?: string;
+  /** Limits on each policy file (default: DEFAULT_YAML_LIMITS). */
+  readonly limits?: YamlLimits;
 }
 
-export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
+export interface PolicySource {
+  readonly file: string;
+  /** The path shown in errors and traces. */
+  readonly display: string;
+  readonly text: string;
+}
+
+/** The files that could be read, and an error for each that could not (all are reported, not just the first). */
+export interface SourcesResult {
+  readonly sources: PolicySource[];
+  readonly errors: PolicyLoadError[];
+}
+
+function fileError(file: string, message: string, line = 0): PolicyLoadError {
+  return { file, line, policy: "", rule: null, field: "", message };
+}
+
+/** Reads every policy file under `paths`; a file over the size limit is refused before it is read. */
+export async function readPolicySources(paths: readonly string[], options: LoadOptions): Promise<SourcesResult> {
   const base = options.displayBase ?? process.cwd();
+  const limits = options.limits ?? DEFAULT_YAML_LIMITS;
   let files: string[];
   try {
     files = await listYamlFiles(paths);
   } catch (err) {
-    return {
-      ok: false,
-      errors: [{ file: paths.join(", "), line: 0, policy: "", rule: null, field: "", message: (err as Error).message }],
-    };
+    return { sources: [], errors: [fileError(paths.join(", "), (err as Error).message)] };
   }
   const errors: PolicyLoadError[] = [];
-  const policies: CompiledPolicy[] = [];
-  const seen = new Map<string, string>();
-  const digest = createHash("sha256");
+  const sources: PolicySource[] = [];
   for (const file of files) {
     const rel = relative(base, file);
     const display = rel === "" || rel.startsWith("..") ? file : rel;
-    let text: string;
     try {
-      text = await readFile(file, "utf8");
-    } catch (err) {
-      errors.push({
-        file: display,
-        line: 0,
-        policy: "",
-        rule: null,
-        field: "",
-        message: `cannot read: ${(err as Error).message}`,
-      });
-      continue;
-    }
-    digest.update(display).update("\0").update(text).update("\0");
-    const parsed = parsePolicyText(text, display);
-    errors.push(...parsed.errors);
-    for (const doc of parsed.documents) {
-      const result = compilePolicy(doc);
-      errors.push(...result.errors);
-      if (!result.policy) continue;
-      const where = `${display}:${result.policy.line}`;
-      const previous = seen.get(result.policy.id);
-      if (previous) {
-        errors.push({
-          file: display,
-          line: result.policy.line,
-          policy: result.policy.id,
-          rule: null,
-          field: "metadata.name",
-          message: `duplicate policy ${result.policy.id} (also defined at ${previous})`,
-        });
+      const tooBig = sizeProblem((await stat(file)).size, limits);
+      if (tooBig) {
+        errors.push(fileError(display, tooBig.message, tooBig.line));
         continue;
       }
-      seen.set(result.policy.id, where);
-      policies.push(result.policy);
+      sources.push({ file, display, text: await readFile(file, "utf8") });
+    } catch (err) {
+      errors.push(fileError(display, `cannot read: ${(err as Error).message}`));
     }
   }
+  return { sources, errors };
+}
+
+/** The content digest a set's version is made from: the same files give the same version on every replica. */
+export function sourceDigest(sources: readonly PolicySource[]): string {
+  const digest = createHash("sha256");
+  for (const s of sources) digest.update(s.display).update("\0").update(s.text).update("\0");
+  return digest.digest("hex");
+}
+
+export interface ParseResult {
+  readonly documents: PolicyDocument[];
+  readonly errors: PolicyLoadError[];
+}
+
+export function parsePolicySources(sources: readonly PolicySource[], limits: YamlLimits): ParseResult {
+  const errors: PolicyLoadError[] = [];
+  const documents: PolicyDocument[] = [];
+  for (const source of sources) {
+    const parsed = parsePolicyText(source.text, source.display, limits);
+    errors.push(...parsed.errors);
+    documents.push(...parsed.documents);
+  }
+  return { documents, errors };
+}
+
+export interface CompileResult {
+  readonly policies: CompiledPolicy[];
+  readonly errors: PolicyLoadError[];
+}
+
+/** Compiles documents and refuses duplicate policy ids. */
+export function compileDocuments(documents: readonly PolicyDocument[]): CompileResult {
+  const errors: PolicyLoadError[] = [];
+  const policies: CompiledPolicy[] = [];
+  const seen = new Map<string, string>();
+  for (const doc of documents) {
+    const result = compilePolicy(doc);
+    errors.push(...result.errors);
+    if (result.policy) {
+      const duplicate = duplicateError(result.policy, seen);
+      if (duplicate) errors.push(duplicate);
+      else policies.push(result.policy);
+    }
+  }
+  return { policies, errors };
+}
+
+/** Registers the policy's id in `seen`, or returns the error for a second definition of it. */
+export function duplicateError(policy: CompiledPolicy, seen: Map<string, string>): PolicyLoadError | null {
+  const previous = seen.get(policy.id);
+  if (previous) {
+    return {
+      file: policy.file,
+      line: policy.line,
+      policy: policy.id,
+      rule: null,
+      field: "metadata.name",
+      message: `duplicate policy ${policy.id} (also defined at ${previous})`,
+    };
+  }
+  seen.set(policy.id, `${policy.file}:${policy.line}`);
+  return null;
+}
+
+export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
+  const read = await readPolicySources(paths, options);
+  const parsed = parsePolicySources(read.sources, options.limits ?? DEFAULT_YAML_LIMITS);
+  const compiled = compileDocuments(parsed.documents);
+  const errors = [...read.errors, ...parsed.errors, ...compiled.errors];
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, set: new PolicySet(policies, options.rootNamespace, digest.digest("hex")), files };
+  return {
+    ok: true,
+    set: new PolicySet(compiled.policies, options.rootNamespace, sourceDigest(read.sources)),
+    files: read.sources.map((s) => s.file),
+  };
 }
