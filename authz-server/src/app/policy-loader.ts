@@ -1,15 +1,21 @@
 /**
- * Loads the policy directory into the PolicyHolder: once at start-up (failure stops the server), and again on
- * reload (failure keeps the last good set in force). A reload builds the whole new set off to the side and swaps
- * it in with one reference assignment.
+ * Loads the policy directories into the PolicyHolder: once at start-up (failure stops the server), and again on
+ * reload (failure keeps the last good set in force). Reading, parsing, checking and linting run in a worker thread;
+ * this thread only compiles the checked documents, in short slices, and swaps the new set in with one reference
+ * assignment. A reload that takes DENY protection away is logged at warn and counted.
  */
 
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { formatLoadError } from "../policy/compiled.js";
-import { loadPolicySet } from "../policy/load-policy-set.js";
+import { formatLoadError, type PolicyLoadError } from "../policy/compiled.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
-import type { PolicySet } from "../policy/policy-set.js";
+import { PolicySet } from "../policy/policy-set.js";
+import { weakenedDenies } from "../policy/weakened-denies.js";
+import { formatWarning, type LintContext, type LintWarning } from "../policy-tools/lint.js";
+import type { YamlLimits } from "../util/safe-yaml.js";
+import type { PolicyMetrics } from "./policy-metrics.js";
+import { PolicyWorkerClient, type PolicyWorkerOptions } from "./policy-worker-client.js";
+import { compileInSlices } from "./sliced-compile.js";
 
 export class PolicyLoadFailed extends Error {
   constructor(readonly messages: string[]) {
@@ -17,25 +23,39 @@ export class PolicyLoadFailed extends Error {
   }
 }
 
+export interface PolicyLoaderOptions {
+  readonly dirs: readonly string[];
+  readonly rootNamespace: string;
+  readonly limits: YamlLimits;
+  /** What lint checks the policies against (warnings are logged when a set becomes active). */
+  readonly lint: LintContext;
+  readonly holder: PolicyHolder;
+  readonly metrics: Metrics;
+  readonly policyMetrics: PolicyMetrics;
+  readonly logger: Logger;
+  readonly worker?: PolicyWorkerOptions;
+  /** Longest stretch of compiling on the Check thread before it lets Checks run. */
+  readonly sliceMs?: number;
+}
+
+type Built = { ok: true; set: PolicySet; warnings: readonly LintWarning[] } | { ok: false; errors: PolicyLoadError[] };
+
 export class PolicyLoader {
   lastError: string | null = null;
   private loading: Promise<PolicySet | null> | null = null;
   private again = false;
+  private readonly worker: PolicyWorkerClient;
 
-  constructor(
-    private readonly dirs: readonly string[],
-    private readonly rootNamespace: string,
-    private readonly holder: PolicyHolder,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly options: PolicyLoaderOptions) {
+    this.worker = new PolicyWorkerClient(options.worker);
+  }
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
-    if (!result.ok) throw new PolicyLoadFailed(result.errors.map(formatLoadError));
-    this.install(result.set, "initial");
-    return result.set;
+    const built = await this.build();
+    if (!built.ok) throw new PolicyLoadFailed(built.errors.map(formatLoadError));
+    this.install(built, "initial");
+    return built.set;
   }
 
   /**
@@ -49,43 +69,74 @@ export class PolicyLoader {
     }
     this.loading = (async () => {
       let result: PolicySet | null = null;
-      do {
-        this.again = false;
-        result = await this.loadOnce(trigger);
-      } while (this.again);
-      this.loading = null;
+      try {
+        do {
+          this.again = false;
+          result = await this.loadOnce(trigger);
+        } while (this.again);
+      } finally {
+        this.loading = null;
+      }
       return result;
     })();
     return this.loading;
   }
 
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+
+  private async build(): Promise<Built> {
+    const { dirs, rootNamespace, limits, lint } = this.options;
+    const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint });
+    if (!loaded.ok) return loaded;
+    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 2);
+    if (!compiled.ok) return compiled;
+    return { ok: true, set: new PolicySet(compiled.policies, rootNamespace, loaded.digest), warnings: loaded.warnings };
+  }
+
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
-    const result = await loadPolicySet(this.dirs, { rootNamespace: this.rootNamespace });
-    if (!result.ok) {
-      const messages = result.errors.map(formatLoadError);
+    const { holder, metrics, logger } = this.options;
+    let built: Built;
+    try {
+      built = await this.build();
+    } catch (err) {
+      built = {
+        ok: false,
+        errors: [
+          { file: this.options.dirs.join(", "), line: 0, policy: "", rule: null, field: "", message: String(err) },
+        ],
+      };
+    }
+    if (!built.ok) {
+      const messages = built.errors.map(formatLoadError);
       this.lastError = messages.join("\n");
-      this.metrics.policyReloads.labels("error").inc();
-      this.metrics.policyReloadErrors.inc();
-      this.logger.error(
-        { event: "policy reload failed", trigger, errors: messages, active_version: this.holder.current?.version },
+      metrics.policyReloads.labels("error").inc();
+      metrics.policyReloadErrors.inc();
+      logger.error(
+        { event: "policy reload failed", trigger, errors: messages, active_version: holder.current?.version },
         "policy reload failed; keeping the last good policy set",
       );
       return null;
     }
-    if (result.set.version === this.holder.current?.version) {
+    if (built.set.version === holder.current?.version) {
       this.lastError = null;
-      return this.holder.current;
+      return holder.current;
     }
-    this.install(result.set, trigger);
-    this.metrics.policyReloads.labels("ok").inc();
-    return result.set;
+    this.install(built, trigger);
+    metrics.policyReloads.labels("ok").inc();
+    return built.set;
   }
 
-  private install(set: PolicySet, trigger: string): void {
-    this.holder.swap(set);
+  private install(built: Built & { ok: true }, trigger: string): void {
+    const { holder, metrics, policyMetrics, logger } = this.options;
+    const set = built.set;
+    const weakened = weakenedDenies(holder.current, set);
+    const previous = holder.current?.version;
+    holder.swap(set);
     this.lastError = null;
-    this.metrics.setPolicySet(set.version, set.policies.length);
-    this.logger.info(
+    metrics.setPolicySet(set.version, set.policies.length);
+    logger.info(
       {
         event: "policy set active",
         trigger,
@@ -95,5 +146,26 @@ export class PolicyLoader {
       },
       `policy set ${set.version} active (${set.policies.length} policies)`,
     );
+    if (weakened.length > 0) {
+      for (const w of weakened) policyMetrics.countWeakened(w.change);
+      logger.warn(
+        {
+          event: "deny policies weakened",
+          trigger,
+          version: set.version,
+          previous_version: previous,
+          changes: weakened,
+        },
+        `policy set ${set.version} takes DENY protection away: ${weakened
+          .map((w) => `${w.policy} ${w.change}`)
+          .join(", ")} (if this was not intended, check for a half-written or truncated policy file)`,
+      );
+    }
+    for (const w of built.warnings) {
+      logger.warn(
+        { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
+        formatWarning(w),
+      );
+    }
   }
 }

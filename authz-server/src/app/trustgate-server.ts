@@ -20,11 +20,12 @@ import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
-import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import { PolicyLoader } from "./policy-loader.js";
-import { PolicyWatcher } from "./policy-watcher.js";
+import { PolicyMetrics } from "./policy-metrics.js";
+import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
+import type { PolicyWorkerOptions } from "./policy-worker-client.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -37,6 +38,8 @@ export interface RunningServer {
   readonly inventory: WorkloadInventory;
   /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
   readonly risk: FalcoRisk;
+  /** The policy directory watcher's state, or null when watching is off. */
+  readonly watcher: PolicyWatcher | null;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
 }
@@ -45,17 +48,49 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Options of the policy worker thread (tests running from TypeScript sources give it a loader). */
+  readonly policyWorker?: PolicyWorkerOptions;
+}
+
+export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
+  const policyMetrics = new PolicyMetrics(metrics.registry);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
-  const loader = new PolicyLoader(policyDirs, config.policies.rootNamespace, policies, metrics, logger);
-  await loader.loadInitial();
 
-  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config), config.yaml);
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
+  const loader = new PolicyLoader({
+    dirs: policyDirs,
+    rootNamespace: config.policies.rootNamespace,
+    limits: config.yaml,
+    lint: {
+      workloads: inventory.workloads,
+      trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+    },
+    holder: policies,
+    metrics,
+    policyMetrics,
+    logger,
+    worker: options.policyWorker,
+  });
+  const watcher = config.policies.watch
+    ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger, {
+        stabilityMs: config.policies.watchStabilityMs,
+        pollMs: config.policies.watchPollSeconds * 1000,
+        onStatus: (status) => policyMetrics.watcherUp.set(status.state === "watching" ? 1 : 0),
+      })
+    : null;
+  await watcher?.prime();
+  try {
+    await loader.loadInitial();
+  } catch (err) {
+    await loader.close();
+    throw err;
+  }
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
@@ -87,6 +122,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     get lastReloadError() {
       return loader.lastError;
     },
+    get watcher(): WatcherStatus | null {
+      return watcher?.status ?? null;
+    },
   };
   const router = new Router();
   registerHealthRoutes(router, policies, metrics, readiness);
@@ -109,25 +147,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger,
   });
 
-  // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
-  const lintActive = () => {
-    const set = policies.current;
-    if (set === null) return;
-    setImmediate(() => {
-      const warnings = lintPolicySet(set, {
-        workloads: inventory.workloads,
-        trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
-      });
-      for (const w of warnings)
-        logger.warn(
-          { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
-          formatWarning(w),
-        );
-    });
-  };
-  lintActive();
-  policies.onSwap(lintActive);
-  const watcher = config.policies.watch ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
@@ -158,6 +177,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     revocations,
     inventory,
     risk: falcoRisk,
+    watcher,
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
@@ -167,6 +187,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         );
         readiness.shuttingDown = true;
         await watcher?.stop();
+        await loader.close();
         grpc.setServing(false);
         await grpc.shutdown(config.shutdownGraceSeconds * 1000);
         await admin.close();

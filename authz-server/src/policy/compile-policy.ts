@@ -444,8 +444,24 @@ function compileRule(c: Compiler, value: unknown, path: readonly PathSegment[], 
   };
 }
 
+export interface PolicyCompileResult {
+  readonly policy: CompiledPolicy | null;
+  readonly errors: PolicyLoadError[];
+}
+
 /** Compiles one YAML document. Returns the policy, or null with errors describing every problem found. */
-export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | null; errors: PolicyLoadError[] } {
+export function compilePolicy(doc: PolicyDocument): PolicyCompileResult {
+  const steps = compilePolicySteps(doc);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * compilePolicy one rule at a time: the generator pauses after each rule, so a caller that must stay responsive
+ * (the server, reloading a large policy next to live Checks) can spread one big policy over several turns.
+ */
+export function* compilePolicySteps(doc: PolicyDocument): Generator<void, PolicyCompileResult, void> {
   const c = new Compiler(doc);
   const root = doc.value;
   if (!isPlainObject(root)) {
@@ -529,16 +545,17 @@ export function compilePolicy(doc: PolicyDocument): { policy: CompiledPolicy | n
   if (spec.rules !== undefined) {
     if (!Array.isArray(spec.rules)) c.error(["spec", "rules"], `expected a list of rules, got ${describe(spec.rules)}`);
     else {
-      spec.rules.forEach((item, i) => {
+      for (let i = 0; i < spec.rules.length; i++) {
+        if (i > 0) yield;
         c.currentRule = i;
-        const rule = compileRule(c, item, ["spec", "rules", i], i);
-        if (!rule) return;
+        const rule = compileRule(c, spec.rules[i], ["spec", "rules", i], i);
+        if (!rule) continue;
         const allowDecision =
           action === "ALLOW"
             ? decision("allow", `allowed by ALLOW policy ${c.policyId} rule ${i}`, c.policyId, i)
             : null;
         rules.push({ ...rule, allowDecision, line: doc.lineAt(["spec", "rules", i]) });
-      });
+      }
       c.currentRule = null;
     }
   }

@@ -1,0 +1,42 @@
+/**
+ * Messages between the server and its policy worker thread. Everything here survives structured cloning: plain
+ * values, no functions, no class instances. A document crosses the thread boundary as its plain value plus the
+ * lines the compiler asks for (the policy's own line and each rule's), in chunks small enough that receiving one
+ * never holds up the Checks on the server's event loop for long.
+ */
+import type { PolicyLoadError } from "../policy/compiled.js";
+import type { LintContext, LintWarning } from "../policy-tools/lint.js";
+import type { YamlLimits } from "../util/safe-yaml.js";
+
+export interface LoadRequest {
+  readonly type: "load";
+  readonly id: number;
+  readonly paths: readonly string[];
+  readonly rootNamespace: string;
+  readonly limits: YamlLimits;
+  readonly lint: LintContext;
+  /** Approximate size (JSON characters) of one message; bigger documents are sent rule list first, rules after. */
+  readonly chunkChars: number;
+}
+
+export interface TransferredDocument {
+  readonly file: string;
+  readonly value: unknown;
+  readonly line: number;
+  readonly ruleLines: readonly number[];
+  /** The document's `spec.rules` arrive in the `rules` messages that follow. */
+  readonly rulesFollow: boolean;
+}
+
+export type WorkerMessage =
+  | { readonly type: "documents"; readonly id: number; readonly documents: readonly TransferredDocument[] }
+  | { readonly type: "rules"; readonly id: number; readonly rules: readonly unknown[] }
+  | {
+      readonly type: "loaded";
+      readonly id: number;
+      readonly digest: string;
+      readonly files: readonly string[];
+      readonly documents: number;
+      readonly warnings: readonly LintWarning[];
+    }
+  | { readonly type: "failed"; readonly id: number; readonly errors: readonly PolicyLoadError[] };
