@@ -4,7 +4,8 @@
 // Drives the real trustgate process (started the way a user starts it, with 50 policies and default decision logging)
 // and, in the same run, a no-op Check server in the same runtime (Node + @grpc/grpc-js + the same codec) with h2load
 // over real gRPC (h2c) on 127.0.0.1, and reports requests/s and p50/p99 latency for both, and their ratios. Then it
-// measures Check latency while a burst of 10,000 Falco alerts is ingested.
+// measures Check latency while a burst of 10,000 Falco alerts is ingested, and while a policy file of the largest
+// allowed size (yaml.maxFileBytes) is reloaded over and over. `--reload-only` runs just that last part.
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
@@ -15,11 +16,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHECK_PATH, framedBenchRequest } from "./check-request.mjs";
-import { BENCH_POLICY_COUNT, benchPolicies } from "./policies.mjs";
+import { BENCH_POLICY_COUNT, benchPolicies, largePolicyFile } from "./policies.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..");
 const quick = process.argv.includes("--quick");
+const reloadOnly = process.argv.includes("--reload-only");
+// The default yaml.maxFileBytes: the largest policy file trustgate accepts without a configuration change.
+const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
 const ROUNDS = quick ? 1 : 7;
@@ -247,6 +251,68 @@ async function assertDecidedAllTheWay(grpcPort) {
   }
 }
 
+async function policyVersion(httpPort) {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+  const body = await response.json();
+  if (body.lastReloadError) throw new Error(`the policy reload failed: ${body.lastReloadError}`);
+  return body.policySet.version;
+}
+
+/** Writes revision `n` of the large policy file (temp file + rename), signals a reload, and waits until it is active. */
+async function reloadLarge(child, httpPort, n) {
+  const before = await policyVersion(httpPort);
+  const file = join(policyDir, "large.yaml");
+  writeFileSync(`${file}.tmp`, largePolicyFile(LARGEST_POLICY_FILE, n));
+  const { renameSync } = await import("node:fs");
+  renameSync(`${file}.tmp`, file);
+  const started = performance.now();
+  process.kill(child.pid, "SIGHUP");
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20));
+    if ((await policyVersion(httpPort)) !== before) return performance.now() - started;
+    if (performance.now() - started > 120_000) throw new Error("the policy reload did not finish within 120 s");
+  }
+}
+
+/**
+ * Check latency (1 in flight) with no reload, then while the largest allowed policy file is reloaded back to back
+ * for the whole run: every Check of the second run is answered during a reload.
+ */
+async function reloadUnderLoad(child, grpcPort, httpPort) {
+  await reloadLarge(child, httpPort, 0);
+  const quiet = latency(grpcPort, "before-reload");
+  const logFile = join(work, "during-reload.log");
+  let running = true;
+  const measured = new Promise((resolve, reject) => {
+    const [command, commandArgs] = pinned(
+      0,
+      "h2load",
+      h2loadArgs(grpcPort, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile }),
+    );
+    spawn(command, commandArgs, { stdio: "ignore" }).on("exit", (code) => {
+      running = false;
+      code === 0 ? resolve(percentiles(logFile)) : reject(new Error(`h2load exited ${code}`));
+    });
+  });
+  const times = [];
+  for (let n = 1; running; n++) times.push(await reloadLarge(child, httpPort, n));
+  const during = await measured;
+  const text = largePolicyFile(LARGEST_POLICY_FILE, 1);
+  const policies = (text.match(/^kind: AuthorizationPolicy$/gm) ?? []).length;
+  const rules = (text.split("name: p0")[0].match(/^ {2}- from:/gm) ?? []).length;
+  console.log(
+    `\nPolicy reload under load: a ${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB policy file (the default yaml.maxFileBytes limit is ${LARGEST_POLICY_FILE / 1024} KiB; ${policies} policies, one with ${rules} rules) reloaded ${times.length} times back to back, SIGHUP → active in ${(median(times) / 1000).toFixed(2)} s (median)`,
+  );
+  console.log(`Check latency, 1 in flight:            p50        p99`);
+  console.log(
+    `  no reload                       ${quiet.p50.toFixed(3).padStart(8)} ${quiet.p99.toFixed(3).padStart(10)} ms`,
+  );
+  console.log(
+    `  reloading                       ${during.p50.toFixed(3).padStart(8)} ${during.p99.toFixed(3).padStart(10)} ms`,
+  );
+  console.log(`p99 ratio: reloading / no reload = ${(during.p99 / quiet.p99).toFixed(2)}× (target ≤ 2×)`);
+}
+
 async function main() {
   const [grpcPort, httpPort, denyLogGrpc, denyLogHttp, noopPort] = await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
@@ -263,6 +329,12 @@ async function main() {
   try {
     for (const s of servers) await waitForPort(s.port, s.child, s.name);
     await assertDecidedAllTheWay(grpcPort);
+    if (reloadOnly) {
+      h2load(grpcPort, { requests: 20_000, clients: 4, streams: 32 });
+      await reloadUnderLoad(trustgate, grpcPort, httpPort);
+      await assertDecidedAllTheWay(grpcPort);
+      return;
+    }
     await assertDecidedAllTheWay(denyLogGrpc);
     console.log(`trustgate benchmark — ${BENCH_POLICY_COUNT} policies, h2load over h2c (gRPC), 127.0.0.1`);
     console.log(
@@ -356,6 +428,8 @@ async function main() {
         `p99 ratio: burst to trustgate / no burst = ${(burst.p99 / tgLat.p99).toFixed(2)}×; burst to trustgate / same burst to the sink = ${(burst.p99 / control.p99).toFixed(2)}× (target ≤ 2×)`,
       );
     }
+    await reloadUnderLoad(trustgate, grpcPort, httpPort);
+    await assertDecidedAllTheWay(grpcPort);
   } finally {
     for (const s of servers) s.child.kill("SIGTERM");
     rmSync(work, { recursive: true, force: true });

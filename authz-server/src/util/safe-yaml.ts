@@ -31,7 +31,7 @@ export interface YamlLimits {
 /** Policy files are Kubernetes objects in most deployments, and a ConfigMap holds at most 1 MiB. */
 export const DEFAULT_YAML_LIMITS: YamlLimits = Object.freeze({
   maxFileBytes: 1024 * 1024,
-  maxDocuments: 1000,
+  maxDocuments: 10_000,
   maxDepth: 64,
   maxAliases: 1000,
   maxAliasExpansion: 100_000,
