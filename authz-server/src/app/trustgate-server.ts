@@ -11,6 +11,7 @@ import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
+import { isLoopbackOnly } from "../http/listen.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
@@ -138,6 +139,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     labelsOf,
     dryRun,
     adminToken,
+    loopbackOnly: isLoopbackOnly(config.http.addr),
   });
   const admin = new AdminServer(router, logger);
   const grpc = new GrpcServer({
