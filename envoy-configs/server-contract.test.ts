@@ -39,7 +39,11 @@ describe("trustgate accepts the configuration it is given", () => {
     );
     expect(config.grpc.addr).toBe("0.0.0.0:9191");
     expect(config.http.addr).toBe("0.0.0.0:9192");
-    expect(config.identity).toEqual({ trustDomains: ["cluster.local"], trustFilterHeaders: true });
+    expect(config.identity).toEqual({
+      trustDomains: ["cluster.local"],
+      trustFilterHeaders: true,
+      filterIdentityWithoutPeer: false,
+    });
     expect(config.policies.dir).toBe("/etc/trustgate/policies");
     expect(config.workloads.file).toBe("/etc/trustgate/workloads.yaml");
     expect(config.falco.token).toBe(env.TRUSTGATE_FALCO_TOKEN);
@@ -48,13 +52,14 @@ describe("trustgate accepts the configuration it is given", () => {
 
   // needs the real kustomize (kubectl) to apply the variants' patches and generate the ConfigMap
   it.skipIf(!hasKubectl())("Istio: trustgate.yaml + the Deployment's environment, in every variant", () => {
-    for (const variant of ["istio", "istio/wasm-oci", "istio/envoyfilter"]) {
+    for (const variant of ["istio", "istio/wasm-oci", "istio/wasm-file", "istio/envoyfilter"]) {
       const docs = renderKustomization(join(here, variant)).docs as Obj[];
       const deploy = docs.find((d) => d.kind === "Deployment") as Obj;
       const cm = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name.startsWith("trustgate-config")) as Obj;
       const env = Object.fromEntries(deploy.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
       const config = resolveConfig(YAML.parse(cm.data["trustgate.yaml"]), env, {}, `${variant} trustgate.yaml`);
-      expect(config.identity.trustFilterHeaders, variant).toBe(variant !== "istio");
+      // Only the EnvoyFilter variant runs the wasm filter before ext_authz (Istio's CUSTOM ext_authz runs first).
+      expect(config.identity.trustFilterHeaders, variant).toBe(variant === "istio/envoyfilter");
       expect(config.falco.tokenFile).toBe("/run/secrets/trustgate/falco-token");
       expect(config.falco.mapping.strategy).toBe("kubernetes");
       expect(config.grpc.addr).toBe("0.0.0.0:9191");

@@ -106,6 +106,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     identity: {
       trustDomains: new Set(config.identity.trustDomains),
       trustFilterHeaders: config.identity.trustFilterHeaders,
+      filterIdentityWithoutPeer: config.identity.filterIdentityWithoutPeer,
       revocations,
     },
     certificates: new CertificateCache(),

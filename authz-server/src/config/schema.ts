@@ -167,6 +167,11 @@ export const configSchema = z
       .object({
         trustDomains: z.array(z.string().min(1)).default([]),
         trustFilterHeaders: z.boolean().default(false),
+        /**
+         * With trustFilterHeaders: accept the filter's SPIFFE ID when Envoy reports no peer principal. Off: on one
+         * hop the filter and Envoy read the same connection, so such a header is a forgery the filter never saw.
+         */
+        filterIdentityWithoutPeer: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
