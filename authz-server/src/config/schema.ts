@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { trustDomainError } from "../identity/spiffe-id.js";
 import { parsePriority } from "../model/falco-priority.js";
+import { ownRecord } from "../util/own-record.js";
 import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
 const address = z.string().min(1);
@@ -42,8 +43,9 @@ const risk = z
             ctx.addIssue({ code: "custom", path: [name], message: "not a Falco priority" });
         }
       }),
-    ruleWeights: z.record(z.string(), z.number().nonnegative()).default({}),
-    tagWeights: z.record(z.string(), z.number().nonnegative()).default({}),
+    // Rule names and tags are the user's strings: kept off the prototype chain (`__proto__` is just a name).
+    ruleWeights: ownRecord(z.number().nonnegative()).default(() => Object.create(null)),
+    tagWeights: ownRecord(z.number().nonnegative()).default(() => Object.create(null)),
     thresholds,
     /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
     activeWindowSeconds: z.number().positive().optional(),

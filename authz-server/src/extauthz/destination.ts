@@ -8,7 +8,7 @@ import { kubernetesNamespaceOf, type SpiffeId } from "../identity/spiffe-id.js";
 export const NAMESPACE_EXTENSION = "trustgate.namespace";
 export const LABEL_EXTENSION_PREFIX = "trustgate.label.";
 
-const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 
 /** From the destination's SPIFFE ID (`/ns/<namespace>/…`), else the `trustgate.namespace` hint; "" when unknown. */
 export function destinationNamespace(
@@ -42,7 +42,9 @@ export function destinationLabels(
     if (!inventory) return hasLabels ? labels! : EMPTY_LABELS;
     if (!hasLabels) return inventory;
   }
-  const merged: Record<string, string> = { ...inventory, ...labels };
+  // Null-prototype: a label named `__proto__` is a label, not a prototype change that drops it.
+  const merged: Record<string, string> = Object.create(null);
+  for (const source of [inventory, labels]) if (source) for (const k of Object.keys(source)) merged[k] = source[k]!;
   for (const k in extensions) {
     if (k.startsWith(LABEL_EXTENSION_PREFIX)) merged[k.slice(LABEL_EXTENSION_PREFIX.length)] = extensions[k]!;
   }

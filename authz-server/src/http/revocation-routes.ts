@@ -7,6 +7,7 @@ import { FINGERPRINT_FORMAT, isFingerprint } from "../identity/fingerprint.js";
 import type { RevocationList } from "../identity/revocation-list.js";
 import { parseSpiffeId } from "../identity/spiffe-id.js";
 import type { Logger } from "../observability/logger.js";
+import { ownField } from "../util/own-record.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
 
@@ -44,7 +45,9 @@ export function registerRevocationRoutes(
         error: `invalid JSON body: ${(err as Error).message}`,
       });
     }
-    const { spiffeId, fingerprint, reason } = (body ?? {}) as Record<string, unknown>;
+    const spiffeId = ownField(body, "spiffeId");
+    const fingerprint = ownField(body, "fingerprint");
+    const reason = ownField(body, "reason");
     if (typeof reason !== "string" || reason.trim() === "") return sendJson(res, 400, { error: "reason is required" });
     if (typeof spiffeId === "string") {
       const parsed = parseSpiffeId(spiffeId);

@@ -31,7 +31,7 @@ export function redactHeaders(headers: Readonly<Record<string, string>>): Readon
     }
   }
   if (!sensitive) return headers;
-  const copy: Record<string, string> = {};
+  const copy: Record<string, string> = Object.create(null);
   for (const name in headers) copy[name] = SENSITIVE_HEADERS.has(name) ? REDACTED : headers[name]!;
   return copy;
 }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { FALCO_PRIORITIES, RISK_LEVELS } from "../model/risk-view.js";
+import { ownRecord } from "../util/own-record.js";
 
 const priority = z
   .string()
@@ -41,7 +42,7 @@ export const requestDescriptionSchema = z
       .object({
         ...peerFields,
         namespace: z.string().optional(),
-        labels: z.record(z.string(), z.string()).optional(),
+        labels: ownRecord(z.string()).optional(),
       })
       .strict()
       .default({}),
@@ -50,7 +51,7 @@ export const requestDescriptionSchema = z
     method: z.string().optional(),
     path: z.string().optional(),
     host: z.string().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+    headers: ownRecord(z.string()).optional(),
     sni: z.string().optional(),
   })
   .strict();

@@ -7,6 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
 import { parseSpiffeId, trustDomainError } from "../identity/spiffe-id.js";
 import { formatIssues } from "../util/format-issues.js";
+import { ownRecord } from "../util/own-record.js";
 import {
   DEFAULT_YAML_LIMITS,
   formatYamlProblem,
@@ -21,7 +22,7 @@ const workloadSchema = z
     namespace: z.string().min(1),
     serviceAccount: z.string().min(1),
     spiffeId: z.string().optional(),
-    labels: z.record(z.string(), z.string()).default({}),
+    labels: ownRecord(z.string()).default(() => Object.create(null)),
     containers: z.array(z.string().min(1)).default([]),
     podPrefixes: z.array(z.string().min(1)).default([]),
     images: z.array(z.string().min(1)).default([]),
