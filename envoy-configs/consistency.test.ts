@@ -49,6 +49,7 @@ const envoyFilterDocs = parseYamlDocuments(text("envoy-configs/istio/envoyfilter
 const [istioExtAuthz, istioWasm] = envoyFilterHttpFilters(envoyFilterDocs) as [Obj, Obj];
 const meshConfig = yaml("envoy-configs/istio/mesh-config/istiod-values.yaml").meshConfig;
 const falcoValues = yaml("envoy-configs/istio/falco/values.yaml");
+const auditValues = yaml("envoy-configs/istio/falco/values-k8saudit.yaml");
 
 describe("trust domain", () => {
   it("is cluster.local in every place that names one", () => {
@@ -396,6 +397,32 @@ describe("Falco → trustgate", () => {
     expect(composeTrustgate.falco.mapping.strategy).toBe("static");
     const rbac = istioDocs.find((d) => d.kind === "ClusterRole") as Obj;
     expect(rbac.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+  });
+
+  it("Istio: the k8saudit release forwards like the syscall release, once, without a heartbeat of its own", () => {
+    expect(auditValues.falcosidekick.enabled).toBe(true);
+    expect(auditValues.falcosidekick.config.webhook.address).toBe(falcoValues.falcosidekick.config.webhook.address);
+    expect(auditValues.falcosidekick.config.existingSecret).toBe(falcoValues.falcosidekick.config.existingSecret);
+    expect(auditValues.falco.json_output).toBe(true);
+    expect(auditValues.falco.json_include_output_fields_property).toBe(true);
+    expect(auditValues.driver.enabled).toBe(false);
+    expect(auditValues.controller).toEqual({ kind: "deployment", deployment: { replicas: 1 } });
+    expect(auditValues.falco.load_plugins).toEqual(["k8saudit", "json"]);
+    expect(auditValues.falco.rules_files).toContain("/etc/falco/k8s_audit_rules.yaml");
+    // The plugin listens where the webhook Service sends.
+    const listen = /^http:\/\/:(\d+)\//.exec(auditValues.falco.plugins[0].open_params)!;
+    expect(auditValues.services[0].ports[0].port).toBe(Number(listen[1]));
+    expect(auditValues.falco.metrics.enabled).toBe(false);
+    const rules = YAML.parse(auditValues.customRules["trustgate_k8saudit_rules.yaml"]) as Obj[];
+    expect(rules.find((r) => r.macro === "consider_activity_events")).toMatchObject({
+      condition: "(k8s_audit_never_true)",
+      override: { condition: "replace" },
+    });
+    const secretRule = rules.find((r) => r.rule === "Secret Read With Service Account Token") as Obj;
+    expect(secretRule).toMatchObject({ source: "k8s_audit", priority: "WARNING" });
+    expect(secretRule.output).toContain("user=%ka.user.name");
+    // trustgate maps audit alerts' pods through the pod directory (the kubernetes strategy).
+    expect(istioTrustgate.falco.mapping.strategy).toBe("kubernetes");
   });
 
   it("compose and Istio load the same microservices rules", () => {

@@ -66,6 +66,7 @@ describe("POST /v1/falco: authentication", () => {
       unattributed: 0,
       internal: 0,
       heartbeats: 0,
+      attributions: 1,
       identities: [ID.order],
     });
     const query = await server.post(shadow(), { token: null, query: `?token=${encodeURIComponent(FALCO_TOKEN)}` });
@@ -120,6 +121,7 @@ describe("POST /v1/falco: payloads", () => {
       unattributed: 1,
       internal: 1,
       heartbeats: 1,
+      attributions: 2,
       identities: [ID.order, ID.payment],
     });
     const metrics = await metricsText(server);

@@ -171,7 +171,7 @@ describe("files still being written", () => {
 describe("directories replaced under the watcher", () => {
   const watchOnEvents = { watch: true, watchStabilityMs: 200, watchPollSeconds: 3600 };
 
-  async function expectPolicy(s: TestServer, client: CheckClient, path: string): Promise<void> {
+  async function expectPolicy(client: CheckClient, path: string): Promise<void> {
     await waitFor(async () => ((await allowed(client, path)) ? true : undefined));
   }
 
@@ -189,7 +189,7 @@ describe("directories replaced under the watcher", () => {
         await rename(dir, join(root, "pol.old"));
         await rename(join(root, "pol.new"), dir);
         await rm(join(root, "pol.old"), { recursive: true });
-        await expectPolicy(server, client, version);
+        await expectPolicy(client, version);
       }
     } finally {
       client.close();
@@ -211,7 +211,7 @@ describe("directories replaced under the watcher", () => {
         await rename(join(root, "tmp"), join(root, "link")); // mv -T: one atomic rename over the old link
         await rm(join(root, `rev${n - 1}`), { recursive: true });
         expect(await readlink(join(root, "link"))).toBe(`rev${n}`);
-        await expectPolicy(server, client, `/v${n}`);
+        await expectPolicy(client, `/v${n}`);
       }
     } finally {
       client.close();
@@ -241,9 +241,9 @@ describe("directories replaced under the watcher", () => {
     const client = new CheckClient(server.grpcAddress);
     try {
       await publish(1, { "p.yaml": allowOnly("allow", "/v1") });
-      await expectPolicy(server, client, "/v1");
+      await expectPolicy(client, "/v1");
       await publish(2, { "p.yaml": allowOnly("allow", "/v2"), "q.yaml": allowOnly("allow-q", "/q") });
-      await expectPolicy(server, client, "/q");
+      await expectPolicy(client, "/q");
       expect(await allowed(client, "/v2")).toBe(true);
       expect(await allowed(client, "/v1")).toBe(false);
     } finally {
@@ -272,7 +272,7 @@ describe("directories replaced under the watcher", () => {
     await writeFile(join(dir, "p.yaml"), allowOnly("allow", "/v1"));
     const client = new CheckClient(s.grpcAddress);
     try {
-      await expectPolicy(s, client, "/v1");
+      await expectPolicy(client, "/v1");
       expect((await readyz(s)).policyWatcher).toMatchObject({ state: "watching", error: null });
       expect(await (await fetch(`${s.httpUrl}/metrics`)).text()).toMatch(/^trustgate_policy_watcher_up 1$/m);
     } finally {

@@ -86,7 +86,13 @@ describe("Compose cross-references on mutated copies", () => {
 
   beforeAll(() => {
     project = mkdtempSync(join(tmpdir(), "trustgate-compose-"));
-    for (const dir of ["envoy-configs/compose", "authz-server", "policies", "wasm-filter/scripts"]) {
+    for (const dir of [
+      "envoy-configs/compose",
+      "envoy-configs/observability",
+      "authz-server",
+      "policies",
+      "wasm-filter/scripts",
+    ]) {
       cpSync(join(repo, dir), join(project, dir), { recursive: true });
     }
   });

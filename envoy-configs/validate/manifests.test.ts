@@ -250,6 +250,18 @@ describe("manifest validators on mutated copies", () => {
     expectIssue(issues, "meshConfig.extensionProviders[0].envoyExtAuthzGrpc.port", /<= 65535, got 70000/);
   });
 
+  it("PrometheusRule: unknown field, bad duration, a rule that is neither alert nor record", () => {
+    const r = one("monitoring/prometheusrule.yaml");
+    expect(formatIssues(validateManifest(r))).toBe("");
+    r.spec.groups[0].rules[0].keepFiring = "5m";
+    r.spec.groups[0].rules[1].for = "5 minutes";
+    delete r.spec.groups[0].rules[2].alert;
+    const issues = validateManifest(r);
+    expectIssue(issues, "spec.groups[0].rules[0].keepFiring", /unknown field/);
+    expectIssue(issues, "spec.groups[0].rules[1].for", /must match/);
+    expectIssue(issues, "spec.groups[0].rules[2]", /one of record, alert is required/);
+  });
+
   it("unknown kinds and missing names are reported, not passed", () => {
     expectIssue(
       validateManifest({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }),

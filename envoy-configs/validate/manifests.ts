@@ -24,6 +24,7 @@ const CUSTOM_KINDS: Record<string, string> = {
   "extensions.istio.io/v1alpha1/WasmPlugin": "trustgate.schema.istio.WasmPlugin",
   "networking.istio.io/v1alpha3/EnvoyFilter": "trustgate.schema.istio.EnvoyFilter",
   "monitoring.coreos.com/v1/ServiceMonitor": "trustgate.schema.istio.ServiceMonitor",
+  "monitoring.coreos.com/v1/PrometheusRule": "trustgate.schema.istio.PrometheusRule",
 };
 
 /** The Envoy message an EnvoyFilter patch value is, by applyTo. */

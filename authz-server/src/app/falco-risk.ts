@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { FalcoMetrics } from "../falco/falco-metrics.js";
 import { FalcoIngest } from "../falco/ingest.js";
+import { AlertMapper } from "../falco/mapping/alert-mapper.js";
 import { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
 import { LabelMapper } from "../falco/mapping/label-mapper.js";
 import { StaticMapper } from "../falco/mapping/static-mapper.js";
@@ -85,7 +86,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     levelCounts: () => engine.levelCounts(),
     feedAgeMs: () => risk.feedAgeMs(),
     feedFresh: () => engine.feed() === "fresh",
-    redisConnected: () => (sharing === null ? null : sharing.connected ? 1 : 0),
+    redisConnected: config.redis.url ? () => (sharing?.connected ? 1 : 0) : null,
   });
   if (config.redis.url) {
     sharing = new RedisRiskSharing({
@@ -109,8 +110,15 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     snapshots,
   });
 
-  const falcoMetrics = new FalcoMetrics(registry, () => (mapper instanceof KubernetesMapper ? mapper.pods.size : null));
-  const ingest = new FalcoIngest({ mapper, weights: engine.settings, sink: risk, metrics: falcoMetrics, logger, now });
+  const falcoMetrics = new FalcoMetrics(registry, mapper instanceof KubernetesMapper ? () => mapper.pods.size : null);
+  const ingest = new FalcoIngest({
+    mapper: new AlertMapper(mapper, config.falco.mapping.trustDomain),
+    weights: engine.settings,
+    sink: risk,
+    metrics: falcoMetrics,
+    logger,
+    now,
+  });
   const endpoint: FalcoEndpoint = {
     ingest,
     credentials,
@@ -142,6 +150,14 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
       timers.push(setInterval(() => engine.sweep(), SWEEP_INTERVAL_MS).unref());
       if (snapshots) {
         timers.push(setInterval(() => void risk.save(), config.risk.snapshotIntervalSeconds * 1000).unref());
+      }
+      const { trustDomains } = config.identity;
+      const mappedTrustDomain = config.falco.mapping.trustDomain;
+      if (trustDomains.length > 0 && !trustDomains.includes(mappedTrustDomain)) {
+        logger.warn(
+          { event: "falco trust domain not accepted", trust_domain: mappedTrustDomain, accepted: trustDomains },
+          `falco.mapping.trustDomain ${mappedTrustDomain} is not in identity.trustDomains: identities built from Falco alerts (Kubernetes audit callers, the kubernetes and label strategies) never match a caller`,
+        );
       }
       if (!ingestConfigured(credentials)) {
         logger.warn(

@@ -17,6 +17,7 @@ import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { RevocationList } from "../identity/revocation-list.js";
+import { sensitiveHeaders } from "../model/sensitive-headers.js";
 import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
@@ -27,6 +28,7 @@ import { PolicyLoader } from "./policy-loader.js";
 import { PolicyMetrics } from "./policy-metrics.js";
 import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
 import type { PolicyWorkerOptions } from "./policy-worker-client.js";
+import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -54,7 +56,13 @@ export interface ServerOptions {
   readonly policyWorker?: PolicyWorkerOptions;
 }
 
-export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+/** `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. */
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policyMetrics = new PolicyMetrics(metrics.registry);
@@ -100,7 +108,18 @@ export async function startServer(config: Config, logger: Logger, options: Serve
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
-  const decisionLog = new DecisionLog(logger, { mode: config.log.decisions, sampleRate: config.log.sampleRate });
+  const telemetry = await startTelemetry(config, env, metrics, logger);
+  const decisionLog = new DecisionLog(
+    logger,
+    {
+      mode: config.log.decisions,
+      sampleRate: config.log.sampleRate,
+      sensitiveHeaders: sensitiveHeaders(config.log.redactHeaders),
+      allowHeaders: config.log.allowHeaders,
+    },
+    Math.random,
+    telemetry.shipper,
+  );
   const authorizer = new Authorizer({
     policies,
     identity: {
@@ -116,6 +135,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
     decisionLog,
     logger,
     dryRun,
+    tracer: telemetry.tracing.tracer,
   });
 
   const readiness: Readiness = {
@@ -197,6 +217,7 @@ export async function startServer(config: Config, logger: Logger, options: Serve
         await falcoRisk.stop();
         logger.info({ event: "stopped" }, "stopped");
         decisionLog.flush();
+        await telemetry.shutdown();
         flushLogger(logger);
       })();
       return stopping;

@@ -11,6 +11,22 @@ import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
 const address = z.string().min(1);
 
+/** A source can be weighed from silent (0) to ten times its alerts' weight. */
+const MAX_SOURCE_WEIGHT = 10;
+const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function sourceNames(weights: Record<string, number>, ctx: z.RefinementCtx): void {
+  for (const name of Object.keys(weights)) {
+    if (name === "internal") {
+      ctx.addIssue({ code: "custom", path: [name], message: "internal alerts never add risk; remove this key" });
+    } else if (name === "syscalls") {
+      ctx.addIssue({ code: "custom", path: [name], message: 'the syscall source is spelled "syscall"' });
+    } else if (!SOURCE_NAME.test(name)) {
+      ctx.addIssue({ code: "custom", path: [name], message: "not a Falco source name (syscall, k8s_audit, …)" });
+    }
+  }
+}
+
 const thresholds = z
   .object({
     medium: z.number().positive().default(5),
@@ -46,6 +62,10 @@ const risk = z
     // Rule names and tags are the user's strings: kept off the prototype chain (`__proto__` is just a name).
     ruleWeights: ownRecord(z.number().nonnegative()).default(() => Object.create(null)),
     tagWeights: ownRecord(z.number().nonnegative()).default(() => Object.create(null)),
+    /** Falco source (`syscall`, `k8s_audit`, a plugin's) → multiplier of its tag and priority weights; unset: 1. */
+    sourceWeights: ownRecord(z.number().min(0).max(MAX_SOURCE_WEIGHT))
+      .default(() => Object.create(null))
+      .superRefine(sourceNames),
     thresholds,
     /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
     activeWindowSeconds: z.number().positive().optional(),
@@ -186,6 +206,16 @@ export const configSchema = z
         level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
         decisions: z.enum(["all", "deny", "none"]).default("all"),
         sampleRate: z.number().min(0).max(1).default(1),
+        /** More header names whose values decision lines redact, on top of the built-in credential headers. */
+        redactHeaders: z.array(z.string().min(1)).default([]),
+        /** Allow lines carry the request headers too (deny lines always do). */
+        allowHeaders: z.boolean().default(false),
+        /** Where decision lines go besides stdout: `otlp` ships them to an OpenTelemetry collector. */
+        ship: z.enum(["none", "otlp"]).default("none"),
+        /** Lines waiting or in flight to the collector at most; beyond that they are dropped and counted. */
+        shipQueueSize: z.number().int().positive().default(10_000),
+        shipBatchSize: z.number().int().positive().default(512),
+        shipIntervalMs: z.number().int().positive().default(1000),
       })
       .strict()
       .prefault({}),

@@ -1,14 +1,19 @@
 /**
- * One live Check: decide it (decide-check.ts), count it, log it. Synchronous and free of I/O: policies and risk are
- * in memory. Never throws: an internal error becomes a deny, because an RPC failure would be handed to Envoy's
- * failure mode instead. Turning the answer into a CheckResponse is the gRPC layer's job.
+ * One live Check: decide it (decide-check.ts), count it, log it, and — when tracing is on — record it as a
+ * `trustgate.check` span parented on the trace context the request carried. Synchronous and free of I/O: policies
+ * and risk are in memory, spans are exported in the background. Never throws: an internal error becomes a deny,
+ * because an RPC failure would be handed to Envoy's failure mode instead. Turning the answer into a CheckResponse is
+ * the gRPC layer's job.
  */
 import { randomUUID } from "node:crypto";
+import { type Context, type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import type { CheckRequestMessage } from "../extauthz/check-request.js";
+import { headersOf } from "../extauthz/request-headers.js";
 import { decision, INTERNAL_ERROR_POLICY } from "../model/decision.js";
-import type { DecisionLog } from "../observability/decision-log.js";
+import type { DecisionLog, TraceIds } from "../observability/decision-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import { parentContext, parentSpanContext } from "../observability/trace-context.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { Authorization } from "./authorization.js";
 import { type DecideEnvironment, decideCheck } from "./decide-check.js";
@@ -20,6 +25,37 @@ export interface AuthorizerDeps extends DecideEnvironment {
   readonly logger: Logger;
   /** Global dry-run: decide and log everything, enforce nothing. */
   readonly dryRun: boolean;
+  /** Set when tracing is on (observability/tracing.ts). */
+  readonly tracer?: Tracer | null;
+}
+
+type Headers = Readonly<Record<string, string>>;
+
+function requestHeaders(request: CheckRequestMessage): Headers | null {
+  const http = request.attributes?.request?.http;
+  return http ? headersOf(http) : null;
+}
+
+function describeSpan(span: Span, a: Authorization): void {
+  const { decision, model } = a;
+  span.setAttributes({
+    "trustgate.decision": decision.allowed ? "allow" : "deny",
+    "trustgate.outcome": decision.outcome,
+    "trustgate.policy": decision.policy,
+    "trustgate.rule": decision.rule,
+    "trustgate.decision_id": a.decisionId,
+    "trustgate.policy_version": a.policyVersion,
+  });
+  if (model !== null) {
+    span.setAttributes({
+      "trustgate.caller": model.source.principal,
+      "trustgate.destination.namespace": model.destination.namespace,
+      "trustgate.risk.level": model.sourceRiskAssessment().level,
+    });
+  }
+  if (a.rejection !== null) span.setAttribute("trustgate.rejection", a.rejection.kind);
+  const shadow = a.evaluation?.shadow;
+  if (shadow) span.setAttribute("trustgate.shadow.decision", shadow.allowed ? "allow" : "deny");
 }
 
 export class Authorizer {
@@ -30,11 +66,19 @@ export class Authorizer {
     const decisionId = randomUUID();
     const { deps } = this;
     const set = deps.policies.current;
+    let headers: Headers | null = null;
+    let span: Span | null = null;
+    if (deps.tracer) {
+      headers = requestHeaders(request);
+      const parent: Context | undefined = (headers && parentContext(headers)) ?? undefined;
+      span = deps.tracer.startSpan("trustgate.check", { kind: SpanKind.SERVER }, parent);
+    }
     let result: Authorization;
     try {
       result = decideCheck(request, set, deps, { dryRun: deps.dryRun, nowMs: Date.now(), decisionId });
     } catch (err) {
       deps.logger.error({ err, decision_id: decisionId }, "internal error while deciding; denying");
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: "internal error while deciding" });
       result = {
         decision: decision("deny", "internal error while deciding", INTERNAL_ERROR_POLICY),
         evaluation: null,
@@ -62,7 +106,24 @@ export class Authorizer {
     const durationMs = performance.now() - started;
     deps.metrics.countDecision(final.outcome, final.policy);
     deps.metrics.checkDuration.observe(durationMs / 1000);
-    if (deps.decisionLog.shouldLog(final.allowed)) deps.decisionLog.write(result, durationMs);
+    let trace: TraceIds | null = null;
+    if (span !== null) {
+      if (span.isRecording()) {
+        describeSpan(span, result);
+        const ids = span.spanContext();
+        trace = { traceId: ids.traceId, spanId: ids.spanId };
+      }
+      span.end();
+    }
+    if (deps.decisionLog.shouldLog(final.allowed)) {
+      if (trace === null) {
+        // No span of ours was recorded: name the caller's span, when the request carried one.
+        headers ??= requestHeaders(request);
+        const parent = headers === null ? null : parentSpanContext(headers);
+        if (parent !== null) trace = { traceId: parent.traceId, spanId: parent.spanId };
+      }
+      deps.decisionLog.write(result, durationMs, trace);
+    }
     return result;
   }
 }

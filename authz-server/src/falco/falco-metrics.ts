@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { FALCO_PRIORITIES, type FalcoPriority } from "../model/risk-view.js";
+import { SUBJECTS, type Subject } from "./mapping/alert-mapper.js";
 import { UNATTRIBUTED_REASONS, type UnattributedReason } from "./mapping/workload-mapper.js";
 
 export type MappingLabel = "mapped" | "unattributed" | "internal";
@@ -15,10 +16,11 @@ const MAPPINGS: readonly MappingLabel[] = ["mapped", "unattributed", "internal"]
 export class FalcoMetrics {
   private readonly alertChildren = new Map<string, { inc(n?: number): void }>();
   private readonly unattributedChildren = new Map<string, { inc(): void }>();
+  private readonly attributionChildren = new Map<string, { inc(): void }>();
   private readonly rejections: Counter<"reason">;
 
-  /** `kubernetesPods`: size of the Kubernetes mapping's pod cache, or null with other mappings. */
-  constructor(registry: Registry, kubernetesPods: () => number | null) {
+  /** `kubernetesPods`: size of the Kubernetes mapping's pod cache; null with other mappings (no gauge then). */
+  constructor(registry: Registry, kubernetesPods: (() => number) | null) {
     const registers = [registry];
     const alerts = new Counter({
       name: "trustgate_falco_alerts_total",
@@ -36,22 +38,35 @@ export class FalcoMetrics {
       registers,
     });
     for (const r of UNATTRIBUTED_REASONS) this.unattributedChildren.set(r, unattributed.labels(r));
+    const attributions = new Counter({
+      name: "trustgate_falco_attributions_total",
+      help:
+        "What alerts were about, per subject (workload: a syscall alert's container; caller and target: a k8s_audit " +
+        "alert's service account and the pod it reached into) and result (mapped: risk added to that identity)",
+      labelNames: ["subject", "result"],
+      registers,
+    });
+    for (const subject of SUBJECTS) {
+      for (const result of ["mapped", "unattributed"]) {
+        this.attributionChildren.set(`${subject}/${result}`, attributions.labels(subject, result));
+      }
+    }
     this.rejections = new Counter({
       name: "trustgate_falco_ingest_rejections_total",
       help: "Requests to the Falco ingest endpoint refused, by reason",
       labelNames: ["reason"],
       registers,
     });
-    new Gauge({
-      name: "trustgate_falco_kubernetes_pods",
-      help: "Pods in the Kubernetes mapping's watch cache (absent with other mappings)",
-      registers,
-      collect() {
-        const v = kubernetesPods();
-        if (v === null) this.reset();
-        else this.set(v);
-      },
-    });
+    if (kubernetesPods !== null) {
+      new Gauge({
+        name: "trustgate_falco_kubernetes_pods",
+        help: "Pods in the Kubernetes mapping's watch cache (absent with other mappings)",
+        registers,
+        collect() {
+          this.set(kubernetesPods());
+        },
+      });
+    }
   }
 
   alert(priority: FalcoPriority, mapping: MappingLabel): void {
@@ -60,6 +75,10 @@ export class FalcoMetrics {
 
   unattributed(reason: UnattributedReason): void {
     this.unattributedChildren.get(reason)!.inc();
+  }
+
+  attribution(subject: Subject, mapped: boolean): void {
+    this.attributionChildren.get(`${subject}/${mapped ? "mapped" : "unattributed"}`)!.inc();
   }
 
   rejected(reason: IngestRejection): void {

@@ -17,6 +17,7 @@ export class Metrics {
   readonly policies: Gauge;
   readonly policySetInfo: Gauge<"version">;
   readonly dryRun: Gauge;
+  readonly decisionLogsShipped: Counter<"result">;
   private readonly decisionChildren = new Map<string, { inc(): void }>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -75,6 +76,12 @@ export class Metrics {
       registers,
     });
     this.dryRun = new Gauge({ name: "trustgate_dry_run", help: "1 when global dry-run mode is on", registers });
+    this.decisionLogsShipped = new Counter({
+      name: "trustgate_decision_logs_shipped_total",
+      help: "Decision log lines shipped to the collector: sent, dropped (buffer full) or failed (export gave up)",
+      labelNames: ["result"],
+      registers,
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "trustgate_" });
   }
 

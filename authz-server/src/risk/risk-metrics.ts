@@ -12,7 +12,8 @@ export interface RiskMetricSources {
   /** Milliseconds since the feed was last heard, or since start-up when it never was. */
   feedAgeMs(): number;
   feedFresh(): boolean;
-  redisConnected(): number | null;
+  /** 1 connected, 0 not; null without Redis sharing: then the gauge is not exported at all. */
+  readonly redisConnected: (() => number) | null;
 }
 
 export class RiskMetrics {
@@ -65,16 +66,17 @@ export class RiskMetrics {
         this.set(sources.feedFresh() ? 1 : 0);
       },
     });
-    new Gauge({
-      name: "trustgate_risk_redis_connected",
-      help: "1 when risk sharing through Redis is connected, 0 when not (absent without Redis)",
-      registers,
-      collect() {
-        const v = sources.redisConnected();
-        if (v === null) this.reset();
-        else this.set(v);
-      },
-    });
+    const redisConnected = sources.redisConnected;
+    if (redisConnected !== null) {
+      new Gauge({
+        name: "trustgate_risk_redis_connected",
+        help: "1 when risk sharing through Redis is connected, 0 when not (absent without Redis)",
+        registers,
+        collect() {
+          this.set(redisConnected());
+        },
+      });
+    }
   }
 
   shared(direction: SharedDirection, count = 1): void {

@@ -13,6 +13,7 @@ export interface RiskConfig {
   readonly weights: Readonly<Record<string, number>>;
   readonly ruleWeights: Readonly<Record<string, number>>;
   readonly tagWeights: Readonly<Record<string, number>>;
+  readonly sourceWeights: Readonly<Record<string, number>>;
   readonly thresholds: Thresholds;
   readonly activeWindowSeconds?: number | undefined;
   readonly dedupWindowSeconds: number;
@@ -46,7 +47,10 @@ export function resolveRiskSettings(risk: RiskConfig): RiskSettings {
   const activeWindowMs = (risk.activeWindowSeconds ?? risk.halfLifeSeconds) * 1000;
   const ruleWeights = new Map(Object.entries(risk.ruleWeights));
   const tagWeights = new Map(Object.entries(risk.tagWeights));
-  const heaviest = Math.max(1, ...Object.values(weights), ...ruleWeights.values(), ...tagWeights.values());
+  const sourceWeights = new Map(Object.entries(risk.sourceWeights));
+  const heaviest =
+    Math.max(1, ...Object.values(weights), ...ruleWeights.values(), ...tagWeights.values()) *
+    Math.max(1, ...sourceWeights.values());
   return {
     halfLifeMs,
     activeWindowMs,
@@ -57,6 +61,7 @@ export function resolveRiskSettings(risk: RiskConfig): RiskSettings {
     weights,
     ruleWeights,
     tagWeights,
+    sourceWeights,
     maxIdentities: risk.maxIdentities,
     maxAlertsPerIdentity: 256,
     forgetAfterMs: activeWindowMs + halfLifeMs * Math.log2(heaviest / NEGLIGIBLE_SCORE),

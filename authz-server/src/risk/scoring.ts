@@ -1,6 +1,6 @@
 /**
  * Risk arithmetic, pure: an alert's weight (rule override, else the largest tag override, else its priority's
- * weight), exponential decay by half-life, and the level a score reaches.
+ * weight, the last two times its source's weight), exponential decay by half-life, and the level a score reaches.
  *
  * Defaults (documented in README.md): one Warning (10) makes a workload medium for about a half-life; two Errors
  * (40) make it high; ten Warnings or five Errors in quick succession make it critical by score alone; an active
@@ -27,29 +27,44 @@ export interface Thresholds {
 
 export interface WeightRules {
   readonly weights: Readonly<Record<FalcoPriority, number>>;
-  /** Exact rule name → weight; wins over everything else. */
+  /** Exact rule name → weight; wins over everything else and is final (a rule belongs to one source already). */
   readonly ruleWeights: ReadonlyMap<string, number>;
   /** Tag → weight; the largest matching tag wins over the priority weight. */
   readonly tagWeights: ReadonlyMap<string, number>;
+  /** Falco source → multiplier of tag and priority weights; a source not listed counts 1. */
+  readonly sourceWeights: ReadonlyMap<string, number>;
 }
 
-export function alertWeight(
-  rule: string,
-  priority: FalcoPriority,
-  tags: readonly string[],
-  rules: WeightRules,
-): number {
-  const byRule = rules.ruleWeights.get(rule);
+/** What weighing looks at in an alert. */
+export interface WeighedAlert {
+  readonly rule: string;
+  readonly priority: FalcoPriority;
+  readonly tags: readonly string[];
+  /** Falco's `source`: `syscall`, `k8s_audit`, a plugin's; "" when absent. */
+  readonly source: string;
+}
+
+/**
+ * The source a weight is looked up under. An alert without `source` comes from a Falco older than 0.30, which
+ * reported syscalls only (Falcosidekick fills the gap with "syscalls").
+ */
+export function weightSource(source: string): string {
+  return source === "" || source === "syscalls" ? "syscall" : source;
+}
+
+export function alertWeight(alert: WeighedAlert, rules: WeightRules): number {
+  const byRule = rules.ruleWeights.get(alert.rule);
   if (byRule !== undefined) return byRule;
+  const multiplier = rules.sourceWeights.size > 0 ? (rules.sourceWeights.get(weightSource(alert.source)) ?? 1) : 1;
   if (rules.tagWeights.size > 0) {
     let byTag = -1;
-    for (const tag of tags) {
+    for (const tag of alert.tags) {
       const w = rules.tagWeights.get(tag);
       if (w !== undefined && w > byTag) byTag = w;
     }
-    if (byTag >= 0) return byTag;
+    if (byTag >= 0) return byTag * multiplier;
   }
-  return rules.weights[priority];
+  return rules.weights[alert.priority] * multiplier;
 }
 
 /** `weight × 2^(−age / halfLife)`; an age below zero (clock skew) counts as zero. */

@@ -10,7 +10,7 @@ describe("ownRecord", () => {
     const parsed = ownRecord(z.string()).parse(hostile());
     expect(Object.getPrototypeOf(parsed)).toBeNull();
     expect(Object.keys(parsed)).toEqual(["__proto__", "constructor", "toString", "app"]);
-    expect(parsed.__proto__).toBe("p");
+    expect(Object.getOwnPropertyDescriptor(parsed, "__proto__")?.value).toBe("p");
     expect(parsed.constructor).toBe("c");
     expect(ownRecord(z.string()).parse({}).toString).toBeUndefined();
   });

@@ -26,7 +26,7 @@ const INVENTORY = `workloads:
 ${Object.entries(ID)
   .map(([name, id]) => {
     const ns = id.split("/")[4];
-    return `  - {name: ${name}, namespace: ${ns}, serviceAccount: ${name}, labels: {app: ${name}}, containers: [${name}, envoy-${name}]}`;
+    return `  - {name: ${name}, namespace: ${ns}, serviceAccount: ${name}, labels: {app: ${name}}, containers: [${name}, envoy-${name}], podPrefixes: [${name}-]}`;
   })
   .join("\n")}
 `;
@@ -93,7 +93,10 @@ export interface Verdict {
   readonly policy: string;
 }
 
-/** Starts a server with static mapping over the example inventory, the Falco and admin tokens, and `config` on top. */
+/**
+ * Starts a server with static mapping over the example inventory, the Falco and admin tokens, and `config` on top
+ * (`workloads: {file: ""}` runs it without any inventory).
+ */
 export async function startRiskServer(
   config: Record<string, unknown> = {},
   policies: Record<string, string> = { "risk.yaml": DENY_RISKY_CALLERS },
@@ -107,7 +110,7 @@ export async function startRiskServer(
     ...config,
     http: { addr: "127.0.0.1:0", adminToken: ADMIN_TOKEN, ...((config.http as object) ?? {}) },
     identity: { trustDomains: ["cluster.local"] },
-    workloads: { file: inventoryFile },
+    workloads: { file: inventoryFile, ...((config.workloads as object) ?? {}) },
     log: { decisions: "none" },
     falco: { token: FALCO_TOKEN, ...falco },
   });

@@ -51,7 +51,7 @@ export async function startTestServer(
     policies: { dir: policyDir, watch: false },
   };
   const resolved = testConfig(deepMerge(base, config));
-  const server = await startServer(resolved, createLogger("info", sink), {
+  const server = await startServer(resolved, createLogger("info", sink), process.env, {
     policyWorker: { execArgv: TS_WORKER_EXEC_ARGV },
   });
   return {

@@ -108,6 +108,20 @@ describe("kubernetes mapping against a real API server (list + watch)", () => {
     expect(api.requests.filter((r) => r.startsWith("GET /api/v1/namespaces/services/pods/")).length).toBe(2);
   });
 
+  it("maps a pod known only by namespace and name (an audit alert's target): cached, fetched, missing, API down", async () => {
+    const m = await startMapper();
+    expect(m.mapPod("services", "order-7c9f8d6b5-x2x4q")).toEqual({ ok: true, spiffeId: ORDER });
+    api.addPod({ namespace: "shop", name: "api-6f7d8c9b-zz1x2", serviceAccountName: "api" }, { silent: true });
+    const pending = m.mapPod("shop", "api-6f7d8c9b-zz1x2");
+    expect(pending).toBeInstanceOf(Promise);
+    expect(await pending).toEqual({ ok: true, spiffeId: "spiffe://cluster.local/ns/shop/sa/api" });
+    expect(await m.mapPod("shop", "gone-1")).toMatchObject({ ok: false, reason: "no-match" });
+    await api.stop();
+    expect(await m.mapPod("shop", "new-pod")).toMatchObject({ ok: false, reason: "lookup-failed" });
+    expect(m.mapPod("services", "order-7c9f8d6b5-x2x4q")).toEqual({ ok: true, spiffeId: ORDER });
+    api = await startKubeApiServer(); // for afterEach
+  });
+
   it("re-watches from its resourceVersion when the server ends a watch, and relists on 410 Gone", async () => {
     const m = await startMapper();
     await until(() => api.openWatches === 1, "the watch");

@@ -59,6 +59,10 @@ export class KubernetesMapper implements WorkloadMapper {
     if (namespace === null || pod === null) {
       return unattributed("unknown-workload", "the alert names no Kubernetes namespace and pod");
     }
+    return this.mapPod(namespace, pod);
+  }
+
+  mapPod(namespace: string, pod: string): MappingOutcome | Promise<MappingOutcome> {
     const cached = this.pods.lookup(namespace, pod);
     if (cached !== undefined) return this.outcome(namespace, pod, cached);
     if (this.pods.knownMissing(namespace, pod)) return this.outcome(namespace, pod, undefined);

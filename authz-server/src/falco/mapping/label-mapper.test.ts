@@ -27,9 +27,29 @@ describe("label mapping", () => {
         "k8s.pod.label.trustgate.io/sa": "spiffe://cluster.local/ns/services/sa/billing",
       }),
     ).toMatchObject({ spiffeId: "spiffe://cluster.local/ns/services/sa/billing" });
-    expect(mapper.map({ "k8s.pod.label.trustgate.io/sa": "spiffe://cluster.local/workload/legacy" })).toMatchObject({
+    expect(
+      mapper.map({
+        "k8s.ns.name": "legacy",
+        "k8s.pod.label.trustgate.io/sa": "spiffe://cluster.local/workload/legacy",
+      }),
+    ).toMatchObject({
       spiffeId: "spiffe://cluster.local/workload/legacy",
     });
+  });
+
+  it("never trusts a full SPIFFE ID label when the alert does not name the pod's namespace", () => {
+    // Without k8s.ns.name the namespace guard has nothing to compare: a pod in any namespace could name any identity.
+    for (const value of ["spiffe://cluster.local/ns/svc/sa/app", "spiffe://cluster.local/workload/legacy"]) {
+      for (const namespace of [undefined, null, "<NA>", ""]) {
+        const outcome = mapper.map({
+          "k8s.pod.name": "app-7d9f-x1",
+          "k8s.ns.name": namespace,
+          "k8s.pod.label.trustgate.io/sa": value,
+        });
+        expect(outcome).toMatchObject({ ok: false, reason: "unknown-workload" });
+        expect(outcome.ok ? "" : outcome.detail).toMatch(/no namespace/);
+      }
+    }
   });
 
   it("refuses a label pinning risk on another namespace, another trust domain, or an invalid value", () => {

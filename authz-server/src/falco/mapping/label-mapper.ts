@@ -2,9 +2,11 @@
  * The `label` strategy: a pod label (named by `falco.mapping.label`, added to alerts with Falco's
  * `append_output.extra_fields: [k8s.pod.label.<label>]`) names the workload. Accepted values:
  *  - a service account name: the identity is `spiffe://<trustDomain>/ns/<k8s.ns.name>/sa/<value>`;
- *  - a full SPIFFE ID in the configured trust domain. When it has the `/ns/<ns>/sa/<sa>` form and the alert names a
- *    namespace, the namespaces must agree: a pod's label must not be able to pin risk on another namespace's workload.
+ *  - a full SPIFFE ID in the configured trust domain, accepted only when the alert names the pod's namespace; an ID of
+ *    the `/ns/<ns>/sa/<sa>` form must name that same namespace: a pod's label must not be able to pin risk on another
+ *    namespace's workload, and without the namespace there is nothing to check the claim against.
  * Read from `k8s.pod.label.<label>`, `k8s.pod.label[<label>]`, or the k8smeta plugin's `k8smeta.pod.label[<label>]`.
+ * A pod known only by name (the target of a Kubernetes API request) carries no labels: this strategy cannot map it.
  */
 import { kubernetesNamespaceOf, parseSpiffeId } from "../../identity/spiffe-id.js";
 import { isServiceAccountName, serviceAccountSpiffeId } from "./kubernetes-names.js";
@@ -64,6 +66,13 @@ export class LabelMapper implements WorkloadMapper {
     return id === null ? unattributed("invalid-identity", `invalid namespace "${namespace}"`) : mapped(id);
   }
 
+  mapPod(namespace: string, pod: string): MappingOutcome {
+    return unattributed(
+      "unsupported",
+      `pod ${namespace}/${pod} is known only by name and the label strategy needs its labels (use the kubernetes or static strategy)`,
+    );
+  }
+
   private fromSpiffeId(value: string, namespace: string | null): MappingOutcome {
     const parsed = parseSpiffeId(value);
     if (!parsed.ok) return unattributed("invalid-identity", `label "${this.label}": ${parsed.error}`);
@@ -73,8 +82,14 @@ export class LabelMapper implements WorkloadMapper {
     if (parsed.id.trustDomain !== this.trustDomain) {
       return unattributed("invalid-identity", `label "${this.label}" names trust domain ${parsed.id.trustDomain}`);
     }
+    if (namespace === null) {
+      return unattributed(
+        "unknown-workload",
+        `label "${this.label}" names ${parsed.id.uri} but no namespace is known to check it against`,
+      );
+    }
     const idNamespace = kubernetesNamespaceOf(parsed.id.path);
-    if (namespace !== null && idNamespace !== "" && idNamespace !== namespace) {
+    if (idNamespace !== "" && idNamespace !== namespace) {
       return unattributed(
         "invalid-identity",
         `label "${this.label}" names an identity in namespace ${idNamespace} but the pod runs in ${namespace}`,

@@ -46,6 +46,19 @@ describe("static mapping (workload inventory)", () => {
     });
   });
 
+  it("maps a pod known only by namespace and name by the prefixes of that namespace's workloads", () => {
+    expect(mapper.mapPod("services", "payment-6d5c4b3a2-k9j8h")).toEqual({
+      ok: true,
+      spiffeId: "spiffe://cluster.local/ns/services/sa/payment",
+    });
+    expect(mapper.mapPod("services", "payment-v2-77f8-abcde")).toMatchObject({
+      spiffeId: "spiffe://cluster.local/ns/services/sa/payment-v2",
+    });
+    // The same pod name in another namespace is another workload's pod (or nobody's).
+    expect(mapper.mapPod("data", "payment-6d5c4b3a2-k9j8h")).toMatchObject({ ok: false, reason: "no-match" });
+    expect(mapper.mapPod("services", "order-7c9f8d6b5-x2x4q")).toMatchObject({ ok: false, reason: "no-match" });
+  });
+
   it("maps images by repository, repository:tag, or the full image", () => {
     expect(
       mapper.map({ "container.image.repository": "registry.example/shop/payment", "container.image.tag": "2" }),

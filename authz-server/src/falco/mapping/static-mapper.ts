@@ -3,6 +3,8 @@
  * lists, per workload, the container names, pod-name prefixes and images Falco reports for it. Precedence: exact
  * container name, then the longest matching pod-name prefix, then the image (`container.image`,
  * `repository:tag`, or `repository`). A value claimed by two workloads is ambiguous and maps to nobody.
+ * A pod known only by namespace and name (the target of a Kubernetes API request) is matched against the pod-name
+ * prefixes of the workloads in that namespace only.
  */
 import type { WorkloadInventory } from "../../workloads/workload-inventory.js";
 import {
@@ -29,14 +31,26 @@ export class StaticMapper implements WorkloadMapper {
   private readonly byPrefix = new Map<string, Target>();
   /** Distinct prefixes, longest first. */
   private readonly prefixes: string[];
+  /** Per namespace: its workloads' pod-name prefixes, longest first. */
+  private readonly prefixesByNamespace = new Map<string, Array<[prefix: string, target: Target]>>();
 
   constructor(inventory: WorkloadInventory) {
+    const scoped = new Map<string, Map<string, Target>>();
     for (const w of inventory.workloads) {
       for (const name of w.containers) index(this.byContainer, name, w.spiffeId);
       for (const image of w.images) index(this.byImage, image, w.spiffeId);
       for (const prefix of w.podPrefixes) index(this.byPrefix, prefix, w.spiffeId);
+      const inNamespace = scoped.get(w.namespace) ?? new Map<string, Target>();
+      scoped.set(w.namespace, inNamespace);
+      for (const prefix of w.podPrefixes) index(inNamespace, prefix, w.spiffeId);
     }
     this.prefixes = [...this.byPrefix.keys()].sort((a, b) => b.length - a.length);
+    for (const [namespace, byPrefix] of scoped) {
+      this.prefixesByNamespace.set(
+        namespace,
+        [...byPrefix].sort(([a], [b]) => b.length - a.length),
+      );
+    }
   }
 
   map(fields: OutputFields): MappingOutcome {
@@ -67,6 +81,13 @@ export class StaticMapper implements WorkloadMapper {
       "no-match",
       `no inventory workload has container ${container ?? "-"}, pod ${pod ?? "-"} or image ${repository ?? image ?? "-"}`,
     );
+  }
+
+  mapPod(namespace: string, pod: string): MappingOutcome {
+    for (const [prefix, target] of this.prefixesByNamespace.get(namespace) ?? []) {
+      if (pod.startsWith(prefix)) return this.outcome(target, `pod ${namespace}/${pod}`);
+    }
+    return unattributed("no-match", `no inventory workload in namespace ${namespace} has a pod prefix of "${pod}"`);
   }
 
   private outcome(target: Target, what: string): MappingOutcome {

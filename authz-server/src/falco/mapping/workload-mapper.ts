@@ -15,7 +15,11 @@ export type UnattributedReason =
   /** The mapping produced something that is not an acceptable SPIFFE ID. */
   | "invalid-identity"
   /** The Kubernetes API could not be asked. */
-  | "lookup-failed";
+  | "lookup-failed"
+  /** A Kubernetes API caller that is a person, a node or the control plane, not a workload's service account. */
+  | "not-a-workload"
+  /** The configured strategy cannot map this kind of subject (the `label` strategy and a pod named by an audit alert). */
+  | "unsupported";
 
 export const UNATTRIBUTED_REASONS: readonly UnattributedReason[] = [
   "unknown-workload",
@@ -23,6 +27,8 @@ export const UNATTRIBUTED_REASONS: readonly UnattributedReason[] = [
   "ambiguous",
   "invalid-identity",
   "lookup-failed",
+  "not-a-workload",
+  "unsupported",
 ];
 
 export type MappingOutcome =
@@ -35,6 +41,8 @@ export interface WorkloadMapper {
   readonly strategy: "static" | "kubernetes" | "label";
   /** Synchronous when the answer is in memory; a promise only when it must be fetched (a Kubernetes cache miss). */
   map(fields: OutputFields): MappingOutcome | Promise<MappingOutcome>;
+  /** The workload of the pod `namespace/pod`, known only by name (a pod a Kubernetes API request targeted). */
+  mapPod(namespace: string, pod: string): MappingOutcome | Promise<MappingOutcome>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

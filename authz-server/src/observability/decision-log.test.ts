@@ -1,0 +1,80 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { model } from "../../test/support/fixtures.js";
+import { decision } from "../model/decision.js";
+import { sensitiveHeaders } from "../model/sensitive-headers.js";
+import { type DecisionLineShipper, DecisionLog, type DecisionLogSettings } from "./decision-log.js";
+import { createLogger } from "./logger.js";
+
+function log(settings: Partial<DecisionLogSettings> = {}, shipper: DecisionLineShipper | null = null) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...chunk.toString().split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const d = new DecisionLog(
+    createLogger("info", sink),
+    { mode: "all", sampleRate: 1, ...settings },
+    Math.random,
+    shipper,
+  );
+  const written = async () => {
+    d.flush();
+    await new Promise((r) => setImmediate(r));
+    return lines.map((l) => JSON.parse(l));
+  };
+  return { d, written };
+}
+
+const request = model({
+  principal: "spiffe://cluster.local/ns/services/sa/order",
+  headers: { authorization: "Bearer secret", "x-tenant-key": "k", "x-request-id": "r" },
+});
+
+function record(allowed: boolean) {
+  return {
+    decisionId: "d1",
+    decision: allowed ? decision("allow", "ok", "ns/p", 0) : decision("deny", "no", "ns/p", 0),
+    policyVersion: "v",
+    model: request,
+    rejection: null,
+    evaluation: null,
+  };
+}
+
+describe("decision log lines", () => {
+  it("name the trace and span when the request had a trace context", async () => {
+    const { d, written } = log();
+    d.write(record(true), 0.1, { traceId: "a".repeat(32), spanId: "b".repeat(16) });
+    d.write(record(true), 0.1);
+    const [traced, plain] = await written();
+    expect(traced).toMatchObject({ trace_id: "a".repeat(32), span_id: "b".repeat(16) });
+    expect(plain).not.toHaveProperty("trace_id");
+  });
+
+  it("carry headers on denies only, unless allowHeaders asks; redact the built-in and the configured names", async () => {
+    const { d, written } = log({ sensitiveHeaders: sensitiveHeaders(["X-Tenant-Key"]) });
+    d.write(record(false), 0.1);
+    d.write(record(true), 0.1);
+    const [deny, allow] = await written();
+    expect(deny.headers).toMatchObject({
+      authorization: "[redacted]",
+      "x-tenant-key": "[redacted]",
+      "x-request-id": "r",
+    });
+    expect(allow).not.toHaveProperty("headers");
+    const withAllow = log({ allowHeaders: true });
+    withAllow.d.write(record(true), 0.1);
+    const [line] = await withAllow.written();
+    expect(line.headers).toMatchObject({ authorization: "[redacted]", "x-tenant-key": "k" });
+  });
+
+  it("hand every written line to the shipper", async () => {
+    const shipped: string[] = [];
+    const { d } = log({}, { ship: (line) => shipped.push(line) });
+    d.write(record(false), 0.1);
+    expect(JSON.parse(shipped[0]!)).toMatchObject({ event: "decision", decision: "deny", decision_id: "d1" });
+  });
+});
