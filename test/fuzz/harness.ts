@@ -15,9 +15,10 @@ import { UpstreamCheckClient, upstreamType } from "../support/upstream-envoy.js"
 import { type FuzzCase, makeCase } from "./mutate.js";
 import { type Forbidden, mustDeny } from "./oracle.js";
 import { POLICIES } from "./policies.js";
+import { repoRoot } from "./repo.js";
 import { wellFormed } from "./wire.js";
 
-const REPO = join(import.meta.dirname, "..", "..");
+const REPO = repoRoot();
 const BIN = join(REPO, "authz-server", "bin", "trustgate.js");
 
 /**

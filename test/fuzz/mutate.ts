@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type protobuf from "protobufjs";
 import { DESTINATION, ORDER, WEB } from "./policies.js";
+import { repoRoot } from "./repo.js";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
 export class Random {
@@ -40,7 +41,7 @@ export interface FuzzCase {
   readonly bytes: Buffer;
 }
 
-const PKI = join(import.meta.dirname, "..", "fixtures", "pki");
+const PKI = join(repoRoot(), "test", "fixtures", "pki");
 const pem = (name: string) => encodeURIComponent(readFileSync(join(PKI, name), "utf8"));
 const ORDER_CERT = pem("order.pem");
 const BILLING_CERT = pem("billing.pem");
