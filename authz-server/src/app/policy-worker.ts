@@ -14,11 +14,12 @@ import type { LoadRequest, TransferredDocument, WorkerMessage } from "./policy-w
 const port = parentPort;
 if (port === null) throw new Error("policy-worker.ts runs as a worker thread");
 
-// Linux keeps the nice value per thread: lowering this thread's priority leaves the Check thread ahead of it when
-// both want the same CPU. (Elsewhere it would renice the whole process, so it is left alone.)
+// Linux keeps the nice value per thread: a lower priority for this thread leaves the Check thread ahead of it when
+// both want the same CPU (10, not 19: on a busy machine the lowest priority can starve a reload for long).
+// Elsewhere it would renice the whole process, so it is left alone.
 if (process.platform === "linux") {
   try {
-    setPriority(19);
+    setPriority(10);
   } catch {
     // Not permitted here: parsing still runs off the Check thread, only without the lower priority.
   }
