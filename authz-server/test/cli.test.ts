@@ -263,6 +263,19 @@ describe("trustgate policy test / lint / explain (offline)", () => {
     expect(warned.stdout).toContain("0 errors, 1 warning(s)");
   });
 
+  it("policy lint --workloads warns when two workloads' container names or pod prefixes overlap", async () => {
+    const inventory = join(dir, "overlapping-workloads.yaml");
+    await writeFile(
+      inventory,
+      "workloads:\n  - {name: order, namespace: shop, serviceAccount: order, containers: [order], podPrefixes: [order-]}\n" +
+        "  - {name: history, namespace: shop, serviceAccount: history, containers: [order], podPrefixes: [order-history-]}\n",
+    );
+    const r = await runCli(["policy", "lint", "--workloads", inventory, "policies"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("warning [workload-container-overlap] workloads order and history");
+    expect(r.stdout).toContain("warning [workload-prefix-overlap] workloads order and history");
+  });
+
   it("explain reads a request description from a file", async () => {
     const request = join(dir, "request.yaml");
     await writeFile(
@@ -274,5 +287,90 @@ describe("trustgate policy test / lint / explain (offline)", () => {
     expect(r.stdout).toContain("decision: DENY (403) by istio-system/deny-critical-runtime-risk rule 0");
     expect(r.stdout).toContain('Falco "Terminal shell in container" (Critical, 2026-11-28T10:00:00Z)');
     expect(r.stdout).toContain("policies that do not apply");
+  });
+});
+
+describe("JWT and mesh settings through the CLI (real process)", () => {
+  const JWT_POLICY = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: jwt-only, namespace: services}
+spec:
+  rules:
+  - from: [{source: {requestPrincipals: ["https://issuer.example/*"], principals: ["cluster.local/ns/services/sa/order"]}}]
+    when: [{key: "request.auth.claims[groups]", values: [payments]}]
+`;
+  let policies: string;
+  let serve: ServeProcess;
+  beforeAll(async () => {
+    policies = join(dir, "jwt");
+    await import("node:fs/promises").then((fs) => fs.mkdir(policies));
+    await writeFile(join(policies, "p.yaml"), JWT_POLICY);
+    serve = await startServe(["--policy-dir", policies], {
+      TRUSTGATE_POLICY_WATCH: "false",
+      TRUSTGATE_JWT_ENABLED: "true",
+      TRUSTGATE_MESH_TRUST_DOMAIN: "td1",
+      TRUSTGATE_TRUST_DOMAIN_ALIASES: "cluster.local",
+    });
+  });
+  afterAll(async () => {
+    await serve.stop();
+  });
+
+  const call = (extra: string[]) => [
+    "check",
+    "--addr",
+    serve.grpcAddress,
+    "--destination-principal",
+    PAYMENT,
+    "--principal",
+    "spiffe://td1/ns/services/sa/order",
+    ...extra,
+  ];
+
+  it("check --jwt-claims sends verified claims as jwt_authn metadata", async () => {
+    const claims = JSON.stringify({ iss: "https://issuer.example", sub: "u1", groups: ["payments"] });
+    const allowed = await runCli(call(["--jwt-claims", claims]));
+    expect(allowed.stdout).toMatch(/^ALLOW {2}policy=services\/jwt-only rule=0/);
+    const noToken = await runCli(call([]));
+    expect(noToken.code).toBe(1);
+    const wrongGroup = await runCli(
+      call(["--jwt-claims", JSON.stringify({ iss: "https://issuer.example", sub: "u1" })]),
+    );
+    expect(wrongGroup.code).toBe(1);
+    const bad = await runCli(call(["--jwt-claims", "[1]"]));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("expected a JSON object of claims");
+  });
+
+  it("policy test --config uses the server's mesh and JWT settings", async () => {
+    await writeFile(
+      join(policies, "p.test.yaml"),
+      `cases:
+  - name: a verified token of the issuer, from order in the mesh's own trust domain
+    request:
+      source: {principal: "spiffe://td1/ns/services/sa/order"}
+      destination: {principal: ${PAYMENT}}
+      jwt: {iss: "https://issuer.example", sub: u1, groups: [payments]}
+    expect: {decision: allow, policy: services/jwt-only}
+  - name: no token
+    request:
+      source: {principal: "spiffe://td1/ns/services/sa/order"}
+      destination: {principal: ${PAYMENT}}
+      jwt: null
+    expect: {decision: deny}
+`,
+    );
+    const config = join(dir, "mesh.yaml");
+    await writeFile(config, "identity:\n  meshTrustDomain: td1\njwt:\n  enabled: true\n");
+    const withConfig = await runCli(["policy", "test", policies, "--config", config]);
+    expect(withConfig.stdout).toContain("2 passed");
+    expect(withConfig.code).toBe(0);
+    // Without the configuration cluster.local is the mesh's trust domain: order in td1 is someone else.
+    const without = await runCli(["policy", "test", policies]);
+    expect(without.code).toBe(1);
+    const lint = await runCli(["policy", "lint", policies]);
+    expect(lint.stdout).toContain("warning [jwt-not-forwarded]");
+    const quiet = await runCli(["policy", "lint", policies, "--config", config]);
+    expect(quiet.stdout).not.toContain("jwt-not-forwarded");
   });
 });

@@ -230,27 +230,48 @@ describe("POST /v1/falco: limits", () => {
     const big = await server.post(JSON.stringify({ ...at(SHELL_IN_ORDER, now()), output: "x".repeat(5000) }));
     expect(big.status).toBe(413);
     expect(big.body.error).toMatch(/exceeds the 4096 byte limit/);
-    const batch = await server.post([shell(), shell(), shell(), shell()].join("\n"));
+    const batch = await server.post([shadow(), shadow(), shadow(), shadow()].join("\n"));
     expect(batch.status).toBe(413);
-    expect(batch.body.error).toMatch(/batch of 4 alerts exceeds the ingest burst of 3/);
+    expect(batch.body.error).toMatch(
+      /batch of 4 alerts below Critical and 0 Critical or above exceeds the ingest burst/,
+    );
     await nothingRecorded(server);
   });
 
   it("answers 429 with Retry-After past the rate limit, recording nothing of the refused request", async () => {
-    server = await startRiskServer({ falco: { ingest: { ratePerSecond: 0.5, burst: 3 } } });
-    expect((await server.post([shell(), shell()].join("\n"))).status).toBe(200);
+    server = await startRiskServer({
+      falco: { ingest: { ratePerSecond: 0.5, burst: 3, urgentRatePerSecond: 0.5, urgentBurst: 2 } },
+    });
+    expect((await server.post([shadow(), shadow()].join("\n"))).status).toBe(200);
     const over = await server.post([shadow(), shadow()].join("\n"));
     expect(over.status).toBe(429);
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect((await server.post(shadow())).status).toBe(200);
     const empty = await server.post(shadow());
     expect(empty.status).toBe(429);
+    // Critical alerts have a budget of their own: the exhausted routine budget does not keep them out.
+    expect((await server.post([shell(), shell()].join("\n"))).status).toBe(200);
+    expect((await server.post(shell())).status).toBe(429);
     const risk = await server.risk();
-    // Only accepted alerts count: order's two shells, and one shadow read for payment (not the refused two).
+    // Only accepted alerts count: three shadow reads for payment (not the refused three), order's two shells.
     const payment = (await server.risk(`?id=${ID.payment}`)).identity as { alerts: Array<{ count: number }> };
-    expect(payment.alerts.map((a) => a.count)).toEqual([1]);
+    expect(payment.alerts.map((a) => a.count)).toEqual([3]);
+    const order = (await server.risk(`?id=${ID.order}`)).identity as { alerts: Array<{ count: number }> };
+    expect(order.alerts.map((a) => a.count)).toEqual([2]);
     expect((risk.identities as unknown[]).length).toBe(2);
-    expect(await metricsText(server)).toMatch(/trustgate_falco_ingest_rejections_total\{reason="rate_limited"\} 2/);
+    const metrics = await metricsText(server);
+    expect(metrics).toMatch(/trustgate_falco_ingest_rejections_total\{reason="rate_limited"\} 2/);
+    expect(metrics).toMatch(/trustgate_falco_ingest_rejections_total\{reason="rate_limited_urgent"\} 1/);
+  });
+
+  it("a batch mixing classes past the routine budget still applies its Critical alerts, and says so", async () => {
+    server = await startRiskServer({ falco: { ingest: { ratePerSecond: 0.5, burst: 2 } } });
+    expect((await server.post([shadow(), shadow()].join("\n"))).status).toBe(200);
+    const mixed = await server.post([shadow(), shell()].join("\n"));
+    expect(mixed.status).toBe(429);
+    expect(mixed.body).toMatchObject({ refused: 1, mapped: 1, identities: [ID.order] });
+    expect(mixed.body.error).toMatch(/below Critical .*the 1 Critical or above were accepted/);
+    expect((await server.check(ID.order)).allowed).toBe(false);
   });
 });
 

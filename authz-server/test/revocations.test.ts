@@ -74,6 +74,34 @@ describe("/v1/revocations", () => {
     );
   });
 
+  it("warns when no Check has shown whether certificates reach trustgate; not with trusted filter headers", async () => {
+    const fresh = await startTestServer({}, { http: { adminToken: "s3cret-admin" } });
+    const filtered = await startTestServer(
+      {},
+      { http: { adminToken: "s3cret-admin" }, identity: { trustFilterHeaders: true } },
+    );
+    try {
+      for (const [s, warned] of [
+        [fresh, true],
+        [filtered, false],
+      ] as const) {
+        const r = await fetch(`${s.httpUrl}/v1/revocations`, {
+          method: "POST",
+          headers: { authorization: "Bearer s3cret-admin" },
+          body: JSON.stringify({ fingerprint: FP, reason: "key leaked", ttlSeconds: 60 }),
+        });
+        expect(r.status).toBe(200);
+        const body = (await r.json()) as { warning?: string };
+        if (warned) expect(body.warning).toMatch(/no Check with a caller identity has arrived yet/);
+        else expect(body.warning).toBeUndefined();
+      }
+      expect(fresh.logs.some((l) => l.event === "certificate revoked by operator" && l.warning)).toBe(true);
+    } finally {
+      await fresh.stop();
+      await filtered.stop();
+    }
+  });
+
   it("disables operator endpoints when no admin token is configured", async () => {
     const open = await startTestServer({});
     try {

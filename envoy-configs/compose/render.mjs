@@ -144,6 +144,11 @@ export function inboundHttpFilters() {
         failure_mode_allow: false,
         status_on_error: { code: "ServiceUnavailable" },
         include_peer_certificate: true,
+        // The TLS session's SNI, so `connection.sni` conditions are known to trustgate (without it they are not).
+        include_tls_session: true,
+        // Verified JWT payloads, for requestPrincipals and request.auth.* (trustgate's jwt.enabled). This mesh has no
+        // jwt_authn filter, so nothing is forwarded today; a jwt_authn filter placed before ext_authz would be.
+        metadata_context_namespaces: ["envoy.filters.http.jwt_authn"],
         bootstrap_metadata_labels_key: "LABELS",
         stat_prefix: "trustgate",
       },

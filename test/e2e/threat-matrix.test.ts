@@ -187,7 +187,7 @@ describe("header spoofing", () => {
     const { decision_id: _a, ...honestDeny } = json(honest);
     const { decision_id: _b, ...spoofedDeny } = json(spoofed);
     expect(spoofedDeny, "exactly the deny an honest request gets").toEqual(honestDeny);
-    expect(String(spoofedDeny.reason)).toContain('"cluster.local/ns/data/sa/cache"');
+    expect(String(spoofedDeny.reason)).toContain('"spiffe://cluster.local/ns/data/sa/cache"');
     const removed = mesh.sidecar("payment").filter.metric("trustgate_filter_spoofed_headers_removed_total");
     expect(removed - removedBefore).toBe(BigInt(forged.length));
   });
@@ -231,7 +231,7 @@ describe("lateral movement", () => {
     expect(result.status).toBe(403);
     expect(body(result)).toMatchObject({ decision: "deny", policy: "trustgate/default-deny" });
     expect(String(body(result).reason)).toContain(
-      'frontend/web-allow-ingress rule 0 failed on from[0].source.namespaces ("services")',
+      'frontend/web-allow-ingress rule 0 failed on from[0].source.namespaces ("spiffe://cluster.local/ns/services/sa/payment")',
     );
     expect(result.entry).toMatchObject({ allowed: false, decidedBy: "ext_authz", peer: WORKLOADS.payment.spiffeId });
   });

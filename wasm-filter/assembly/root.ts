@@ -94,16 +94,9 @@ export class RootContext {
       this.pollFailed("invalid revocation list: " + revocationParseError);
       return;
     }
-    if (list.version < this.list.version) {
-      log(
-        LogLevel.Warn,
-        "trustgate: revocation list version went back from " +
-          this.list.version.toString() +
-          " to " +
-          list.version.toString() +
-          " (trustgate restarted?); using the new list",
-      );
-    }
+    // The version is a digest of the content (equal on every trustgate replica for the same list), not a counter:
+    // any 200 is the list in force now, whether its number is above or below the last one.
+    const previous = this.list.version;
     this.list = list;
     increment(metrics.revocationPolls);
     record(metrics.revocationListVersion, list.version);
@@ -111,6 +104,8 @@ export class RootContext {
     log(
       LogLevel.Info,
       "trustgate: revocation list version " +
+        previous.toString() +
+        " -> " +
         list.version.toString() +
         " (" +
         list.spiffeIds.size.toString() +

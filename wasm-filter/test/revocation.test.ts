@@ -201,12 +201,17 @@ describe("failures keep the last list and are counted", () => {
     );
   });
 
-  test("a version that goes back (trustgate restarted) is accepted with a warning", () => {
+  test("a lower version replaces the list like any other (versions are content digests, not counters)", () => {
     const host = startFilter({ revocation: REVOCATION });
     respond(host, "200", listBody(9, [ORDER_ID]));
+    expect(decide(host)?.statusCode).toBe(403);
     respond(host, "200", listBody(1, []));
     expect(decide(host)).toBeNull();
-    expect(host.logMessages(LogLevel.Warn).join("\n")).toMatch(/went back from 9 to 1/);
+    expect(host.logMessages(LogLevel.Warn)).toEqual([]);
+    expect(host.logMessages(LogLevel.Info).at(-1)).toMatch(
+      /revocation list version 9 -> 1 \(0 identities, 0 fingerprints\)/,
+    );
+    expect(host.metric("trustgate_filter_revocation_list_version")?.value).toBe(1n);
   });
 
   test("a large list (10,000 identities) is parsed and enforced", () => {

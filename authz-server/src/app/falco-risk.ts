@@ -1,8 +1,8 @@
 /**
  * Wires Falco runtime risk from configuration: the workload mapping, the risk engine the decision path reads, the
- * replica-shared risk state (snapshot file, Redis), Falco ingest with its HTTP endpoint and optional listener, and
- * the periodic upkeep. Start-up order: restore state, then start mapping and ingest, so the first Check already
- * sees what was known.
+ * replica-shared state (risk snapshot file, revocation file, Redis), Falco ingest with its HTTP endpoint and optional
+ * listener, and the periodic upkeep. Start-up order: restore state (revocations, risk, then what the other replicas
+ * know), then start mapping and ingest, so the first Check already sees what was known.
  */
 import { randomUUID } from "node:crypto";
 import type { Registry } from "prom-client";
@@ -10,21 +10,27 @@ import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { FalcoMetrics } from "../falco/falco-metrics.js";
 import { FalcoIngest } from "../falco/ingest.js";
+import { IngestLimits } from "../falco/ingest-limits.js";
 import { AlertMapper } from "../falco/mapping/alert-mapper.js";
 import { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
 import { LabelMapper } from "../falco/mapping/label-mapper.js";
 import { StaticMapper } from "../falco/mapping/static-mapper.js";
 import type { WorkloadMapper } from "../falco/mapping/workload-mapper.js";
-import { TokenBucket } from "../falco/token-bucket.js";
 import type { FalcoEndpoint } from "../http/falco-routes.js";
 import { falcoIngestHandler } from "../http/falco-routes.js";
 import { ingestConfigured } from "../http/ingest-auth.js";
 import { IngestListener } from "../http/ingest-listener.js";
+import { RevocationList } from "../identity/revocation-list.js";
 import type { Logger } from "../observability/logger.js";
+import { formatWarning } from "../policy-tools/lint.js";
+import { lintWorkloads } from "../policy-tools/workload-lint.js";
+import { EventSigner } from "../risk/event-signing.js";
 import { RedisRiskSharing } from "../risk/redis-sharing.js";
+import { RevocationStore } from "../risk/revocation-store.js";
 import { RiskEngine } from "../risk/risk-engine.js";
 import { RiskMetrics } from "../risk/risk-metrics.js";
 import { resolveRiskSettings } from "../risk/risk-settings.js";
+import { SharedRevocations } from "../risk/shared-revocations.js";
 import { SharedRisk } from "../risk/shared-risk.js";
 import { SnapshotStore } from "../risk/snapshot-store.js";
 import type { WorkloadInventory } from "../workloads/workload-inventory.js";
@@ -60,6 +66,8 @@ export interface FalcoRisk {
   readonly replicaId: string;
   readonly engine: RiskEngine;
   readonly risk: SharedRisk;
+  /** Operator revocations (with the identities at critical risk): the list, its file and its sharing. */
+  readonly revocations: SharedRevocations;
   readonly mapper: WorkloadMapper;
   readonly endpoint: FalcoEndpoint;
   /** host:port (or unix path) of the separate ingest listener, when configured and started. */
@@ -80,6 +88,12 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
   };
   const mapper = createMapper(config, inventory, logger);
   const engine = new RiskEngine(resolveRiskSettings(config.risk), now);
+  const revocations = new SharedRevocations({
+    list: new RevocationList(() => engine.criticalIdentities(), now),
+    store: config.revocations.file ? new RevocationStore(config.revocations.file, logger) : null,
+    logger,
+    replicaId,
+  });
 
   let sharing: RedisRiskSharing | null = null;
   const riskMetrics = new RiskMetrics(registry, {
@@ -89,15 +103,20 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     redisConnected: config.redis.url ? () => (sharing?.connected ? 1 : 0) : null,
   });
   if (config.redis.url) {
+    const eventKey = await readSecret(config.redis.eventKey, config.redis.eventKeyFile, "redis.eventKey");
     sharing = new RedisRiskSharing({
       url: config.redis.url,
       keyPrefix: config.redis.keyPrefix,
       streamMaxLen: config.redis.streamMaxLen,
       replicaId,
       apply: (event) => risk.applyShared(event),
+      revocations,
+      signer: new EventSigner(eventKey),
       logger,
       metrics: riskMetrics,
+      now,
     });
+    revocations.share(sharing);
   }
   const snapshots = config.risk.snapshotFile ? new SnapshotStore(config.risk.snapshotFile, logger) : null;
   const risk: SharedRisk = new SharedRisk({
@@ -123,8 +142,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     ingest,
     credentials,
     maxBodyBytes: ingestSettings.maxBodyBytes,
-    bucket: new TokenBucket(ingestSettings.ratePerSecond, ingestSettings.burst, now),
-    burst: ingestSettings.burst,
+    limits: new IngestLimits(ingestSettings),
     metrics: falcoMetrics,
     logger,
   };
@@ -136,11 +154,13 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     replicaId,
     engine,
     risk,
+    revocations,
     mapper,
     endpoint,
     ingestAddress: () => ingestAddress,
 
     async start() {
+      await revocations.restore();
       await risk.restore();
       await mapper.start();
       if (listener) {
@@ -150,6 +170,20 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
       timers.push(setInterval(() => engine.sweep(), SWEEP_INTERVAL_MS).unref());
       if (snapshots) {
         timers.push(setInterval(() => void risk.save(), config.risk.snapshotIntervalSeconds * 1000).unref());
+      }
+      if (mapper.strategy === "static") {
+        // Container names and pod prefixes are chosen by pod authors: overlaps let one workload's alerts land on another.
+        for (const w of lintWorkloads(inventory.workloads, config.workloads.file)) {
+          logger.warn({ event: "workload inventory overlap", code: w.code, workloads: w.policy }, formatWarning(w));
+        }
+      }
+      if (!config.revocations.file) {
+        logger.warn(
+          { event: "revocations not durable", redis: sharing !== null },
+          sharing
+            ? "revocations.file is not set: operator revocations survive a restart only while Redis keeps them"
+            : "revocations.file is not set: operator revocations are kept in memory only and forgotten on restart",
+        );
       }
       const { trustDomains } = config.identity;
       const mappedTrustDomain = config.falco.mapping.trustDomain;
@@ -172,7 +206,9 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
           ingest: ingestAddress ?? "admin listener",
           ingest_tls: ingestSettings.tls !== undefined,
           redis: sharing ? sharing.streamKey : "off",
+          redis_signed: sharing ? sharing.signed : false,
           snapshot: snapshots?.file ?? "off",
+          revocations: config.revocations.file || "off",
           half_life_seconds: config.risk.halfLifeSeconds,
         },
         "Falco risk engine started",
@@ -183,6 +219,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
       for (const timer of timers) clearInterval(timer);
       await listener?.close();
       await risk.stop();
+      await revocations.flush();
       await mapper.stop();
     },
   };

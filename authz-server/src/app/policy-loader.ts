@@ -7,6 +7,7 @@
 
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError, type PolicyLoadError } from "../policy/compiled.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import { PolicySet } from "../policy/policy-set.js";
@@ -27,6 +28,8 @@ export interface PolicyLoaderOptions {
   readonly dirs: readonly string[];
   readonly rootNamespace: string;
   readonly limits: YamlLimits;
+  /** Mesh facts policy values depend on (trust domain and aliases). */
+  readonly compile?: CompileOptions;
   /** What lint checks the policies against (warnings are logged when a set becomes active). */
   readonly lint: LintContext;
   readonly holder: PolicyHolder;
@@ -88,9 +91,10 @@ export class PolicyLoader {
 
   private async build(): Promise<Built> {
     const { dirs, rootNamespace, limits, lint } = this.options;
-    const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint });
+    const compile = this.options.compile ?? {};
+    const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint, compile });
     if (!loaded.ok) return loaded;
-    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 2);
+    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 2, compile);
     if (!compiled.ok) return compiled;
     return { ok: true, set: new PolicySet(compiled.policies, rootNamespace, loaded.digest), warnings: loaded.warnings };
   }

@@ -13,11 +13,11 @@ export class PolicyMetrics {
     const registers = [registry];
     this.denyWeakened = new Counter({
       name: "trustgate_policy_deny_weakened_total",
-      help: "DENY policies a reload removed, left without rules (emptied) or switched to dry-run",
+      help: "DENY policies a reload removed (or turned into another action) or switched to dry-run",
       labelNames: ["change"],
       registers,
     });
-    for (const change of ["removed", "emptied", "dry-run"] as const) this.denyWeakened.labels(change).inc(0);
+    for (const change of ["removed", "dry-run"] as const) this.denyWeakened.labels(change).inc(0);
     this.watcherUp = new Gauge({
       name: "trustgate_policy_watcher_up",
       help: "1 while the policy directory watcher can read the policy directories, 0 when it cannot (or is off)",

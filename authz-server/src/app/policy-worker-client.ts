@@ -4,6 +4,7 @@
  * long) into load errors, so a reload can fail but never take the server down or hang it.
  */
 import { Worker } from "node:worker_threads";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import type { PolicyLoadError } from "../policy/compiled.js";
 import type { LintContext, LintWarning } from "../policy-tools/lint.js";
 import type { YamlLimits } from "../util/safe-yaml.js";
@@ -33,6 +34,7 @@ export interface LoadParameters {
   readonly rootNamespace: string;
   readonly limits: YamlLimits;
   readonly lint: LintContext;
+  readonly compile?: CompileOptions;
 }
 
 // Built files load the compiled worker; the TypeScript sources (tests) load its source.
@@ -107,6 +109,7 @@ export class PolicyWorkerClient {
         rootNamespace: parameters.rootNamespace,
         limits: parameters.limits,
         lint: parameters.lint,
+        compile: parameters.compile ?? {},
         chunkChars: this.options.chunkChars ?? 16 * 1024,
       };
       worker.postMessage(request);

@@ -4,6 +4,7 @@
  * lines the compiler asks for (the policy's own line and each rule's), in chunks small enough that receiving one
  * never holds up the Checks on the server's event loop for long.
  */
+import type { CompileOptions } from "../policy/compile-policy.js";
 import type { PolicyLoadError } from "../policy/compiled.js";
 import type { LintContext, LintWarning } from "../policy-tools/lint.js";
 import type { YamlLimits } from "../util/safe-yaml.js";
@@ -15,6 +16,7 @@ export interface LoadRequest {
   readonly rootNamespace: string;
   readonly limits: YamlLimits;
   readonly lint: LintContext;
+  readonly compile: CompileOptions;
   /** Approximate size (JSON characters) of one message; bigger documents are sent rule list first, rules after. */
   readonly chunkChars: number;
 }

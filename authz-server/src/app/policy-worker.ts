@@ -81,7 +81,7 @@ async function load(request: LoadRequest): Promise<void> {
   const { id } = request;
   const read = await readPolicySources(request.paths, { rootNamespace: request.rootNamespace, limits: request.limits });
   const parsed = parsePolicySources(read.sources, request.limits);
-  const compiled = compileDocuments(parsed.documents);
+  const compiled = compileDocuments(parsed.documents, request.compile);
   const errors = [...read.errors, ...parsed.errors, ...compiled.errors];
   if (errors.length > 0) {
     send({ type: "failed", id, errors });

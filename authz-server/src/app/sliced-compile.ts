@@ -4,6 +4,7 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
+  type CompileOptions,
   compilePolicySteps,
   type PathSegment,
   type PolicyCompileResult,
@@ -28,6 +29,7 @@ function lineTable(doc: TransferredDocument): (path: readonly PathSegment[]) => 
 export async function compileInSlices(
   documents: readonly TransferredDocument[],
   sliceMs: number,
+  options: CompileOptions = {},
 ): Promise<SlicedCompileResult> {
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
@@ -35,7 +37,7 @@ export async function compileInSlices(
   let sliceStart = performance.now();
   for (const transferred of documents) {
     const doc: PolicyDocument = { file: transferred.file, value: transferred.value, lineAt: lineTable(transferred) };
-    const steps = compilePolicySteps(doc);
+    const steps = compilePolicySteps(doc, options);
     let step: IteratorResult<void, PolicyCompileResult>;
     do {
       if (performance.now() - sliceStart >= sliceMs) {

@@ -6,6 +6,7 @@
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { Authorizer } from "../engine/authorizer.js";
+import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { GrpcServer } from "../grpc/grpc-server.js";
 import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
@@ -16,7 +17,7 @@ import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
-import { RevocationList } from "../identity/revocation-list.js";
+import type { RevocationList } from "../identity/revocation-list.js";
 import { sensitiveHeaders } from "../model/sensitive-headers.js";
 import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
@@ -28,6 +29,7 @@ import { PolicyLoader } from "./policy-loader.js";
 import { PolicyMetrics } from "./policy-metrics.js";
 import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
 import type { PolicyWorkerOptions } from "./policy-worker-client.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
@@ -68,6 +70,7 @@ export async function startServer(
   const policyMetrics = new PolicyMetrics(metrics.registry);
   const policies = new PolicyHolder();
   const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
+  const requestSettings = requestSettingsOf(config);
 
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config), config.yaml);
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
@@ -79,7 +82,9 @@ export async function startServer(
     lint: {
       workloads: inventory.workloads,
       trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
+      request: requestSettings,
     },
+    compile: compileOptionsOf(config),
     holder: policies,
     metrics,
     policyMetrics,
@@ -104,7 +109,8 @@ export async function startServer(
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
   const risk = falcoRisk.engine;
-  const revocations = new RevocationList(() => risk.criticalIdentities());
+  const revocations = falcoRisk.revocations.list;
+  const sightings = new CertificateSightings();
   const dryRun = config.policies.dryRun;
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
@@ -131,10 +137,12 @@ export async function startServer(
     certificates: new CertificateCache(),
     risk,
     labelsOf,
+    request: requestSettings,
     metrics,
     decisionLog,
     logger,
     dryRun,
+    sightings,
     tracer: telemetry.tracing.tracer,
   });
 
@@ -150,7 +158,13 @@ export async function startServer(
   };
   const router = new Router();
   registerHealthRoutes(router, policies, metrics, readiness);
-  registerRevocationRoutes(router, revocations, adminToken, logger);
+  registerRevocationRoutes(router, {
+    revocations: falcoRisk.revocations,
+    adminToken,
+    trustFilterHeaders: config.identity.trustFilterHeaders,
+    sightings,
+    logger,
+  });
   registerFalcoRoutes(router, falcoRisk.endpoint);
   registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
   registerExplainRoutes(router, {
@@ -158,6 +172,7 @@ export async function startServer(
     risk,
     trustDomains: config.identity.trustDomains,
     labelsOf,
+    request: requestSettings,
     dryRun,
     adminToken,
     loopbackOnly: isLoopbackOnly(config.http.addr),

@@ -24,8 +24,25 @@ export interface CheckFlags {
   label: string[];
   namespace?: string;
   tcp?: boolean;
+  sni?: string;
+  jwtClaims?: string;
   json?: boolean;
   timeoutMs: number;
+}
+
+/** `--jwt-claims '{"iss":…}'`: a verified JWT payload as JSON (an object). */
+export function jwtClaimsOf(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--jwt-claims: not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error("--jwt-claims: expected a JSON object of claims");
+  }
+  return value as Record<string, unknown>;
 }
 
 /** The flags as a request description, turned into a CheckRequest by the same builder explain and policy tests use. */
@@ -49,6 +66,8 @@ export async function checkRequestOf(flags: CheckFlags): Promise<CheckRequestMes
     path: flags.path,
     host: flags.host ?? headers[":authority"] ?? "localhost",
     headers,
+    sni: flags.sni,
+    jwt: jwtClaimsOf(flags.jwtClaims),
   });
 }
 

@@ -63,6 +63,8 @@ export function program(setExit: (code: number) => void): Command {
     .option("--label <key=value>", "destination workload label (repeatable)", collect, [])
     .option("--namespace <ns>", "destination namespace hint (context_extensions trustgate.namespace)")
     .option("--tcp", "send a TCP-only CheckRequest (no HTTP request)")
+    .option("--sni <name>", "TLS session SNI (sent only when given, as with Envoy's include_tls_session)")
+    .option("--jwt-claims <json>", "verified JWT payload as a JSON object, forwarded as jwt_authn metadata")
     .option("--json", "print the whole CheckResponse as JSON")
     .option("--timeout-ms <ms>", "deadline", integer, 5000)
     .action(async (flags) => setExit(await check(flags)));
@@ -81,6 +83,7 @@ export function program(setExit: (code: number) => void): Command {
       .option("--root-namespace <ns>", "namespace whose policies apply mesh-wide", "istio-system")
       .option("--workloads <file>", "workload inventory (enables selector and principal checks)")
       .option("--trust-domain <td>", "trust domain of the mesh (repeatable)", collect, [])
+      .option("--config <file>", "trustgate configuration: mesh trust domain and aliases, jwt, remoteIp")
       .option("--json", "machine-readable output");
 
   policyOptions(
@@ -117,7 +120,9 @@ export function program(setExit: (code: number) => void): Command {
       .option("--namespace <ns>", "destination namespace (when no destination principal)")
       .option("--label <key=value>", "destination workload label (repeatable)", collect, [])
       .option("--port <port>", "destination port", integer)
-      .option("--tcp", "a TCP connection check (no HTTP request)"),
+      .option("--tcp", "a TCP connection check (no HTTP request)")
+      .option("--sni <name>", "TLS session SNI")
+      .option("--jwt-claims <json>", "verified JWT payload as a JSON object"),
   ).action(async (flags) => setExit(await explainCommand(flags)));
 
   return cli;

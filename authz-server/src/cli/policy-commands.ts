@@ -3,22 +3,43 @@
  * as live decisions, offline against policy files or (explain) against a running server.
  */
 import { readFile } from "node:fs/promises";
+import { compileOptionsOf, requestSettingsOf } from "../app/settings.js";
+import { loadConfig } from "../config/load-config.js";
+import { DEFAULT_REQUEST_SETTINGS, type RequestSettings } from "../extauthz/from-check-request.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
 import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
 import { type RequestDescription, requestDescriptionSchema } from "../policy-tools/request-description.js";
 import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
+import { lintWorkloads } from "../policy-tools/workload-lint.js";
 import { firstIssue } from "../util/format-issues.js";
 import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlValue } from "../util/safe-yaml.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
+import { jwtClaimsOf } from "./check-command.js";
 import { keyValuePairs } from "./key-value.js";
 
 export interface CommonPolicyFlags {
   rootNamespace: string;
   workloads?: string;
   trustDomain: string[];
+  /** A trustgate configuration file: its mesh trust domain, aliases, jwt and remoteIp settings are used. */
+  config?: string;
   json?: boolean;
+}
+
+interface MeshSettings {
+  readonly compile: CompileOptions;
+  readonly request: RequestSettings;
+}
+
+/** The settings `serve` would use with the same configuration file (defaults without one). */
+async function meshSettings(flags: CommonPolicyFlags): Promise<MeshSettings> {
+  if (flags.config === undefined) return { compile: {}, request: DEFAULT_REQUEST_SETTINGS };
+  const loaded = await loadConfig(flags.config, {}, {});
+  if (!loaded.ok) throw new Error(`invalid configuration ${flags.config}:\n${loaded.error}`);
+  return { compile: compileOptionsOf(loaded.config), request: requestSettingsOf(loaded.config) };
 }
 
 async function inventory(flags: CommonPolicyFlags): Promise<WorkloadInventory> {
@@ -33,8 +54,11 @@ function colour(): boolean {
 
 export async function policyTest(paths: string[], flags: CommonPolicyFlags): Promise<number> {
   const workloads = await inventory(flags);
+  const mesh = await meshSettings(flags);
   const run = await runPolicyTests(paths.length > 0 ? paths : ["policies"], {
     rootNamespace: flags.rootNamespace,
+    compile: mesh.compile,
+    request: mesh.request,
     trustDomains: flags.trustDomain,
     labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
   });
@@ -47,7 +71,11 @@ export async function policyTest(paths: string[], flags: CommonPolicyFlags): Pro
 }
 
 export async function policyLint(paths: string[], flags: CommonPolicyFlags): Promise<number> {
-  const loaded = await loadPolicySet(paths.length > 0 ? paths : ["policies"], { rootNamespace: flags.rootNamespace });
+  const mesh = await meshSettings(flags);
+  const loaded = await loadPolicySet(paths.length > 0 ? paths : ["policies"], {
+    rootNamespace: flags.rootNamespace,
+    compile: mesh.compile,
+  });
   if (!loaded.ok) {
     const errors = loaded.errors.map(formatLoadError);
     if (flags.json) console.log(JSON.stringify({ errors: loaded.errors, warnings: [] }, null, 2));
@@ -61,7 +89,9 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
   const warnings = lintPolicySet(loaded.set, {
     workloads: workloads.workloads,
     trustDomains: [...new Set([...flags.trustDomain, ...workloads.workloads.map((w) => new URL(w.spiffeId).host)])],
+    request: mesh.request,
   });
+  if (flags.workloads) warnings.push(...lintWorkloads(workloads.workloads, flags.workloads));
   if (flags.json) console.log(JSON.stringify({ errors: [], warnings }, null, 2));
   else {
     for (const w of warnings) console.log(formatWarning(w));
@@ -90,6 +120,8 @@ export interface ExplainFlags extends CommonPolicyFlags {
   label: string[];
   port?: number;
   tcp?: boolean;
+  sni?: string;
+  jwtClaims?: string;
 }
 
 async function description(flags: ExplainFlags): Promise<RequestDescription> {
@@ -119,6 +151,8 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
       path: flags.path,
       host: flags.host,
       headers: flags.header.length > 0 ? keyValuePairs(flags.header, "--header") : undefined,
+      sni: flags.sni,
+      jwt: jwtClaimsOf(flags.jwtClaims),
     };
   }
   const parsed = requestDescriptionSchema.safeParse(raw);
@@ -169,8 +203,10 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
     console.log(text);
     return 0;
   }
+  const mesh = await meshSettings(flags);
   const loaded = await loadPolicySet(flags.policyDir.length > 0 ? flags.policyDir : ["policies"], {
     rootNamespace: flags.rootNamespace,
+    compile: mesh.compile,
   });
   if (!loaded.ok) {
     console.error(`trustgate explain: policies did not load:\n${loaded.errors.map(formatLoadError).join("\n")}`);
@@ -180,6 +216,7 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
   const result = explain(request, loaded.set, {
     trustDomains: flags.trustDomain,
     labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
+    request: mesh.request,
   });
   console.log(flags.json ? JSON.stringify(explanationJson(result), null, 2) : formatExplanation(result));
   return 0;

@@ -43,11 +43,21 @@ export async function serve(flags: ServeFlags): Promise<number> {
   }
 
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
-      process.off("SIGHUP", onHup);
+      if (stopping) return;
+      stopping = true;
       server.stop(signal).then(() => resolve(0));
     };
-    const onHup = () => void server.reload("SIGHUP");
+    // The handler stays installed while shutting down: without one, a SIGHUP (a config-management reload racing a
+    // rollout) would kill the process in the middle of its grace period.
+    const onHup = () => {
+      if (!stopping) {
+        void server.reload("SIGHUP");
+        return;
+      }
+      logger.warn({ event: "signal ignored", signal: "SIGHUP" }, "SIGHUP ignored: shutting down");
+    };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
     process.on("SIGHUP", onHup);

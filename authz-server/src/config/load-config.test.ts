@@ -20,8 +20,38 @@ describe("configuration", () => {
     expect(c.grpc.addr).toBe("127.0.0.1:9191");
     expect(c.http.addr).toBe("127.0.0.1:9192");
     expect(c.policies).toMatchObject({ dir: "policies", rootNamespace: "istio-system", watch: true, dryRun: false });
-    expect(c.identity).toEqual({ trustDomains: [], trustFilterHeaders: false, filterIdentityWithoutPeer: false });
+    expect(c.identity).toEqual({
+      trustDomains: [],
+      trustFilterHeaders: false,
+      filterIdentityWithoutPeer: false,
+      meshTrustDomain: "cluster.local",
+      trustDomainAliases: [],
+    });
+    expect(c.jwt).toEqual({ enabled: false, payloadKeys: [] });
+    expect(c.remoteIp).toEqual({ numTrustedProxies: 0 });
     expect(c.redis.url).toBe("");
+  });
+
+  it("reads the mesh, JWT and remote-IP settings from the environment and checks them", () => {
+    const c = ok(
+      resolveConfig(
+        {},
+        {
+          TRUSTGATE_MESH_TRUST_DOMAIN: "td1",
+          TRUSTGATE_TRUST_DOMAIN_ALIASES: "cluster.local, old.td",
+          TRUSTGATE_JWT_ENABLED: "true",
+          TRUSTGATE_JWT_PAYLOAD_KEYS: "payload",
+          TRUSTGATE_NUM_TRUSTED_PROXIES: "2",
+        },
+      ),
+    );
+    expect(c.identity).toMatchObject({ meshTrustDomain: "td1", trustDomainAliases: ["cluster.local", "old.td"] });
+    expect(c.jwt).toEqual({ enabled: true, payloadKeys: ["payload"] });
+    expect(c.remoteIp.numTrustedProxies).toBe(2);
+    expect(error(resolveConfig({ identity: { meshTrustDomain: "Bad Domain" } }, {}))).toMatch(
+      /identity\.meshTrustDomain/,
+    );
+    expect(error(resolveConfig({ remoteIp: { numTrustedProxies: -1 } }, {}))).toMatch(/remoteIp\.numTrustedProxies/);
   });
 
   it("layers file < environment < flags", () => {

@@ -11,6 +11,14 @@ import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
 const address = z.string().min(1);
 
+/** An alert weight: bounded (as risk/event-bounds.ts MAX_WEIGHT) so that no sum of weights can overflow. */
+const weight = z.number().nonnegative().max(1_000_000);
+
+const trustDomain = z.string().superRefine((td, ctx) => {
+  const error = trustDomainError(td);
+  if (error !== null) ctx.addIssue({ code: "custom", message: error });
+});
+
 /** A source can be weighed from silent (0) to ten times its alerts' weight. */
 const MAX_SOURCE_WEIGHT = 10;
 const SOURCE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -51,7 +59,7 @@ const risk = z
     staleAfterSeconds: z.number().positive().default(300),
     /** Falco priority (any case) → weight; unset priorities keep the defaults of risk/scoring.ts. */
     weights: z
-      .record(z.string(), z.number().nonnegative())
+      .record(z.string(), weight)
       .default({})
       .superRefine((weights, ctx) => {
         for (const name of Object.keys(weights)) {
@@ -60,8 +68,8 @@ const risk = z
         }
       }),
     // Rule names and tags are the user's strings: kept off the prototype chain (`__proto__` is just a name).
-    ruleWeights: ownRecord(z.number().nonnegative()).default(() => Object.create(null)),
-    tagWeights: ownRecord(z.number().nonnegative()).default(() => Object.create(null)),
+    ruleWeights: ownRecord(weight).default(() => Object.create(null)),
+    tagWeights: ownRecord(weight).default(() => Object.create(null)),
     /** Falco source (`syscall`, `k8s_audit`, a plugin's) → multiplier of its tag and priority weights; unset: 1. */
     sourceWeights: ownRecord(z.number().min(0).max(MAX_SOURCE_WEIGHT))
       .default(() => Object.create(null))
@@ -90,8 +98,12 @@ const ingest = z
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Per source (client address or certificate), for alerts below Critical. */
     ratePerSecond: z.number().positive().default(2000),
     burst: z.number().int().positive().default(10_000),
+    /** Per source, for Critical, Alert and Emergency alerts: a budget of their own that no flood of others uses. */
+    urgentRatePerSecond: z.number().positive().default(200),
+    urgentBurst: z.number().int().positive().default(1000),
   })
   .strict()
   .prefault({})
@@ -194,7 +206,24 @@ export const configSchema = z
          * hop the filter and Envoy read the same connection, so such a header is a forgery the filter never saw.
          */
         filterIdentityWithoutPeer: z.boolean().default(false),
+        /** Istio `meshConfig.trustDomain`: what `cluster.local` in policy principals stands for. */
+        meshTrustDomain: trustDomain.default("cluster.local"),
+        /** Istio `meshConfig.trustDomainAliases`. */
+        trustDomainAliases: z.array(trustDomain).default([]),
       })
+      .strict()
+      .prefault({}),
+    /** Verified JWT payloads forwarded by Envoy's jwt_authn filter (metadata_context_namespaces). */
+    jwt: z
+      .object({
+        enabled: z.boolean().default(false),
+        payloadKeys: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    /** How `remote.ip` / `remoteIpBlocks` pick the client from x-forwarded-for (Envoy xff_num_trusted_hops). */
+    remoteIp: z
+      .object({ numTrustedProxies: z.number().int().min(0).max(64).default(0) })
       .strict()
       .prefault({}),
     workloads: z
@@ -229,6 +258,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     risk,
+    revocations: z
+      .object({
+        /** Operator revocations are written here after every change; "" = memory (and Redis) only. */
+        file: z.string().default(""),
+      })
+      .strict()
+      .prefault({}),
     redis: z
       .object({
         url: z.string().default(""),
@@ -236,6 +272,9 @@ export const configSchema = z
         keyPrefix: z.string().min(1).default("trustgate"),
         /** Approximate cap on the shared event stream (what a reconnecting replica can catch up on). */
         streamMaxLen: z.number().int().positive().default(100_000),
+        /** HMAC key the replicas sign shared events with; when set, unsigned or badly signed events are dropped. */
+        eventKey: z.string().default(""),
+        eventKeyFile: z.string().default(""),
       })
       .strict()
       .prefault({}),

@@ -16,6 +16,7 @@ import type { Metrics } from "../observability/metrics.js";
 import { parentContext, parentSpanContext } from "../observability/trace-context.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { Authorization } from "./authorization.js";
+import type { CertificateSightings } from "./certificate-sightings.js";
 import { type DecideEnvironment, decideCheck } from "./decide-check.js";
 
 export interface AuthorizerDeps extends DecideEnvironment {
@@ -25,6 +26,8 @@ export interface AuthorizerDeps extends DecideEnvironment {
   readonly logger: Logger;
   /** Global dry-run: decide and log everything, enforce nothing. */
   readonly dryRun: boolean;
+  /** Counts Checks with and without the caller's certificate. */
+  readonly sightings?: CertificateSightings;
   /** Set when tracing is on (observability/tracing.ts). */
   readonly tracer?: Tracer | null;
 }
@@ -89,7 +92,8 @@ export class Authorizer {
         decisionId,
       };
     }
-    const { decision: final, evaluation, rejection, spoofedHeaders } = result;
+    const { decision: final, evaluation, rejection, spoofedHeaders, model } = result;
+    if (model !== null) deps.sightings?.see(model.source.principal, model.source.certificateFingerprint);
 
     if (spoofedHeaders !== null) {
       deps.metrics.spoofedHeaders.inc();

@@ -4,8 +4,10 @@
  */
 import { FILTER_FINGERPRINT_HEADER, FILTER_SUBJECT_HEADER } from "../identity/caller-identity.js";
 import { ownCopy } from "../util/own-record.js";
-import type { CheckRequestMessage } from "./check-request.js";
+import type { CheckRequestMessage, StructMessage } from "./check-request.js";
 import { NAMESPACE_EXTENSION } from "./destination.js";
+import { JWT_AUTHN_NAMESPACE } from "./forwarded-metadata.js";
+import { jsonToStruct } from "./struct-value.js";
 
 export interface RequestSpec {
   readonly source?: {
@@ -41,7 +43,24 @@ export interface RequestSpec {
   /** Request headers (names are lower-cased); pseudo-headers are added from method, path, host and scheme. */
   readonly headers?: Readonly<Record<string, string>> | undefined;
   readonly contextExtensions?: Readonly<Record<string, string>> | undefined;
+  /** The TLS session's SNI; a TLS session is sent only when this is given (Envoy's `include_tls_session`). */
   readonly sni?: string | undefined;
+  /**
+   * A verified JWT payload, forwarded as Envoy's jwt_authn filter does with `payload_in_metadata: payload`; null
+   * sends the jwt_authn namespace with no token in it.
+   */
+  readonly jwt?: Readonly<Record<string, unknown>> | null | undefined;
+  /** Other forwarded dynamic metadata, by filter namespace. */
+  readonly metadata?: Readonly<Record<string, Readonly<Record<string, unknown>>>> | undefined;
+}
+
+function metadataContext(spec: RequestSpec): { filterMetadata: Record<string, StructMessage> } | null {
+  if (spec.jwt === undefined && spec.metadata === undefined) return null;
+  const filterMetadata: Record<string, StructMessage> = {};
+  for (const [name, value] of Object.entries(spec.metadata ?? {})) filterMetadata[name] = jsonToStruct(value);
+  if (spec.jwt !== undefined)
+    filterMetadata[JWT_AUTHN_NAMESPACE] = jsonToStruct(spec.jwt === null ? {} : { payload: spec.jwt });
+  return { filterMetadata };
 }
 
 export function buildCheckRequest(spec: RequestSpec): CheckRequestMessage {
@@ -90,7 +109,8 @@ export function buildCheckRequest(spec: RequestSpec): CheckRequestMessage {
             },
           },
       contextExtensions,
-      tlsSession: spec.sni ? { sni: spec.sni } : null,
+      tlsSession: spec.sni !== undefined ? { sni: spec.sni } : null,
+      metadataContext: metadataContext(spec),
     },
   };
 }

@@ -34,12 +34,34 @@ export interface HttpRequestMessage {
   size?: number;
 }
 
+/** `google.protobuf.Value`: exactly one of the fields is set (`kind` names it on decoded messages). */
+export interface StructValueMessage {
+  kind?: string;
+  nullValue?: number;
+  numberValue?: number;
+  stringValue?: string;
+  boolValue?: boolean;
+  structValue?: StructMessage | null;
+  listValue?: { values?: StructValueMessage[] } | null;
+}
+
+/** `google.protobuf.Struct`. */
+export interface StructMessage {
+  fields?: Record<string, StructValueMessage>;
+}
+
+/** `envoy.config.core.v3.Metadata`: dynamic metadata by filter namespace. */
+export interface MetadataMessage {
+  filterMetadata?: Record<string, StructMessage>;
+}
+
 export interface AttributeContextMessage {
   source?: PeerMessage | null;
   destination?: PeerMessage | null;
   request?: { time?: unknown; http?: HttpRequestMessage | null } | null;
   contextExtensions?: Record<string, string>;
   tlsSession?: { sni?: string } | null;
+  metadataContext?: MetadataMessage | null;
 }
 
 export interface CheckRequestMessage {

@@ -42,9 +42,11 @@ export function destinationLabels(
     if (!inventory) return hasLabels ? labels! : EMPTY_LABELS;
     if (!hasLabels) return inventory;
   }
-  // Null-prototype: a label named `__proto__` is a label, not a prototype change that drops it.
+  // No prototype: a label named `__proto__` or `constructor` is an ordinary key.
   const merged: Record<string, string> = Object.create(null);
-  for (const source of [inventory, labels]) if (source) for (const k of Object.keys(source)) merged[k] = source[k]!;
+  for (const source of [inventory, labels]) {
+    if (source) for (const k of Object.keys(source)) merged[k] = source[k]!;
+  }
   for (const k in extensions) {
     if (k.startsWith(LABEL_EXTENSION_PREFIX)) merged[k.slice(LABEL_EXTENSION_PREFIX.length)] = extensions[k]!;
   }

@@ -40,11 +40,9 @@ describe("CheckRequest → request model", () => {
       ip: "10.1.2.3",
       port: 5555,
       principal: ORDER,
-      principalBody: "cluster.local/ns/services/sa/order",
       trustDomain: "cluster.local",
-      namespace: "services",
-      serviceAccount: "services/order",
       mtls: true,
+      certificateKnown: false,
     });
     expect(destination).toMatchObject({
       principal: PAYMENT,
@@ -54,7 +52,7 @@ describe("CheckRequest → request model", () => {
     });
     expect(http).toMatchObject({
       method: "POST",
-      path: "/api/v1/api",
+      path: "/api//v1/%61pi",
       target: "/api//v1/%61pi?x=1",
       host: "payment.services:8443",
     });
@@ -80,7 +78,7 @@ describe("CheckRequest → request model", () => {
   it("drops and reports identity headers no trusted filter set", () => {
     const r = translate({ source: { principal: ORDER }, headers: { "x-trustgate-peer-spiffe-id": PAYMENT } });
     expect(r.spoofedHeaders).toEqual(["x-trustgate-peer-spiffe-id"]);
-    expect(r.ok && r.model.header("x-trustgate-peer-spiffe-id")).toBe("");
+    expect(r.ok && r.model.header("x-trustgate-peer-spiffe-id")).toBeUndefined();
   });
 
   it("takes a trusted filter's certificate facts as facts", () => {
@@ -127,6 +125,93 @@ describe("CheckRequest → request model", () => {
       ["hasOwnProperty", "h"],
       ["toString", "t"],
     ]);
+  });
+
+  it("keeps an absent header apart from an empty one", () => {
+    const r = translate({ headers: { "x-empty": "" } });
+    expect(r.ok && r.model.header("x-empty")).toBe("");
+    expect(r.ok && r.model.header("x-absent")).toBeUndefined();
+  });
+
+  it("reads the host ASCII-lower-cased only (the Kelvin sign stays what it is)", () => {
+    const r = translate({ host: "API.Example.\u212Aom" });
+    expect(r.ok && r.model.http?.host).toBe("api.example.\u212Aom");
+  });
+
+  it("knows the SNI only when the CheckRequest carries a TLS session", () => {
+    const without = translate({});
+    expect(without.ok && without.model.sni).toBeNull();
+    const empty = translate({ sni: "" });
+    expect(empty.ok && empty.model.sni).toBe("");
+  });
+
+  it("knows the certificate facts of an mTLS caller only when something reported them", () => {
+    const plaintext = translate({});
+    expect(plaintext.ok && plaintext.model.source.certificateKnown).toBe(true);
+    const unreported = translate({ source: { principal: ORDER } });
+    expect(unreported.ok && unreported.model.source.certificateKnown).toBe(false);
+  });
+
+  it("reads verified JWT payloads from the forwarded jwt_authn metadata, whatever their key", () => {
+    const request = buildCheckRequest({ destination: { principal: PAYMENT } });
+    request.attributes!.metadataContext = {
+      filterMetadata: {
+        "envoy.filters.http.jwt_authn": {
+          fields: {
+            my_payload: {
+              structValue: {
+                fields: {
+                  iss: { stringValue: "https://issuer" },
+                  groups: { listValue: { values: [{ stringValue: "a" }, { numberValue: 2 }] } },
+                  constructor: { stringValue: "just a claim" },
+                },
+              },
+            },
+            not_a_payload: { stringValue: "x" },
+          },
+        },
+      },
+    };
+    const r = fromCheckRequest(request, env());
+    expect(r.ok && r.model.jwt?.payloads).toHaveLength(1);
+    const payload = r.ok ? r.model.jwt!.payloads[0]! : {};
+    expect(Object.getPrototypeOf(payload)).toBeNull();
+    expect({ ...payload }).toEqual({ iss: "https://issuer", groups: ["a", 2], constructor: "just a claim" });
+  });
+
+  it("restricts JWT payloads to the configured keys", () => {
+    const spec = { destination: { principal: PAYMENT }, jwt: { iss: "i", sub: "s" } };
+    const settings = { numTrustedProxies: 0, jwt: { enabled: true, payloadKeys: ["other"] } };
+    const r = fromCheckRequest(buildCheckRequest(spec), env({ request: settings }));
+    expect(r.ok && r.model.jwt).toEqual({ payloads: [] });
+  });
+
+  it("leaves JWT facts unknown unless Envoy is said to forward them, and empty when it does", () => {
+    const unknown = translate({});
+    expect(unknown.ok && unknown.model.jwt).toBeNull();
+    const r = translate({}, env({ request: { numTrustedProxies: 0, jwt: { enabled: true, payloadKeys: [] } } }));
+    expect(r.ok && r.model.jwt).toEqual({ payloads: [] });
+  });
+
+  it("refuses metadata nested deeper than the limit instead of walking it", () => {
+    let value: Record<string, unknown> = { leaf: "x" };
+    for (let i = 0; i < 40; i++) value = { nested: value };
+    const r = translate({ jwt: value });
+    expect(!r.ok && r.rejection).toMatchObject({ kind: "malformed" });
+  });
+
+  it("works out remote.ip from x-forwarded-for with the configured number of trusted proxies", () => {
+    const spec = { source: { ip: "10.0.0.5" }, headers: { "x-forwarded-for": "56.5.6.7, 72.9.5.6, 98.1.2.3" } };
+    const at = (n: number) => {
+      const r = translate(spec, env({ request: { numTrustedProxies: n, jwt: { enabled: false, payloadKeys: [] } } }));
+      return r.ok ? r.model.remoteIp() : "";
+    };
+    expect(at(0)).toBe("98.1.2.3");
+    expect(at(1)).toBe("72.9.5.6");
+    expect(at(2)).toBe("56.5.6.7");
+    expect(at(3)).toBe("10.0.0.5");
+    const tcp = translate({ source: { ip: "10.0.0.5" }, tcp: true });
+    expect(tcp.ok && tcp.model.remoteIp()).toBe("10.0.0.5");
   });
 
   it("decides TCP checks on identity alone (no HTTP facts)", () => {

@@ -5,13 +5,15 @@
  */
 import { type IdentitySettings, resolveCallerIdentity } from "../identity/caller-identity.js";
 import type { CertificateCache } from "../identity/certificate-cache.js";
-import { kubernetesNamespaceOf, kubernetesServiceAccountOf, parseSpiffeId } from "../identity/spiffe-id.js";
+import { parseSpiffeId } from "../identity/spiffe-id.js";
 import { type HttpFacts, RequestModel } from "../model/request-model.js";
 import type { RiskView } from "../model/risk-view.js";
+import { asciiLowerCase } from "../util/ascii.js";
 import type { AddressMessage, CheckRequestMessage } from "./check-request.js";
 import { destinationLabels, destinationNamespace } from "./destination.js";
+import { forwardedMetadata, type JwtSettings } from "./forwarded-metadata.js";
 import { headersOf, trustedHeaders } from "./request-headers.js";
-import { normalizeRequestPath } from "./request-path.js";
+import { requestPath } from "./request-path.js";
 
 export type RejectionKind = "identity" | "malformed" | "destination";
 
@@ -26,12 +28,26 @@ export type BuildResult =
   | { ok: true; model: RequestModel; spoofedHeaders: string[] | null }
   | { ok: false; rejection: Rejection; spoofedHeaders: string[] | null };
 
+/** What trustgate is told about the proxy in front of it (facts a CheckRequest does not carry by itself). */
+export interface RequestSettings {
+  /** Envoy's `xff_num_trusted_hops` (Istio `numTrustedProxies`), for `remote.ip`. */
+  readonly numTrustedProxies: number;
+  readonly jwt: JwtSettings;
+}
+
+export const DEFAULT_REQUEST_SETTINGS: RequestSettings = Object.freeze({
+  numTrustedProxies: 0,
+  jwt: Object.freeze({ enabled: false, payloadKeys: Object.freeze([]) }),
+});
+
 export interface BuildEnvironment {
   readonly identity: IdentitySettings;
   readonly certificates: CertificateCache;
   readonly risk: RiskView;
   /** Labels of known workloads by SPIFFE ID (the workload inventory), used when Envoy sends none. */
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  /** Default: DEFAULT_REQUEST_SETTINGS. */
+  readonly request?: RequestSettings;
   readonly nowMs: number;
 }
 
@@ -62,15 +78,15 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
     spoofed = trusted.spoofed;
     const target = httpMessage.path ?? "";
     if (target.length > MAX_PATH_LENGTH) return reject("malformed", "request path is too long", principal, spoofed);
-    const normalised = normalizeRequestPath(target);
-    if (!normalised.ok) return reject("malformed", `request path rejected: ${normalised.error}`, principal, spoofed);
+    const path = requestPath(target);
+    if (!path.ok) return reject("malformed", `request path rejected: ${path.error}`, principal, spoofed);
     const method = httpMessage.method ?? "";
     if (method === "") return reject("malformed", "HTTP request has no method", principal, spoofed);
     http = {
       method,
-      path: normalised.path,
+      path: path.path,
       target,
-      host: (httpMessage.host ?? "").toLowerCase(),
+      host: asciiLowerCase(httpMessage.host ?? ""),
       headers,
     };
   }
@@ -94,10 +110,10 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
       spoofed,
     );
   }
+  const settings = env.request ?? DEFAULT_REQUEST_SETTINGS;
+  const forwarded = forwardedMetadata(attributes.metadataContext, settings.jwt);
+  if (!forwarded.ok) return reject("malformed", forwarded.error, principal, spoofed);
   const caller = identity.identity;
-  const callerPath = caller.spiffeId?.path ?? "";
-  const callerNamespace = kubernetesNamespaceOf(callerPath);
-  const callerServiceAccount = kubernetesServiceAccountOf(callerPath);
   const sourceAddress = addressOf(source.address);
   const destinationAddress = addressOf(destination.address);
   const callerUri = caller.spiffeId?.uri ?? "";
@@ -106,12 +122,10 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
       ip: sourceAddress.ip,
       port: sourceAddress.port,
       principal: callerUri,
-      principalBody: callerUri === "" ? "" : callerUri.slice("spiffe://".length),
       trustDomain: caller.spiffeId?.trustDomain ?? "",
-      namespace: callerNamespace,
-      serviceAccount: callerServiceAccount === "" ? "" : `${callerNamespace}/${callerServiceAccount}`,
       certificateFingerprint: caller.fingerprint,
       certificateSubject: caller.subject,
+      certificateKnown: callerUri === "" || caller.fingerprint !== "",
       mtls: caller.mtls,
     },
     {
@@ -126,8 +140,11 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
       ),
     },
     http,
-    attributes.tlsSession?.sni ?? "",
+    attributes.tlsSession ? (attributes.tlsSession.sni ?? "") : null,
+    http === null ? null : forwarded.jwt,
+    forwarded.metadata,
     env.risk,
+    settings,
   );
   return { ok: true, model, spoofedHeaders: spoofed };
 }

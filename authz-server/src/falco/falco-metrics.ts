@@ -9,7 +9,13 @@ import { SUBJECTS, type Subject } from "./mapping/alert-mapper.js";
 import { UNATTRIBUTED_REASONS, type UnattributedReason } from "./mapping/workload-mapper.js";
 
 export type MappingLabel = "mapped" | "unattributed" | "internal";
-export type IngestRejection = "unauthenticated" | "invalid" | "too_large" | "rate_limited" | "not_configured";
+export type IngestRejection =
+  | "unauthenticated"
+  | "invalid"
+  | "too_large"
+  | "rate_limited"
+  | "rate_limited_urgent"
+  | "not_configured";
 
 const MAPPINGS: readonly MappingLabel[] = ["mapped", "unattributed", "internal"];
 

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../observability/logger.js";
+import { MAX_ALERT_DELAY_MS } from "../risk/event-bounds.js";
 import type { RiskAlert } from "../risk/risk-alert.js";
 import type { RecordResult } from "../risk/risk-engine.js";
 import { alertWeight, type WeightRules } from "../risk/scoring.js";
@@ -47,11 +48,6 @@ export interface IngestDeps {
 }
 
 const MAX_LISTED = 100;
-/**
- * Decay starts at the alert's event time, but never more than this before we received it: a Falco clock running
- * behind, or a backed-up Falco output queue, must not make news we just got count as old (or skip the Critical lift).
- */
-export const MAX_ALERT_DELAY_MS = 60_000;
 const UNATTRIBUTED_LOG_INTERVAL_MS = 60_000;
 
 /**

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from "node:http";
 import type { RiskView } from "../model/risk-view.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
-import { explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
+import { type ExplainOptions, explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
 import { requestDescriptionSchema } from "../policy-tools/request-description.js";
 import { firstIssue } from "../util/format-issues.js";
 import { checkAdminToken } from "./admin-auth.js";
@@ -19,6 +19,7 @@ export interface ExplainDeps {
   readonly risk: RiskView;
   readonly trustDomains: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  readonly request?: ExplainOptions["request"];
   readonly dryRun: boolean;
   readonly adminToken: string;
   /** The admin listener accepts connections from this host only (loopback address or unix socket). */
@@ -62,6 +63,7 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
       risk: deps.risk,
       trustDomains: deps.trustDomains,
       labelsOf: deps.labelsOf,
+      request: deps.request,
       dryRun: deps.dryRun,
     });
     if ((req.headers.accept ?? "").includes("text/plain")) {

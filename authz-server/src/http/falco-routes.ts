@@ -1,14 +1,18 @@
 /**
  * `POST /v1/falco`: Falco alert ingest (Falco http_output with `json_output: true`, Falcosidekick's webhook, or JSON
- * Lines). In order: authenticate (401), rate limit (429), body size (413), parse and validate every alert (400 naming
- * the field, nothing recorded), then apply. The response is sent after the alerts are applied, so the next Check
- * sees them. The same handler serves the admin listener and the optional separate ingest listener.
+ * Lines). In order: authenticate (401), body size (413), parse and validate every alert (400 naming the field,
+ * nothing recorded), rate limit by source and priority class (429), then apply. The limit is decided after parsing
+ * because it depends on the alerts' priorities: Critical, Alert and Emergency have a budget of their own (see
+ * falco/ingest-limits.ts). The response is sent after the alerts are applied, so the next Check sees them. The same
+ * handler serves the admin listener and the optional separate ingest listener.
  */
 
+import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
 import type { FalcoMetrics } from "../falco/falco-metrics.js";
 import type { FalcoIngest } from "../falco/ingest.js";
 import { parseIngestBody } from "../falco/ingest-body.js";
-import type { TokenBucket } from "../falco/token-bucket.js";
+import { type IngestLimits, isUrgent } from "../falco/ingest-limits.js";
 import type { Logger } from "../observability/logger.js";
 import { authenticateIngest, type IngestCredentials } from "./ingest-auth.js";
 import { BodyTooLarge, type Handler, type Router, readBody, sendJson } from "./router.js";
@@ -19,8 +23,7 @@ export interface FalcoEndpoint {
   readonly ingest: FalcoIngest;
   readonly credentials: IngestCredentials;
   readonly maxBodyBytes: number;
-  readonly bucket: TokenBucket;
-  readonly burst: number;
+  readonly limits: IngestLimits;
   readonly metrics: FalcoMetrics;
   readonly logger: Logger;
 }
@@ -39,9 +42,20 @@ export function falcoIngestHandler(endpoint: FalcoEndpoint): Handler {
   };
 }
 
+/** Whose budget a request draws on: its verified client certificate, else the address it comes from. */
+function sourceOf(req: IncomingMessage): string {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (socket.encrypted === true && socket.authorized === true) {
+    const fingerprint = socket.getPeerCertificate?.()?.fingerprint256;
+    if (fingerprint) return `certificate:${fingerprint}`;
+  }
+  return `address:${req.socket.remoteAddress ?? "unknown"}`;
+}
+
 function ingestRequest(endpoint: FalcoEndpoint): Handler {
-  const { ingest, credentials, maxBodyBytes, bucket, burst, metrics, logger } = endpoint;
+  const { ingest, credentials, maxBodyBytes, limits, metrics, logger } = endpoint;
   let lastAuthFailureLogMs = 0;
+  let lastRateLimitLogMs = 0;
   return async (req, res, url) => {
     const auth = authenticateIngest(req, url, credentials);
     if (!auth.ok) {
@@ -56,16 +70,6 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
       }
       req.resume();
       return sendJson(res, 401, { error: auth.error }, { "www-authenticate": 'Bearer realm="trustgate-falco"' });
-    }
-    if (!bucket.hasAny()) {
-      metrics.rejected("rate_limited");
-      req.resume();
-      return sendJson(
-        res,
-        429,
-        { error: "Falco ingest rate limit exceeded (falco.ingest.ratePerSecond / burst)" },
-        { "retry-after": String(bucket.secondsUntil(1)) },
-      );
     }
     let body: Buffer;
     try {
@@ -86,24 +90,54 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
         ...(parsed.line !== undefined ? { line: parsed.line } : {}),
       });
     }
-    const count = parsed.alerts.length;
-    if (count > burst) {
+    let urgent = 0;
+    for (const alert of parsed.alerts) if (isUrgent(alert.priority)) urgent += 1;
+    const routine = parsed.alerts.length - urgent;
+    if (routine > limits.maxBatch("routine") || urgent > limits.maxBatch("urgent")) {
       metrics.rejected("too_large");
       return sendJson(res, 413, {
-        error: `a batch of ${count} alerts exceeds the ingest burst of ${burst} (falco.ingest.burst): send smaller batches`,
+        error: `a batch of ${routine} alerts below Critical and ${urgent} Critical or above exceeds the ingest burst (falco.ingest.burst ${limits.maxBatch("routine")}, urgentBurst ${limits.maxBatch("urgent")}): send smaller batches`,
       });
     }
-    if (!bucket.take(count)) {
-      metrics.rejected("rate_limited");
-      return sendJson(
-        res,
-        429,
-        { error: `Falco ingest rate limit exceeded for a batch of ${count} alerts` },
-        { "retry-after": String(bucket.secondsUntil(count)) },
+    const source = sourceOf(req);
+    const urgentTake = await limits.take("urgent", source, urgent);
+    const routineTake = await limits.take("routine", source, routine);
+    if (urgentTake.ok && routineTake.ok) return sendJson(res, 200, await ingest.ingest(parsed.alerts));
+
+    // Whatever class still has budget gets in: a flood of Notices never keeps out the Critical alert with it.
+    const refused = !urgentTake.ok ? (!routineTake.ok ? "all" : "urgent") : "routine";
+    if (!urgentTake.ok) metrics.rejected("rate_limited_urgent");
+    if (!routineTake.ok) metrics.rejected("rate_limited");
+    const retryAfter = Math.max(
+      urgentTake.ok ? 0 : urgentTake.retryAfterSeconds,
+      routineTake.ok ? 0 : routineTake.retryAfterSeconds,
+    );
+    const now = Date.now();
+    if (now - lastRateLimitLogMs > 10_000) {
+      lastRateLimitLogMs = now;
+      logger.warn(
+        { event: "falco ingest rate limited", source, refused, urgent, routine },
+        `Falco ingest rate limit reached for ${source} (${refused === "urgent" ? "falco.ingest.urgentRatePerSecond" : "falco.ingest.ratePerSecond"})`,
       );
     }
-    const summary = await ingest.ingest(parsed.alerts);
-    sendJson(res, 200, summary);
+    const admitted =
+      refused === "all" ? [] : parsed.alerts.filter((a) => isUrgent(a.priority) === (refused === "routine"));
+    const summary = admitted.length > 0 ? await ingest.ingest(admitted) : undefined;
+    return sendJson(
+      res,
+      429,
+      {
+        error:
+          refused === "routine"
+            ? `Falco ingest rate limit exceeded for ${routine} alerts below Critical (falco.ingest.ratePerSecond / burst); the ${urgent} Critical or above were accepted`
+            : refused === "urgent"
+              ? `Falco ingest rate limit exceeded for ${urgent} Critical or above alerts (falco.ingest.urgentRatePerSecond / urgentBurst); the ${routine} below Critical were accepted`
+              : `Falco ingest rate limit exceeded for a batch of ${parsed.alerts.length} alerts`,
+        refused: refused === "all" ? parsed.alerts.length : refused === "urgent" ? urgent : routine,
+        ...(summary ?? {}),
+      },
+      { "retry-after": String(retryAfter) },
+    );
   };
 }
 

@@ -1,35 +1,70 @@
-import { parseSpiffeId } from "./spiffe-id.js";
-
 /**
- * The revocation list the wasm filters poll (`GET /v1/revocations`): identities and certificate fingerprints revoked
- * by an operator, plus identities currently at critical Falco risk. Computed on request; the version changes exactly
- * when the content does, and is time-based so it keeps increasing across restarts.
+ * The revocation list: operator revocations (kept as records, see revocation-record.ts) and the list the wasm
+ * filters poll (`GET /v1/revocations`): revoked identities and fingerprints, plus identities currently at critical
+ * Falco risk.
+ *
+ * Plain memory with a replication interface and no I/O: `revoke`/`lift` make a record for a request taken here,
+ * `apply` merges a record from anywhere else (file, Redis, another process), `records` is the whole state to store or
+ * hand over. Merging keeps the record with the higher stamp, so replicas that saw the same records agree.
+ *
+ * The served list's version is a digest of its content: every replica serving the same list serves the same bytes
+ * and the same ETag, across restarts, whatever its clock.
  */
+import { createHash } from "node:crypto";
+import {
+  isRevocableIdentity,
+  type RevocationKind,
+  type RevocationRecord,
+  recordKey,
+  supersedes,
+} from "./revocation-record.js";
 
 export interface RevocationSnapshot {
+  /** 1 to 2^52: a digest of the content (equal lists ⇔ equal versions, on every replica). */
   readonly version: number;
   readonly spiffeIds: readonly string[];
   readonly fingerprints: readonly string[];
   /** The exact JSON body served, keys in the documented order, no whitespace. */
   readonly body: string;
+  /** `"<version>"`. */
+  readonly etag: string;
 }
 
-export interface Revocation {
+export interface RevocationRequest {
+  readonly kind: RevocationKind;
+  readonly subject: string;
   readonly reason: string;
-  readonly at: string;
+  readonly by: string;
+  readonly expiresAtMs: number | null;
 }
 
-/** The wasm filter refuses a whole list over one bad entry, so only workload IDs (with a path) are ever served. */
-export function isRevocableIdentity(spiffeId: string): boolean {
-  const parsed = parseSpiffeId(spiffeId);
-  return parsed.ok && parsed.id.path !== "";
+/** How many records (revocations and lifts) a list holds at most; a revocation beyond is refused. */
+export const MAX_RECORDS = 50_000;
+
+/** The version of a list: 52 bits of the SHA-256 of its content, plus one (the filter wants a positive integer). */
+export function listVersion(spiffeIds: readonly string[], fingerprints: readonly string[]): number {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([spiffeIds, fingerprints]))
+    .digest();
+  return digest.readUIntBE(0, 6) * 16 + (digest[6]! >> 4) + 1;
 }
 
 export class RevocationList {
-  private readonly ids = new Map<string, Revocation>();
-  private readonly fingerprints = new Map<string, Revocation>();
-  private last: RevocationSnapshot | null = null;
-  private lastContent = "";
+  /** Per kind, by subject: a lookup on the decision path builds no key. */
+  private readonly byKind: Readonly<Record<RevocationKind, Map<string, RevocationRecord>>> = {
+    spiffeId: new Map(),
+    fingerprint: new Map(),
+  };
+  private recordCount = 0;
+  private revokedCount = 0;
+  private clock = 0;
+  private changes = 0;
+  private served: {
+    snapshot: RevocationSnapshot;
+    changes: number;
+    critical: Iterable<string>;
+    untilMs: number;
+  } | null = null;
 
   constructor(
     /** Identities at critical risk right now (from the risk engine). */
@@ -37,50 +72,150 @@ export class RevocationList {
     private readonly now: () => number = Date.now,
   ) {}
 
-  revokeIdentity(spiffeId: string, reason: string): void {
-    this.ids.set(spiffeId, { reason, at: new Date(this.now()).toISOString() });
+  // --- requests taken on this replica: each returns the record to store and share --------------------------------
+
+  /** Null when the list is full. */
+  revoke(request: RevocationRequest, origin: string): RevocationRecord | null {
+    if (!this.byKind[request.kind].has(request.subject) && this.recordCount >= MAX_RECORDS) return null;
+    const record: RevocationRecord = {
+      ...request,
+      revoked: true,
+      atMs: this.now(),
+      seq: this.clock + 1,
+      origin,
+    };
+    this.apply(record);
+    return record;
   }
 
-  revokeFingerprint(fingerprint: string, reason: string): void {
-    this.fingerprints.set(fingerprint, { reason, at: new Date(this.now()).toISOString() });
+  /** Null when the subject is not revoked now. */
+  lift(kind: RevocationKind, subject: string, by: string, origin: string): RevocationRecord | null {
+    if (this.active(kind, subject) === undefined) return null;
+    const record: RevocationRecord = {
+      kind,
+      subject,
+      revoked: false,
+      reason: "",
+      by,
+      atMs: this.now(),
+      expiresAtMs: null,
+      seq: this.clock + 1,
+      origin,
+    };
+    this.apply(record);
+    return record;
   }
 
-  unrevokeIdentity(spiffeId: string): boolean {
-    return this.ids.delete(spiffeId);
+  // --- replication ------------------------------------------------------------------------------------------------
+
+  /** Merges a record; true when it replaced what this list held (false: this list already knew as much). */
+  apply(record: RevocationRecord): boolean {
+    if (record.seq > this.clock) this.clock = record.seq;
+    const map = this.byKind[record.kind];
+    const current = map.get(record.subject);
+    if (current !== undefined && !supersedes(record, current)) return false;
+    if (current === undefined) {
+      if (this.recordCount >= MAX_RECORDS) return false;
+      this.recordCount += 1;
+    }
+    this.revokedCount += Number(record.revoked) - Number(current?.revoked ?? false);
+    map.set(record.subject, record);
+    this.changes += 1;
+    return true;
   }
 
-  unrevokeFingerprint(fingerprint: string): boolean {
-    return this.fingerprints.delete(fingerprint);
+  /** Every record, lifts included, in key order: the state to store or hand to another process. */
+  records(): RevocationRecord[] {
+    const keyed: Array<[string, RevocationRecord]> = [];
+    for (const map of Object.values(this.byKind))
+      for (const r of map.values()) keyed.push([recordKey(r.kind, r.subject), r]);
+    return keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, r]) => r);
   }
 
-  /** Operator revocation of an identity (not risk): the decision path refuses these. */
-  identityRevocation(spiffeId: string): Revocation | undefined {
-    return this.ids.get(spiffeId);
+  /** The highest stamp seen: the next record made here is stamped above it. */
+  get sequence(): number {
+    return this.clock;
   }
 
-  fingerprintRevocation(fingerprint: string): Revocation | undefined {
-    return this.fingerprints.get(fingerprint);
+  get size(): number {
+    return this.recordCount;
   }
 
+  // --- the decision path ------------------------------------------------------------------------------------------
+
+  /** Any record says revoked (perhaps expired): a cheap test before the lookups. */
   get hasOperatorRevocations(): boolean {
-    return this.ids.size > 0 || this.fingerprints.size > 0;
+    return this.revokedCount > 0;
   }
 
-  operatorRevocations(): { spiffeIds: Record<string, Revocation>; fingerprints: Record<string, Revocation> } {
-    return { spiffeIds: Object.fromEntries(this.ids), fingerprints: Object.fromEntries(this.fingerprints) };
+  /** The operator revocation of an identity in force now (not risk): the decision path refuses these. */
+  identityRevocation(spiffeId: string): RevocationRecord | undefined {
+    return this.active("spiffeId", spiffeId);
   }
+
+  fingerprintRevocation(fingerprint: string): RevocationRecord | undefined {
+    return this.active("fingerprint", fingerprint);
+  }
+
+  /** Revocations in force now, for operators. */
+  operatorRevocations(): RevocationRecord[] {
+    const now = this.now();
+    return this.records().filter((r) => inForce(r, now));
+  }
+
+  // --- the list the wasm filters poll ------------------------------------------------------------------------------
 
   snapshot(): RevocationSnapshot {
-    const ids = new Set(this.ids.keys());
-    for (const id of this.criticalIdentities()) if (isRevocableIdentity(id)) ids.add(id);
-    const spiffeIds = [...ids].sort();
-    const fingerprints = [...this.fingerprints.keys()].sort();
-    const content = JSON.stringify([spiffeIds, fingerprints]);
-    if (this.last === null || content !== this.lastContent) {
-      const version = Math.max((this.last?.version ?? 0) + 1, this.now());
-      this.last = { version, spiffeIds, fingerprints, body: JSON.stringify({ version, spiffeIds, fingerprints }) };
-      this.lastContent = content;
+    const now = this.now();
+    const critical = this.criticalIdentities();
+    const served = this.served;
+    if (served !== null && served.changes === this.changes && served.critical === critical && now < served.untilMs) {
+      return served.snapshot;
     }
-    return this.last;
+    const ids = new Set<string>();
+    const fingerprints: string[] = [];
+    let untilMs = Number.POSITIVE_INFINITY;
+    for (const map of Object.values(this.byKind)) {
+      for (const r of map.values()) {
+        if (!inForce(r, now)) continue;
+        if (r.expiresAtMs !== null && r.expiresAtMs < untilMs) untilMs = r.expiresAtMs;
+        if (r.kind === "spiffeId") ids.add(r.subject);
+        else fingerprints.push(r.subject);
+      }
+    }
+    for (const id of critical) if (isRevocableIdentity(id)) ids.add(id);
+    const spiffeIds = [...ids].sort();
+    fingerprints.sort();
+    let snapshot = served?.snapshot;
+    if (snapshot === undefined || !sameList(snapshot, spiffeIds, fingerprints)) {
+      const version = listVersion(spiffeIds, fingerprints);
+      snapshot = {
+        version,
+        spiffeIds,
+        fingerprints,
+        body: JSON.stringify({ version, spiffeIds, fingerprints }),
+        etag: `"${version}"`,
+      };
+    }
+    this.served = { snapshot, changes: this.changes, critical, untilMs };
+    return snapshot;
   }
+
+  private active(kind: RevocationKind, subject: string): RevocationRecord | undefined {
+    const record = this.byKind[kind].get(subject);
+    return record !== undefined && inForce(record, this.now()) ? record : undefined;
+  }
+}
+
+function inForce(r: RevocationRecord, now: number): boolean {
+  return r.revoked && (r.expiresAtMs === null || now < r.expiresAtMs);
+}
+
+function sameList(s: RevocationSnapshot, spiffeIds: readonly string[], fingerprints: readonly string[]): boolean {
+  return (
+    s.spiffeIds.length === spiffeIds.length &&
+    s.fingerprints.length === fingerprints.length &&
+    s.spiffeIds.every((v, i) => v === spiffeIds[i]) &&
+    s.fingerprints.every((v, i) => v === fingerprints[i])
+  );
 }

@@ -6,6 +6,7 @@
 import type { Authorization } from "../engine/authorization.js";
 import { decideCheck } from "../engine/decide-check.js";
 import { buildCheckRequest } from "../extauthz/build-check-request.js";
+import type { RequestSettings } from "../extauthz/from-check-request.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { quietRiskView, type RiskView } from "../model/risk-view.js";
 import type { PolicySet } from "../policy/policy-set.js";
@@ -18,6 +19,8 @@ export interface ExplainOptions {
   readonly risk?: RiskView;
   readonly trustDomains?: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  /** What the proxy forwards; offline tools default to the server's defaults (JWT metadata not forwarded). */
+  readonly request?: RequestSettings;
   readonly dryRun?: boolean;
   readonly nowMs?: number;
 }
@@ -41,6 +44,7 @@ export function explain(description: RequestDescription, set: PolicySet, options
       certificates,
       risk: new DescribedRiskView(description, options.risk ?? quietRiskView),
       labelsOf: options.labelsOf,
+      request: options.request,
     },
     { dryRun: options.dryRun ?? false, nowMs: options.nowMs ?? Date.now(), trace },
   );

@@ -2,10 +2,12 @@
  * `trustgate policy lint`: the loader's errors, plus warnings about policies that load but probably do not say what
  * their author meant. Each warning says why and how to fix it.
  */
+import type { RequestSettings } from "../extauthz/from-check-request.js";
 import { Attribute } from "../policy/attributes.js";
 import type { Clause, CompiledPolicy, CompiledRule, FieldCheck } from "../policy/compiled.js";
 import type { PolicySet } from "../policy/policy-set.js";
 import type { Workload } from "../workloads/workload-inventory.js";
+import { trapWarnings } from "./lint-traps.js";
 
 export interface LintWarning {
   readonly code: string;
@@ -22,6 +24,8 @@ export interface LintContext {
   readonly workloads: readonly Workload[];
   /** Known trust domains (configuration and inventory). */
   readonly trustDomains: readonly string[];
+  /** What the proxy forwards (JWT metadata); default: nothing. */
+  readonly request?: RequestSettings;
 }
 
 function allChecks(rule: CompiledRule): FieldCheck[] {
@@ -107,17 +111,6 @@ function valueWarnings(p: CompiledPolicy, ctx: LintContext): LintWarning[] {
             ),
           );
         }
-        if (check.attribute === Attribute.Host && /:\d+$/.test(value)) {
-          out.push(
-            warn(
-              p,
-              rule,
-              "host-with-port",
-              `${check.field} value "${value}" has a port: it only matches requests whose Host carries that exact port`,
-              "write the host without the port (it then matches with and without one); use ports for the port",
-            ),
-          );
-        }
         if (check.attribute === Attribute.Method && /[a-z]/.test(value)) {
           out.push(
             warn(
@@ -185,7 +178,7 @@ function implied(outer: FieldCheck, inner: readonly FieldCheck[]): boolean {
     (c) =>
       !c.negate &&
       c.attribute === outer.attribute &&
-      c.header === outer.header &&
+      c.key === outer.key &&
       c.written.every((v) => outer.written.includes(v) || outer.written.includes("*")),
   );
 }
@@ -259,6 +252,7 @@ export function lintPolicySet(set: PolicySet, ctx: LintContext): LintWarning[] {
       ...valueWarnings(p, ctx),
       ...selectorWarnings(p, set, ctx),
       ...unknownPrincipals(p, ctx),
+      ...trapWarnings(p, ctx.request).map((t) => warn(p, t.rule, t.code, t.message, t.fix)),
     );
   }
   warnings.push(...shadowing(set));

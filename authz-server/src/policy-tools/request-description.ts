@@ -52,7 +52,13 @@ export const requestDescriptionSchema = z
     path: z.string().optional(),
     host: z.string().optional(),
     headers: ownRecord(z.string()).optional(),
+    /** The TLS session's SNI; without it the CheckRequest carries no TLS session (connection.sni is unknown). */
     sni: z.string().optional(),
+    /**
+     * A verified JWT payload (the claims), as Envoy's jwt_authn filter forwards it; null: the filter's metadata is
+     * forwarded but the request has no token. Omitted: no JWT metadata at all.
+     */
+    jwt: ownRecord(z.unknown()).nullable().optional(),
   })
   .strict();
 

@@ -3,6 +3,8 @@
  * loaded from those paths (as a deployment would load it), with the same code as live Checks.
  */
 import { relative } from "node:path";
+import type { RequestSettings } from "../extauthz/from-check-request.js";
+import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { isPolicyTestFile, listYamlFiles } from "../policy/policy-files.js";
@@ -28,6 +30,10 @@ export interface TestRun {
 
 export interface RunOptions {
   readonly rootNamespace: string;
+  /** Mesh facts policy values depend on (trust domain and aliases). */
+  readonly compile?: CompileOptions;
+  /** What the proxy forwards (JWT metadata, trusted proxies); default: the server's defaults. */
+  readonly request?: RequestSettings;
   readonly trustDomains?: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
   readonly nowMs?: number;
@@ -55,7 +61,11 @@ export function checkCase(testCase: TestCase, set: PolicySet, options: RunOption
 }
 
 export async function runPolicyTests(paths: readonly string[], options: RunOptions): Promise<TestRun> {
-  const loaded = await loadPolicySet(paths, { rootNamespace: options.rootNamespace, limits: options.limits });
+  const loaded = await loadPolicySet(paths, {
+    rootNamespace: options.rootNamespace,
+    compile: options.compile,
+    limits: options.limits,
+  });
   const testFiles = await listYamlFiles(paths, isPolicyTestFile);
   const files = testFiles.map((f) => relative(process.cwd(), f) || f);
   if (!loaded.ok) return { loadErrors: loaded.errors.map(formatLoadError), fileErrors: [], results: [], files };

@@ -1,6 +1,6 @@
 /**
- * The request attributes policies can match on, and how each is read from the request model. Source/Operation
- * fields and `when` keys both compile to one of these, so evaluation is a switch on a small integer.
+ * The request attributes policies can match on, and which of them a request can leave unknown. Source/Operation
+ * fields and `when` keys all compile to one of these.
  */
 import type { RequestModel } from "../model/request-model.js";
 
@@ -8,8 +8,14 @@ export enum Attribute {
   SourcePrincipal,
   SourceNamespace,
   SourceServiceAccount,
+  /** Istio's `trustDomains` / `source.trustDomain` (over the SPIFFE ID). */
   SourceTrustDomain,
+  /** trustgate's `source.trust_domain` (the caller's trust domain as a string). */
+  CallerTrustDomain,
   SourceIp,
+  RemoteIp,
+  RequestPrincipal,
+  RequestClaim,
   SourceCertificateFingerprint,
   SourceCertificateSubject,
   DestinationIp,
@@ -19,6 +25,7 @@ export enum Attribute {
   Path,
   Header,
   Sni,
+  FilterMetadata,
   SourceRiskLevel,
   SourceAlert,
   DestinationRiskLevel,
@@ -32,17 +39,20 @@ export function isHttpOnly(attribute: Attribute): boolean {
     attribute === Attribute.Host ||
     attribute === Attribute.Method ||
     attribute === Attribute.Path ||
-    attribute === Attribute.Header
+    attribute === Attribute.Header ||
+    attribute === Attribute.RequestPrincipal ||
+    attribute === Attribute.RequestClaim
   );
 }
 
-/** Attributes that need an authenticated caller: without one they compare against "". */
+/** Attributes that need an authenticated caller (they never match a caller without mTLS identity). */
 export function isIdentity(attribute: Attribute): boolean {
   return (
     attribute === Attribute.SourcePrincipal ||
     attribute === Attribute.SourceNamespace ||
     attribute === Attribute.SourceServiceAccount ||
     attribute === Attribute.SourceTrustDomain ||
+    attribute === Attribute.CallerTrustDomain ||
     attribute === Attribute.SourceCertificateFingerprint ||
     attribute === Attribute.SourceCertificateSubject
   );
@@ -52,46 +62,44 @@ export function isRisk(attribute: Attribute): boolean {
   return attribute >= Attribute.SourceRiskLevel;
 }
 
-/** Reads an attribute's value; `header` is the lower-cased header name for Attribute.Header. */
-export function readAttribute(model: RequestModel, attribute: Attribute, header: string): string {
+/**
+ * Whether the request tells the value Istio's RBAC would see. When it does not, a check in an ALLOW rule fails and a
+ * check in a DENY (or AUDIT) rule counts as matched, whatever its polarity — Istio's own treatment of HTTP-only
+ * fields on TCP, applied to every fact a CheckRequest can lack. `key` is the filter namespace for FilterMetadata.
+ */
+export function isKnown(model: RequestModel, attribute: Attribute, key: string): boolean {
+  if (model.http === null && isHttpOnly(attribute)) return false;
   switch (attribute) {
-    case Attribute.SourcePrincipal:
-      return model.source.principalBody;
-    case Attribute.SourceNamespace:
-      return model.source.namespace;
-    case Attribute.SourceServiceAccount:
-      return model.source.serviceAccount;
-    case Attribute.SourceTrustDomain:
-      return model.source.trustDomain;
-    case Attribute.SourceIp:
-      return model.source.ip;
-    case Attribute.SourceCertificateFingerprint:
-      return model.source.certificateFingerprint;
-    case Attribute.SourceCertificateSubject:
-      return model.source.certificateSubject;
-    case Attribute.DestinationIp:
-      return model.destination.ip;
-    case Attribute.DestinationPort:
-      return model.destination.port === 0 ? "" : String(model.destination.port);
-    case Attribute.Host:
-      return model.http?.host ?? "";
-    case Attribute.Method:
-      return model.http?.method ?? "";
-    case Attribute.Path:
-      return model.http?.path ?? "";
-    case Attribute.Header:
-      return model.header(header);
     case Attribute.Sni:
-      return model.sni;
-    case Attribute.SourceRiskLevel:
-      return model.sourceRiskAssessment().level;
-    case Attribute.SourceAlert:
-      return model.sourceRiskAssessment().highestAlert;
-    case Attribute.DestinationRiskLevel:
-      return model.destinationRiskAssessment().level;
-    case Attribute.DestinationAlert:
-      return model.destinationRiskAssessment().highestAlert;
-    case Attribute.FalcoFeed:
-      return model.feed();
+      return model.sni !== null;
+    case Attribute.RequestPrincipal:
+    case Attribute.RequestClaim:
+      return model.jwt !== null;
+    case Attribute.SourceCertificateFingerprint:
+    case Attribute.SourceCertificateSubject:
+      return model.source.certificateKnown;
+    case Attribute.FilterMetadata:
+      return model.filterMetadata(key) !== undefined;
+    default:
+      return true;
+  }
+}
+
+/** Why an attribute is unknown, for explanations. */
+export function unknownReason(model: RequestModel, attribute: Attribute): string {
+  if (model.http === null && isHttpOnly(attribute)) return "HTTP-only field on a TCP request";
+  switch (attribute) {
+    case Attribute.Sni:
+      return "the CheckRequest carries no TLS session (Envoy include_tls_session)";
+    case Attribute.RequestPrincipal:
+    case Attribute.RequestClaim:
+      return "no JWT metadata is forwarded (jwt.enabled is off and the request has no envoy.filters.http.jwt_authn metadata)";
+    case Attribute.SourceCertificateFingerprint:
+    case Attribute.SourceCertificateSubject:
+      return "nothing reported the caller's certificate (no source.certificate, no trusted filter headers)";
+    case Attribute.FilterMetadata:
+      return "Envoy did not forward that filter's metadata";
+    default:
+      return "unknown";
   }
 }

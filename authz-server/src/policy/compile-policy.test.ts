@@ -52,7 +52,7 @@ spec:
         notPaths: ["/api/v1/payment/admin"]
     when:
     - key: request.headers[X-Request-Id]
-      notValues: [""]
+      values: ["*"]
     - key: source.certificate_fingerprint
       values: ["sha256:${"ab".repeat(32)}"]
     - key: source.certificate_subject
@@ -78,7 +78,7 @@ spec:
     expect(p).toMatchObject({ id: "services/full", action: "DENY", dryRun: true, selector: [["app", "payment"]] });
     expect(p.rules[0]).toMatchObject({ index: 0, needsIdentity: true, readsRisk: true, line: 13 });
     expect(p.rules[0]!.when.map((c) => c.field)).toContain("when[0] request.headers[X-Request-Id]");
-    expect(p.rules[0]!.when[0]!.header).toBe("x-request-id");
+    expect(p.rules[0]!.when[0]!.key).toBe("x-request-id");
   });
 
   it("defaults to ALLOW, treats a missing spec as allow-nothing and an empty rule as match-all", () => {
@@ -111,14 +111,9 @@ describe("compilePolicy: every mistake is an error with its location", () => {
       'test.yaml:9: policy services/p, rule 0, field spec.rules[0].when[0].key: unknown condition key "source.principals"',
     ],
     [
-      "JWT condition",
-      `${header()}spec:\n  rules:\n  - when:\n    - key: request.auth.claims[iss]\n      values: [x]\n`,
-      "JWT conditions (request.auth.*) are not supported",
-    ],
-    [
-      "request principals",
-      `${header()}spec:\n  rules:\n  - from:\n    - source:\n        requestPrincipals: ["*"]\n`,
-      "JWT request principals are not supported",
+      "JWT claim key without a name",
+      `${header()}spec:\n  rules:\n  - when:\n    - key: request.auth.claims[]\n      values: [x]\n`,
+      "should have format request.auth.claims[<name>]",
     ],
     ["CUSTOM action", `${header()}spec:\n  action: CUSTOM\n  provider: {name: x}\n`, "action CUSTOM is Istio's hook"],
     [
@@ -129,7 +124,7 @@ describe("compilePolicy: every mistake is an error with its location", () => {
     [
       "targetRefs",
       `${header()}spec:\n  targetRefs: [{kind: Gateway, name: gw}]\n`,
-      "targetRefs (Gateway/Service targets) is not supported",
+      "targetRefs attaches a policy to a Gateway or Service",
     ],
     [
       "missing namespace",
@@ -162,19 +157,14 @@ describe("compilePolicy: every mistake is an error with its location", () => {
       "is not a certificate fingerprint of the form sha256:<64 lowercase hex>",
     ],
     [
-      "principal that can never match",
-      `${header()}spec:\n  rules:\n  - from:\n    - source:\n        principals: ["Cluster.Local/ns/a/sa/b"]\n`,
-      "can never match a SPIFFE ID",
-    ],
-    [
-      "wildcard in the middle",
-      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/api/*/x"]\n`,
+      "wildcard in the middle of a trustgate key",
+      `${header()}spec:\n  rules:\n  - when:\n    - key: source.certificate_subject\n      values: ["CN=*,O=x"]\n`,
       "'*' is only allowed at the start or the end",
     ],
     [
-      "bad path template",
-      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/files/{**}/x"]\n`,
-      "'{**}' must be the last segment",
+      "operator after {**}",
+      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        paths: ["/{**}/foo/{*}"]\n`,
+      "'{**}' must be the last operator",
     ],
     [
       "bad CIDR",
@@ -197,9 +187,9 @@ describe("compilePolicy: every mistake is an error with its location", () => {
       "needs values or notValues",
     ],
     [
-      "empty value list",
+      "operation whose only field is an empty list",
       `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: []\n`,
-      "the list is empty",
+      '"to.operation" must not be empty',
     ],
     [
       "wrong type",
@@ -215,7 +205,7 @@ describe("compilePolicy: every mistake is an error with its location", () => {
     [
       "bad dry-run annotation",
       `${header().replace("namespace: services", "namespace: services\n  annotations: {istio.io/dry-run: yes}")}`,
-      'must be "true" or "false"',
+      'must be a boolean such as "true" or "false"',
     ],
     ["YAML syntax error", `${header()}spec:\n  rules: [\n`, "YAML syntax error"],
     ["duplicate keys", `${header()}spec:\n  action: DENY\n  action: ALLOW\n`, "YAML syntax error"],
@@ -227,8 +217,229 @@ describe("compilePolicy: every mistake is an error with its location", () => {
 
   it("reports every error in a document, not just the first", () => {
     const errors = errorsOf(
-      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: []\n        pathz: [/x]\n  - when:\n    - key: nope\n      values: [x]\n`,
+      `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: [""]\n        pathz: [/x]\n  - when:\n    - key: nope\n      values: [x]\n`,
     );
     expect(errors).toHaveLength(3);
+  });
+});
+
+/** A rule body under `spec.rules`, indented for the header above. */
+function rule(body: string, action = "ALLOW"): string {
+  return `${header()}spec:\n  action: ${action}\n  rules:\n  - ${body}\n`;
+}
+
+describe("compilePolicy: what istiod accepts loads", () => {
+  it.each([
+    [
+      "path template with literals after {**}",
+      rule(`to: [{operation: {paths: ["/store/{**}/cart", "/{**}/path/template", "/foo/{**}/"]}}]`),
+    ],
+    ["{*} before {**}", rule(`to: [{operation: {paths: ["/foo/{*}/bar/{**}"]}}]`)],
+    [
+      "a service account without namespace",
+      rule(`from: [{source: {serviceAccounts: [sleep], notServiceAccounts: [bar/x]}}]`),
+    ],
+    [
+      "'*' in the middle of principals, namespaces, hosts, paths, methods",
+      rule(
+        `from: [{source: {principals: ["cluster.local/ns/*/sa/x"], namespaces: ["team-*-prod"]}}]\n    to: [{operation: {hosts: ["a.*.com"], paths: ["/api/*/users"], methods: ["G*T"]}}]`,
+      ),
+    ],
+    [
+      "a principal written with spiffe://",
+      rule(`from: [{source: {principals: ["spiffe://cluster.local/ns/a/sa/b"]}}]`),
+    ],
+    [
+      "a principal that is not SPIFFE-shaped",
+      rule(`from: [{source: {principals: ["Cluster.Local/ns/a/sa/b", "no-slashes"]}}]`),
+    ],
+    [
+      "JWT fields",
+      rule(
+        `from: [{source: {requestPrincipals: ["iss/sub", "*"], notRequestPrincipals: ["bad/*"]}}]\n    when:\n    - {key: request.auth.principal, values: ["a/b"]}\n    - {key: request.auth.audiences, values: [x]}\n    - {key: request.auth.presenter, values: [y]}\n    - {key: "request.auth.claims[groups]", values: [g]}\n    - {key: "request.auth.claims[nested][key1]", values: [v]}`,
+      ),
+    ],
+    [
+      "remote IPs",
+      rule(
+        `from: [{source: {remoteIpBlocks: ["1.2.3.4"], notRemoteIpBlocks: ["10.0.0.0/8"]}}]\n    when: [{key: remote.ip, values: ["fd00::/8"]}]`,
+      ),
+    ],
+    [
+      "source.trustDomain and trustDomains wildcards",
+      rule(
+        `from: [{source: {trustDomains: ["cluster.*", "*.example"]}}]\n    when: [{key: source.trustDomain, values: [cluster.local]}]`,
+      ),
+    ],
+    [
+      "pseudo-header keys",
+      rule(
+        `when: [{key: "request.headers[:method]", values: [GET]}, {key: "request.headers[:authority]", values: ["*"]}]`,
+      ),
+    ],
+    [
+      "experimental filter metadata",
+      rule(`when: [{key: "experimental.envoy.filters.network.mysql_proxy[db.table]", values: ["[update]"]}]`),
+    ],
+    ["port 0 and leading zeros", rule(`to: [{operation: {ports: ["0", "080"]}}]`)],
+    ["lower-case and unusual methods", rule(`to: [{operation: {methods: [get, "GET POST"]}}]`)],
+    ["an empty when list", rule(`when: []`)],
+    [
+      "an empty list for a field, next to a field with values",
+      rule(`from: [{source: {principals: [], namespaces: [foo]}}]`),
+    ],
+    [
+      "ParseBool dry-run values",
+      `${header().replace("namespace: services", 'namespace: services\n  annotations: {istio.io/dry-run: "True"}')}spec:\n  action: DENY\n  rules: [{}]\n`,
+    ],
+    [
+      "dry-run 0",
+      `${header().replace("namespace: services", 'namespace: services\n  annotations: {istio.io/dry-run: "0"}')}spec: {}\n`,
+    ],
+    ["an ALLOW or AUDIT policy without rules", `${header()}spec:\n  action: AUDIT\n`],
+  ])("%s", (_name, yaml) => {
+    expect(errorsOf(yaml)).toEqual([]);
+  });
+});
+
+describe("compilePolicy: what istiod refuses is refused, with the reason", () => {
+  it.each([
+    ["DENY without rules", `${header()}spec:\n  action: DENY\n`, "a DENY policy without rules"],
+    ["DENY with an empty rules list", `${header()}spec:\n  action: DENY\n  rules: []\n`, "a DENY policy without rules"],
+    [
+      "dry-run on AUDIT",
+      `${header().replace("namespace: services", 'namespace: services\n  annotations: {istio.io/dry-run: "true"}')}spec:\n  action: AUDIT\n  rules: [{}]\n`,
+      "only supported on ALLOW and DENY",
+    ],
+    ["an empty source", rule("from: [{source: {}}]"), '"from.source" must not be empty'],
+    ["a missing source", rule("from: [{}]"), '"from.source" must not be empty'],
+    ["an empty operation", rule("to: [{operation: {}}]"), '"to.operation" must not be empty'],
+    ["an empty to list", rule("to: []"), '"to" must be a non-empty list'],
+    ["a null rule", `${header()}spec:\n  rules:\n  - null\n`, "a rule must not be null"],
+    ["empty path", rule(`to: [{operation: {paths: [""]}}]`), "empty values are not allowed"],
+    [
+      "empty notValues (once recommended for non-empty headers)",
+      rule(`when: [{key: "request.headers[x]", notValues: [""]}]`),
+      "empty values are not allowed",
+    ],
+    ["empty principal", rule(`from: [{source: {notPrincipals: [""]}}]`), "empty values are not allowed"],
+    [
+      "wildcard service account",
+      rule(`from: [{source: {serviceAccounts: ["foo/*"]}}]`),
+      "wildcards are not allowed in serviceAccounts",
+    ],
+    ["service account with two slashes", rule(`from: [{source: {serviceAccounts: ["a/b/c"]}}]`), "expected format"],
+    ["service account with an empty part", rule(`from: [{source: {serviceAccounts: ["/b"]}}]`), "expected format"],
+    [
+      "more than 16 service accounts",
+      rule(`from: [{source: {serviceAccounts: [${Array.from({ length: 17 }, (_, i) => `s${i}`).join(", ")}]}}]`),
+      "more than 16 values",
+    ],
+    [
+      "serviceAccounts with namespaces",
+      rule(`from: [{source: {serviceAccounts: [a], notNamespaces: [b]}}]`),
+      "cannot be combined with serviceAccounts",
+    ],
+    ["trust domain with a slash", rule(`from: [{source: {trustDomains: ["a/b"]}}]`), "cannot contain '/'"],
+    [
+      "trust domain with a middle wildcard",
+      rule(`from: [{source: {trustDomains: ["a*b"]}}]`),
+      "only allowed at the start or end",
+    ],
+    [
+      "trust domain with two wildcards",
+      rule(`when: [{key: source.trustDomain, values: ["*a*"]}]`),
+      "at most one wildcard",
+    ],
+    ["{*} after {**}", rule(`to: [{operation: {notPaths: ["/a/{**}/{*}"]}}]`), "'{**}' must be the last operator"],
+    ["{*} inside a segment", rule(`to: [{operation: {paths: ["/foo/{*}.txt"]}}]`), "'{' and '}' are only allowed"],
+    ["a named variable", rule(`to: [{operation: {paths: ["/foo/{name}"]}}]`), "'{' and '}' are only allowed"],
+    ["a bare * in a template", rule(`to: [{operation: {paths: ["/*/baz/{*}"]}}]`), "not a valid literal"],
+    ["port out of range", rule(`to: [{operation: {ports: ["65536"]}}]`), "not a port number"],
+    ["port with a sign", rule(`to: [{operation: {notPorts: ["+80"]}}]`), "not a port number"],
+    ["bad IP", rule(`from: [{source: {remoteIpBlocks: ["1.2.3"]}}]`), "is not an IP address"],
+    [
+      "bad CIDR in a condition",
+      rule(`when: [{key: destination.ip, values: ["10.0.0.0/33"]}]`),
+      "invalid prefix length",
+    ],
+    [
+      "CIDR prefix with a leading zero",
+      rule(`when: [{key: source.ip, values: ["10.0.0.0/08"]}]`),
+      "invalid prefix length",
+    ],
+    ["bad port in a condition", rule(`when: [{key: destination.port, values: ["x"]}]`), "not a port number"],
+    [
+      "destination.labels",
+      rule(`when: [{key: "destination.labels[app]", values: [x]}]`),
+      "replaced by the workload selector",
+    ],
+    [
+      "destination.namespace",
+      rule(`when: [{key: destination.namespace, values: [x]}]`),
+      "replaced by the policy's metadata.namespace",
+    ],
+    ["destination.user", rule(`when: [{key: destination.user, values: [x]}]`), "only supported in v1alpha1"],
+    [
+      "a header key without a name",
+      rule(`when: [{key: "request.headers[]", values: [x]}]`),
+      "should have format request.headers[<name>]",
+    ],
+    [
+      "an unknown key",
+      rule(`when: [{key: "request.header[x]", values: [a]}]`),
+      'unknown condition key "request.header[x]"',
+    ],
+    ["an empty key", rule(`when: [{key: "", values: [a]}]`), "a condition needs a non-empty key"],
+    ["a condition without values", rule(`when: [{key: source.ip, values: []}]`), "needs values or notValues"],
+    [
+      "provider without CUSTOM",
+      `${header()}spec:\n  action: DENY\n  provider: {name: x}\n  rules: [{}]\n`,
+      "provider is only meaningful with action CUSTOM",
+    ],
+    [
+      "a selector with a wildcard",
+      `${header()}spec:\n  selector: {matchLabels: {app: "pay*"}}\n`,
+      "wildcards are not supported in a selector",
+    ],
+    [
+      "selector and targetRefs",
+      `${header()}spec:\n  selector: {matchLabels: {app: x}}\n  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: gw}]\n`,
+      "targetRefs attaches a policy",
+    ],
+    [
+      "targetRef",
+      `${header()}spec:\n  targetRef: {kind: Service, group: "", name: x}\n`,
+      "targetRef attaches a policy",
+    ],
+  ])("%s", (_name, yaml, expected) => {
+    const errors = errorsOf(yaml);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.join("\n")).toContain(expected);
+  });
+});
+
+describe("compilePolicy: keys named like JavaScript built-ins are ordinary keys", () => {
+  // Before, `{key: constructor}` loaded (it found Object.prototype.constructor) and `{key: toString, values: ["x*"]}`
+  // turned every Check in the namespace into an internal error.
+  it.each(["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"])(
+    "when key %s is an unknown key",
+    (key) => {
+      const errors = errorsOf(rule(`when: [{key: ${key}, values: ["x*"]}]`, "DENY"));
+      expect(errors.join("\n")).toContain(`unknown condition key "${key}"`);
+    },
+  );
+
+  it.each(["constructor", "toString", "__proto__"])("source field %s is an unknown field", (field) => {
+    const errors = errorsOf(rule(`from: [{source: {${field}: [x]}}]`, "DENY"));
+    expect(errors.join("\n")).toContain(`unknown field "${field}"`);
+  });
+
+  it.each(["constructor", "toString", "__proto__"])("header, claim and label %s compile as ordinary names", (name) => {
+    const { errors, policies } = compileYaml(
+      `${header()}spec:\n  selector: {matchLabels: {${name}: x}}\n  action: DENY\n  rules:\n  - when:\n    - {key: "request.headers[${name === "__proto__" ? "x-proto" : name}]", values: ["x*"]}\n    - {key: "request.auth.claims[${name}]", values: ["x*"]}\n`,
+    );
+    expect(errors).toEqual([]);
+    expect(policies[0]!.selector).toEqual([[name, "x"]]);
   });
 });

@@ -4,22 +4,36 @@
  */
 
 import type { Decision } from "../model/decision.js";
+import type { RequestModel } from "../model/request-model.js";
 import type { Attribute } from "./attributes.js";
-import type { Matcher } from "./matchers/string-matcher.js";
+import type { Matcher } from "./matchers/matcher.js";
 
 export type Action = "ALLOW" | "DENY" | "AUDIT";
 
+/**
+ * One field of a rule. `exact` is Istio's (Envoy's) meaning of the field. Two variants exist where Istio has a
+ * documented trap, and each is used only where it can add denials, never allows:
+ *  - `wide` ⊇ exact, used for positive checks in DENY rules (a DENY on `example.com` also denies
+ *    `example.com:8080`);
+ *  - `narrow` ⊆ exact, used for positive checks in ALLOW rules (`values: ["*"]` on a header also requires it to be
+ *    non-empty, as Istio's documentation promises).
+ * Negated checks always use `exact`.
+ */
 export interface FieldCheck {
   /** Where the check came from, for explanations: `from[0].source.principals`, `when[1] custom.falco_alert`. */
   readonly field: string;
   readonly attribute: Attribute;
-  /** Lower-cased header name for Attribute.Header, "" otherwise. */
-  readonly header: string;
-  readonly matcher: Matcher;
+  /** Lower-cased header name, filter namespace (experimental keys), claim path; "" otherwise. */
+  readonly key: string;
+  readonly exact: Matcher;
+  readonly wide: Matcher | null;
+  readonly narrow: Matcher | null;
   /** `not*` fields and `notValues`: the check passes when the matcher does not match. */
   readonly negate: boolean;
-  /** The values as written, for explanations. */
+  /** The values as written, for explanations and lint. */
   readonly written: readonly string[];
+  /** The request's value as explanations show it. */
+  readonly show: (model: RequestModel) => string;
 }
 
 /** One entry of `from` or `to`: all its checks must pass. */
@@ -50,7 +64,7 @@ export interface CompiledPolicy {
   /** null = every workload of the namespace (or of the mesh for the root namespace). */
   readonly selector: ReadonlyArray<readonly [string, string]> | null;
   readonly rules: readonly CompiledRule[];
-  /** `istio.io/dry-run: "true"`: evaluated and reported, never enforced. */
+  /** `istio.io/dry-run` true: evaluated and reported, never enforced. */
   readonly dryRun: boolean;
   readonly file: string;
   readonly line: number;

@@ -35,14 +35,14 @@ action: ALLOW
 rules:
 - from:
   - source:
-      principals: ["cluster.local/ns/services/sa/order", "spiffe://cluster.local/ns/services/sa/billing"]
+      principals: ["cluster.local/ns/services/sa/order", "cluster.local/ns/services/sa/billing"]
   to:
   - operation:
       methods: [GET, POST]
       paths: ["/api/v1/payment/*"]
   when:
   - key: request.headers[x-request-id]
-    notValues: [""]`,
+    values: ["*"]`,
 );
 
 describe("evaluate: Istio action semantics", () => {
@@ -66,7 +66,7 @@ describe("evaluate: Istio action semantics", () => {
     });
   });
 
-  it("accepts principals written with or without spiffe://", () => {
+  it("matches principals written without spiffe://", () => {
     const r = { method: "GET", path: "/api/v1/payment/1", headers: { "x-request-id": "1" } };
     expect(decide(paymentAllow, { ...r, principal: BILLING }).allowed).toBe(true);
     expect(decide(paymentAllow, { ...r, principal: ORDER }).allowed).toBe(true);
@@ -86,7 +86,7 @@ describe("evaluate: Istio action semantics", () => {
     );
   });
 
-  it('treats an absent header as empty, so notValues [""] requires the header', () => {
+  it('requires a present, non-empty header for values ["*"] in an ALLOW rule', () => {
     const d = decide(paymentAllow, { principal: ORDER, method: "GET", path: "/api/v1/payment/42" });
     expect(d.allowed).toBe(false);
     expect(d.reason).toContain("when[0] request.headers[x-request-id] (no value)");
@@ -238,10 +238,26 @@ describe("evaluate: Operation fields", () => {
 
   it.each([
     ['hosts: ["Payment.Example.com"]', { host: "payment.example.com" }, true],
-    ['hosts: ["payment.example.com"]', { host: "PAYMENT.example.com:8443" }, true],
+    ['hosts: ["payment.example.com"]', { host: "PAYMENT.example.com" }, true],
+    ['hosts: ["payment.example.com"]', { host: "payment.example.com:8443" }, false],
+    ['hosts: ["payment.example.com"]', { host: "payment.example.com." }, false],
+    ['hosts: ["payment.example.com", "payment.example.com:*"]', { host: "payment.example.com:8443" }, true],
+    ['hosts: ["*.example.com"]', { host: "api.example.com:8443" }, false],
+    ['hosts: ["*"]', { host: "anything" }, true],
     ['hosts: ["*.example.com"]', { host: "api.example.com" }, true],
     ['hosts: ["payment.example.com:8443"]', { host: "payment.example.com" }, false],
-    ['notHosts: ["payment.example.com"]', { host: "payment.example.com:80" }, false],
+    ['notHosts: ["payment.example.com"]', { host: "payment.example.com:80" }, true],
+    ['notHosts: ["payment.example.com"]', { host: "Payment.Example.COM" }, false],
+    ['paths: ["/api/v1/payment"]', { path: "//api/v1/payment" }, false],
+    ['paths: ["/api/v1/payment"]', { path: "/api/v1/payment;x=1" }, false],
+    ['paths: ["/api/v1/payment"]', { path: "/API/v1/payment" }, false],
+    ['paths: ["/api/*/users"]', { path: "/api/v1/users" }, false],
+    ['paths: ["/api/*/users"]', { path: "/api/*/users" }, true],
+    ['paths: ["/files/{**}"]', { path: "/files/" }, true],
+    ['paths: ["/store/{**}/cart"]', { path: "/store//cart" }, true],
+    ['paths: ["/store/{**}/cart"]', { path: "/store/cart" }, false],
+    ['paths: ["/api/{*}"]', { path: "/api/a=b" }, false],
+    ['methods: ["*"]', { method: "BREW" }, true],
     ['ports: ["8080"]', { destinationPort: 8080 }, true],
     ["ports: [9090]", { destinationPort: 8080 }, false],
     ['notPorts: ["22"]', { destinationPort: 8080 }, true],

@@ -12,7 +12,7 @@
 import { DEFAULT_DENY_POLICY, type Decision, decision, NO_ALLOW_POLICY } from "../model/decision.js";
 import type { RequestModel } from "../model/request-model.js";
 import { redactHeaderValue } from "../model/sensitive-headers.js";
-import { Attribute, isHttpOnly, readAttribute } from "./attributes.js";
+import { Attribute, isKnown, unknownReason } from "./attributes.js";
 import type { Action, CompiledPolicy, CompiledRule, FieldCheck } from "./compiled.js";
 import type { PolicySet } from "./policy-set.js";
 import type { FieldTrace, PolicyTrace, RuleTrace, Trace } from "./trace.js";
@@ -35,23 +35,36 @@ export interface EvaluateOptions {
   readonly trace?: Trace;
 }
 
+/**
+ * The monotone rule. Istio's exact meaning everywhere, except that positive checks may use a trap-closing variant
+ * where it can only add denials: `wide` (⊇ exact) in DENY rules, `narrow` (⊆ exact) in ALLOW rules. Negated checks
+ * always use exact. A fact the request cannot tell fails in ALLOW rules and matches in DENY and AUDIT rules, whatever
+ * the polarity (Istio's own treatment of HTTP-only fields on TCP). So trustgate never allows what Istio denies.
+ */
 function checkPasses(check: FieldCheck, model: RequestModel, action: Action): boolean {
-  // Istio: on a TCP request, HTTP-only fields never match in ALLOW rules and count as matched in DENY rules.
-  if (model.http === null && isHttpOnly(check.attribute)) return action === "DENY";
-  const hit = check.matcher.matches(readAttribute(model, check.attribute, check.header));
-  return hit !== check.negate;
+  if (!isKnown(model, check.attribute, check.key)) return action !== "ALLOW";
+  if (check.negate) return !check.exact.matches(model);
+  if (action === "ALLOW") return (check.narrow ?? check.exact).matches(model);
+  if (action === "DENY" && check.wide !== null) return check.exact.matches(model) || check.wide.matches(model);
+  return check.exact.matches(model);
 }
 
 function traceField(check: FieldCheck, model: RequestModel, action: Action, passed: boolean): FieldTrace {
-  const tcp = model.http === null && isHttpOnly(check.attribute);
-  const raw = tcp ? "" : readAttribute(model, check.attribute, check.header);
+  const known = isKnown(model, check.attribute, check.key);
+  const raw = known ? check.show(model) : "";
+  let note = "";
+  if (!known) {
+    note = `${unknownReason(model, check.attribute)}: counts as ${action === "ALLOW" ? "not matched" : "matched"}`;
+  } else if (!check.negate && action === "DENY" && check.wide !== null && !check.exact.matches(model) && passed) {
+    note = "matched only by trustgate's wider DENY reading (an Istio trap: see Writing policies)";
+  }
   return {
     field: check.field,
     written: check.written,
     negate: check.negate,
-    value: check.attribute === Attribute.Header ? redactHeaderValue(check.header, raw) : raw,
+    value: check.attribute === Attribute.Header ? redactHeaderValue(check.key, raw) : raw,
     passed,
-    note: tcp ? `HTTP-only field on a TCP request: counts as ${action === "DENY" ? "matched" : "not matched"}` : "",
+    note,
   };
 }
 

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { relative } from "node:path";
 import { DEFAULT_YAML_LIMITS, sizeProblem, type YamlLimits } from "../util/safe-yaml.js";
-import { compilePolicy, type PolicyDocument } from "./compile-policy.js";
+import { type CompileOptions, compilePolicy, type PolicyDocument } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
 import { PolicySet } from "./policy-set.js";
@@ -20,6 +20,8 @@ export interface LoadOptions {
   readonly displayBase?: string;
   /** Limits on each policy file (default: DEFAULT_YAML_LIMITS). */
   readonly limits?: YamlLimits;
+  /** Mesh facts policy values depend on (trust domain and aliases). */
+  readonly compile?: CompileOptions;
 }
 
 export interface PolicySource {
@@ -97,12 +99,12 @@ export interface CompileResult {
 }
 
 /** Compiles documents and refuses duplicate policy ids. */
-export function compileDocuments(documents: readonly PolicyDocument[]): CompileResult {
+export function compileDocuments(documents: readonly PolicyDocument[], options: CompileOptions = {}): CompileResult {
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
   const seen = new Map<string, string>();
   for (const doc of documents) {
-    const result = compilePolicy(doc);
+    const result = compilePolicy(doc, options);
     errors.push(...result.errors);
     if (result.policy) {
       const duplicate = duplicateError(result.policy, seen);
@@ -133,7 +135,7 @@ export function duplicateError(policy: CompiledPolicy, seen: Map<string, string>
 export async function loadPolicySet(paths: readonly string[], options: LoadOptions): Promise<LoadResult> {
   const read = await readPolicySources(paths, options);
   const parsed = parsePolicySources(read.sources, options.limits ?? DEFAULT_YAML_LIMITS);
-  const compiled = compileDocuments(parsed.documents);
+  const compiled = compileDocuments(parsed.documents, options.compile);
   const errors = [...read.errors, ...parsed.errors, ...compiled.errors];
   if (errors.length > 0) return { ok: false, errors };
   return {

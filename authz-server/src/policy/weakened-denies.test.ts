@@ -22,21 +22,21 @@ const denyAdmin = { action: "DENY", rules: [{ to: [{ operation: { paths: ["/admi
 const set = (...policies: ReturnType<typeof policy>[]) => new PolicySet(policies, "istio-system", "digest");
 
 describe("weakenedDenies", () => {
-  it("reports DENY policies that disappear, lose all their rules, or turn into dry-run", () => {
+  it("reports DENY policies that disappear, turn into another action, or turn into dry-run", () => {
     const before = set(
       policy("gone", denyAdmin),
-      policy("emptied", denyAdmin),
+      policy("audited", denyAdmin),
       policy("shadowed", denyAdmin),
       policy("kept", denyAdmin),
       policy("allow", { rules: [{}] }),
     );
     const after = set(
-      policy("emptied", { action: "DENY" }),
+      policy("audited", { ...denyAdmin, action: "AUDIT" }),
       policy("shadowed", denyAdmin, { "istio.io/dry-run": "true" }),
       policy("kept", denyAdmin),
     );
     expect(weakenedDenies(before, after)).toEqual([
-      { policy: "ns/emptied", change: "emptied" },
+      { policy: "ns/audited", change: "removed" },
       { policy: "ns/gone", change: "removed" },
       { policy: "ns/shadowed", change: "dry-run" },
     ]);
@@ -46,7 +46,7 @@ describe("weakenedDenies", () => {
     expect(weakenedDenies(null, set(policy("a", denyAdmin)))).toEqual([]);
     const more = { action: "DENY", rules: [...denyAdmin.rules, { to: [{ operation: { paths: ["/x"] } }] }] };
     expect(weakenedDenies(set(policy("a", denyAdmin)), set(policy("a", more)))).toEqual([]);
-    // A DENY that already denied nothing cannot be weakened further.
-    expect(weakenedDenies(set(policy("a", { action: "DENY" })), set())).toEqual([]);
+    // A DENY that was already in dry-run is not weakened by going away.
+    expect(weakenedDenies(set(policy("a", denyAdmin, { "istio.io/dry-run": "true" })), set())).toEqual([]);
   });
 });

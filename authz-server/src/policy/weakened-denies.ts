@@ -1,11 +1,11 @@
 /**
- * What a new policy set takes away from the DENY policies of the one it replaces: a DENY that is gone, one left with
- * no rules (it denies nothing), or one switched to dry-run (it is no longer enforced). A half-written or truncated
- * file, or a bad deploy, looks exactly like this, so the loader reports it loudly.
+ * What a new policy set takes away from the DENY policies of the one it replaces: a DENY that is gone (a truncated or
+ * half-written file, a file deleted by mistake), one that became another action, or one switched to dry-run (no
+ * longer enforced). The loader reports these loudly. (A DENY without rules, which would deny nothing, never loads.)
  */
 import type { PolicySet } from "./policy-set.js";
 
-export type DenyChange = "removed" | "emptied" | "dry-run";
+export type DenyChange = "removed" | "dry-run";
 
 export interface WeakenedDeny {
   readonly policy: string;
@@ -19,9 +19,9 @@ export function weakenedDenies(before: PolicySet | null, after: PolicySet): Weak
   for (const old of before.policies) {
     if (old.action !== "DENY" || old.dryRun || old.rules.length === 0) continue;
     const now = next.get(old.id);
-    if (now === undefined || now.action !== "DENY") out.push({ policy: old.id, change: "removed" });
-    else if (now.rules.length === 0) out.push({ policy: old.id, change: "emptied" });
-    else if (now.dryRun) out.push({ policy: old.id, change: "dry-run" });
+    if (now === undefined || now.action !== "DENY" || now.rules.length === 0) {
+      out.push({ policy: old.id, change: "removed" });
+    } else if (now.dryRun) out.push({ policy: old.id, change: "dry-run" });
   }
   return out;
 }

@@ -6,6 +6,7 @@
  */
 import { LIFT_RANK, PRIORITY_RANK } from "../model/falco-priority.js";
 import { type FalcoPriority, NO_ALERT, NO_RISK, type RiskAssessment, type RiskLevel } from "../model/risk-view.js";
+import { boundedScore } from "./event-bounds.js";
 import { explainAlert, type RiskAlert } from "./risk-alert.js";
 import type { RiskSettings } from "./risk-settings.js";
 import { NEGLIGIBLE_SCORE } from "./risk-settings.js";
@@ -170,7 +171,7 @@ export class IdentityRisk {
       let residual = this.residualAt(now);
       const folded = new Set(fold);
       for (const e of fold) residual += decayed(e.weight, now - e.eventMs, settings.halfLifeMs);
-      this.residualScore = residual;
+      this.residualScore = boundedScore(residual);
       this.residualAtMs = now;
       const kept = this.entries.filter((e) => !folded.has(e));
       this.entries.length = 0;

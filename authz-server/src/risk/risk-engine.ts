@@ -14,6 +14,7 @@ import {
   type RiskLevel,
   type RiskView,
 } from "../model/risk-view.js";
+import { MAX_WEIGHT } from "./event-bounds.js";
 import { IdentityRisk } from "./identity-risk.js";
 import type { RiskAlert } from "./risk-alert.js";
 import type { RiskSettings } from "./risk-settings.js";
@@ -67,10 +68,12 @@ export class RiskEngine implements RiskView {
     if (this.lastHeardMs === null || atMs > this.lastHeardMs) this.lastHeardMs = atMs;
   }
 
-  record(alert: RiskAlert): RecordResult {
-    if (this.seen.has(alert.id)) return "duplicate";
-    this.remember(alert.id, alert.receivedMs + this.settings.forgetAfterMs);
-    if (!(alert.weight > 0)) return "ignored";
+  record(incoming: RiskAlert): RecordResult {
+    if (this.seen.has(incoming.id)) return "duplicate";
+    this.remember(incoming.id, incoming.receivedMs + this.settings.forgetAfterMs);
+    if (!(incoming.weight > 0)) return "ignored";
+    // Weights are bounded wherever they come from, so no score can overflow to Infinity (and a snapshot to null).
+    const alert = incoming.weight > MAX_WEIGHT ? { ...incoming, weight: MAX_WEIGHT } : incoming;
     if (this.now() - alert.eventMs > this.settings.forgetAfterMs) return "expired";
     this.changes += 1;
     let identity = this.identities.get(alert.spiffeId);

@@ -7,6 +7,9 @@ import { RISK_LEVELS, type RiskLevel } from "../model/risk-view.js";
 
 export type SharedDirection = "published" | "applied" | "dropped" | "invalid";
 
+/** Why an event read from Redis was dropped. */
+export type SharedRefusal = "malformed" | "unsigned" | "bad_signature" | "out_of_bounds";
+
 export interface RiskMetricSources {
   levelCounts(): Record<RiskLevel, number>;
   /** Milliseconds since the feed was last heard, or since start-up when it never was. */
@@ -18,6 +21,7 @@ export interface RiskMetricSources {
 
 export class RiskMetrics {
   private readonly sharedEvents: Counter<"direction">;
+  private readonly refusedEvents: Counter<"reason">;
   readonly clears: Counter;
   readonly levelChanges: Counter<"to">;
 
@@ -27,6 +31,12 @@ export class RiskMetrics {
       name: "trustgate_risk_shared_events_total",
       help: "Risk events exchanged with other replicas through Redis (published, applied, dropped, invalid)",
       labelNames: ["direction"],
+      registers,
+    });
+    this.refusedEvents = new Counter({
+      name: "trustgate_risk_shared_events_refused_total",
+      help: "Events read from Redis and dropped, by reason (malformed, unsigned, bad_signature, out_of_bounds)",
+      labelNames: ["reason"],
       registers,
     });
     this.clears = new Counter({
@@ -81,5 +91,9 @@ export class RiskMetrics {
 
   shared(direction: SharedDirection, count = 1): void {
     this.sharedEvents.labels(direction).inc(count);
+  }
+
+  refused(reason: SharedRefusal): void {
+    this.refusedEvents.labels(reason).inc();
   }
 }

@@ -1,10 +1,13 @@
 /**
  * What replicas tell each other through Redis: an accepted alert (with the weight it was accepted with), an
- * operator clear, or that the Falco feed was heard. Encoded as compact JSON; decoding validates every field, because
- * a replica must not trust whatever is in a shared Redis to be well-formed.
+ * operator clear, that the Falco feed was heard, or an operator revocation record. Encoded as compact JSON; decoding
+ * validates every field, and `outOfBounds` holds what decodes to the same limits as ingest, because a replica must
+ * not trust whatever is in a shared Redis to be well-formed, let alone sane.
  */
+import { parseRevocationRecord, type RevocationRecord } from "../identity/revocation-record.js";
 import { parseSpiffeId } from "../identity/spiffe-id.js";
 import { FALCO_PRIORITIES, type FalcoPriority } from "../model/risk-view.js";
+import { alertOutOfBounds, timeOutOfBounds } from "./event-bounds.js";
 import type { RiskAlert } from "./risk-alert.js";
 
 export type SharedEvent =
@@ -16,7 +19,8 @@ export type SharedEvent =
       readonly spiffeId: string;
       readonly beforeMs: number;
     }
-  | { readonly kind: "heard"; readonly origin: string; readonly atMs: number };
+  | { readonly kind: "heard"; readonly origin: string; readonly atMs: number }
+  | { readonly kind: "revocation"; readonly origin: string; readonly record: RevocationRecord };
 
 const PRIORITIES = new Set<string>(FALCO_PRIORITIES);
 
@@ -42,6 +46,8 @@ export function encodeEvent(event: SharedEvent): string {
       return JSON.stringify({ k: "clear", o: event.origin, id: event.id, sid: event.spiffeId, b: event.beforeMs });
     case "heard":
       return JSON.stringify({ k: "heard", o: event.origin, at: event.atMs });
+    case "revocation":
+      return JSON.stringify({ k: "rev", o: event.origin, rec: event.record });
   }
 }
 
@@ -90,7 +96,25 @@ export function decodeEvent(text: string): SharedEvent | null {
     case "heard":
       if (!num(v.at)) return null;
       return { kind: "heard", origin: v.o, atMs: v.at };
+    case "rev": {
+      const parsed = parseRevocationRecord(v.rec);
+      return parsed.ok ? { kind: "revocation", origin: v.o, record: parsed.record } : null;
+    }
     default:
       return null;
+  }
+}
+
+/** Why a well-formed event is not believable at `nowMs` (ingest's limits), or null when it is. */
+export function outOfBounds(event: SharedEvent, nowMs: number): string | null {
+  switch (event.kind) {
+    case "alert":
+      return alertOutOfBounds(event.alert, nowMs);
+    case "clear":
+      return timeOutOfBounds(event.beforeMs, nowMs);
+    case "heard":
+      return timeOutOfBounds(event.atMs, nowMs);
+    case "revocation":
+      return timeOutOfBounds(event.record.atMs, nowMs);
   }
 }

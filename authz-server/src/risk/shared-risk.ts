@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../observability/logger.js";
 import { exportEngineState, importEngineState } from "./engine-state.js";
+import { MAX_WEIGHT } from "./event-bounds.js";
 import type { RedisRiskSharing } from "./redis-sharing.js";
 import { explainAlert, type RiskAlert } from "./risk-alert.js";
 import type { RecordResult, RiskEngine } from "./risk-engine.js";
@@ -79,7 +80,9 @@ export class SharedRisk {
     }
   }
 
-  accept(alert: RiskAlert): RecordResult {
+  accept(incoming: RiskAlert): RecordResult {
+    // Shared with the weight every replica can accept (others refuse a weight beyond the bound).
+    const alert = incoming.weight > MAX_WEIGHT ? { ...incoming, weight: MAX_WEIGHT } : incoming;
     const result = this.apply(alert);
     if (this.deps.sharing && (result === "added" || result === "coalesced")) {
       this.deps.sharing.publish({ kind: "alert", origin: this.deps.replicaId, alert });

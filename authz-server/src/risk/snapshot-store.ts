@@ -3,11 +3,12 @@
  * the same directory, fsync, rename). A file that cannot be read as a snapshot is moved aside and reported, and the
  * server starts with empty risk state rather than not at all.
  */
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { readFile, rename } from "node:fs/promises";
 import { z } from "zod";
 import { FALCO_PRIORITIES } from "../model/risk-view.js";
 import type { Logger } from "../observability/logger.js";
 import { formatIssue } from "../util/format-issues.js";
+import { AtomicFile } from "./atomic-file.js";
 import type { EngineState } from "./engine-state.js";
 
 const FORMAT = "trustgate-risk-snapshot/1";
@@ -52,13 +53,24 @@ const snapshotSchema = z
   .strict();
 
 export class SnapshotStore {
+  private readonly target: AtomicFile;
+
   constructor(
     readonly file: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.target = new AtomicFile(file);
+  }
 
   /** The saved state, or null when there is none (or it was unusable: then it is moved aside). */
   async load(): Promise<EngineState | null> {
+    const stale = await this.target.removeStaleTemporaries();
+    if (stale.length > 0) {
+      this.logger.warn(
+        { event: "risk snapshot temporaries removed", file: this.file, removed: stale },
+        "removed temporary snapshot files left by a process that died while saving",
+      );
+    }
     let text: string;
     try {
       text = await readFile(this.file, "utf8");
@@ -86,21 +98,8 @@ export class SnapshotStore {
     return null;
   }
 
-  async save(state: EngineState): Promise<void> {
-    const body = JSON.stringify({ format: FORMAT, savedAt: new Date().toISOString(), state });
-    const temp = `${this.file}.tmp-${process.pid}`;
-    const handle = await open(temp, "w", 0o600);
-    try {
-      await handle.writeFile(body);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temp, this.file);
-    } catch (err) {
-      await unlink(temp).catch(() => undefined);
-      throw err;
-    }
+  /** Writes the state (one write at a time: a save asked for during another waits for it). */
+  save(state: EngineState): Promise<void> {
+    return this.target.write(JSON.stringify({ format: FORMAT, savedAt: new Date().toISOString(), state }));
   }
 }

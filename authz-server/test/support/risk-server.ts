@@ -22,7 +22,7 @@ export const ID = {
   cache: "spiffe://cluster.local/ns/data/sa/cache",
 } as const;
 
-const INVENTORY = `workloads:
+export const INVENTORY = `workloads:
 ${Object.entries(ID)
   .map(([name, id]) => {
     const ns = id.split("/")[4];

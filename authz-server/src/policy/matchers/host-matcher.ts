@@ -1,27 +1,67 @@
 /**
- * Istio `hosts` matching: case-insensitive, and a host written without a port also matches the request's
- * `:authority` with a port (`api.example.com` matches `api.example.com:8080`).
+ * `hosts` / `notHosts`. Istio compares the whole `:authority`, port included, ASCII case-insensitively: `hosts:
+ * [example.com]` does not match `example.com:8080` nor `example.com.` (istiod never enables Envoy's port or
+ * trailing-dot stripping). That exact matcher is what ALLOW rules and every negated check use.
+ *
+ * For positive checks in DENY rules, `HostWideMatcher` also matches the same host with a trailing dot and with any
+ * port, on both sides: a DENY on `admin.internal` also denies `admin.internal.`, `admin.internal:443` and
+ * `Admin.Internal.:443`, which DNS and most servers treat as the same name.
  */
-import { type Matcher, type Pattern, StringMatcher } from "./string-matcher.js";
+import type { RequestModel } from "../../model/request-model.js";
+import { asciiLowerCase } from "../../util/ascii.js";
+import { type Pattern, PatternSet } from "./istio-pattern.js";
+import type { Matcher } from "./matcher.js";
+import { StringMatcher } from "./string-matcher.js";
 
-function withoutPort(authority: string): string {
-  // IPv6 literals keep their brackets: "[::1]:8080" → "[::1]".
-  const close = authority.lastIndexOf("]");
-  const colon = authority.lastIndexOf(":");
-  return colon > close ? authority.slice(0, colon) : authority;
+const readHost = (model: RequestModel) => model.http?.host;
+
+export function hostMatcher(patterns: readonly Pattern[]): Matcher {
+  return new StringMatcher(readHost, patterns, { anyIncludesEmpty: true, transform: asciiLowerCase });
 }
 
-export class HostMatcher implements Matcher {
-  private readonly strings: StringMatcher;
+/** Splits `host[:port]` (IPv6 literals in brackets) into the host and the `:port` suffix ("" without a port). */
+function splitPort(authority: string): [string, string] {
+  const close = authority.lastIndexOf("]");
+  const colon = authority.lastIndexOf(":");
+  if (colon <= close) return [authority, ""];
+  const port = authority.slice(colon + 1);
+  return /^\d*$/.test(port) ? [authority.slice(0, colon), authority.slice(colon)] : [authority, ""];
+}
+
+function withoutTrailingDots(host: string): string {
+  let end = host.length;
+  while (end > 1 && host.charCodeAt(end - 1) === 0x2e) end--;
+  return end === host.length ? host : host.slice(0, end);
+}
+
+/** The authority with trailing dots removed from its host part (`a.b.:443` → `a.b:443`). */
+function canonicalAuthority(authority: string): string {
+  const [host, port] = splitPort(authority);
+  const bare = withoutTrailingDots(host);
+  return bare === host ? authority : bare + port;
+}
+
+export class HostWideMatcher implements Matcher {
+  private readonly set: PatternSet;
 
   constructor(patterns: readonly Pattern[]) {
-    this.strings = new StringMatcher(patterns, (s) => s.toLowerCase());
+    // Exact and suffix values lose their trailing dots like the request does; a prefix value is kept as written
+    // (`admin.*` must not become `admin*`).
+    const canonical = patterns.map(
+      (p): Pattern =>
+        p.kind === "exact" || p.kind === "suffix"
+          ? { kind: p.kind, value: canonicalAuthority(asciiLowerCase(p.value)) }
+          : p,
+    );
+    this.set = new PatternSet(canonical, { anyIncludesEmpty: true, transform: asciiLowerCase });
   }
 
-  /** `host` is already lower-cased by the request model. */
-  matches(host: string): boolean {
-    if (this.strings.matches(host)) return true;
-    const bare = withoutPort(host);
-    return bare !== host && this.strings.matches(bare);
+  matches(model: RequestModel): boolean {
+    const host = model.http?.host;
+    if (host === undefined) return false;
+    const canonical = canonicalAuthority(host);
+    if (this.set.test(canonical)) return true;
+    const [bare, port] = splitPort(canonical);
+    return port !== "" && this.set.test(withoutTrailingDots(bare));
   }
 }

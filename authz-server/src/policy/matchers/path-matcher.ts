@@ -1,58 +1,58 @@
 /**
- * Istio path matching: the string patterns of StringMatcher, plus URI templates where `{*}` matches exactly one path
- * segment and `{**}` matches one or more segments and must be the last operator. Templates compile to one anchored
- * regular expression at load time; no pattern is built per request.
+ * `paths` / `notPaths`: Istio patterns and path templates against the request path (query and fragment cut off,
+ * otherwise as Envoy forwarded it). `PathWideMatcher` is the DENY-only variant that also tries the path's other
+ * readings (policy/path-readings.ts), ignoring case.
  */
-import { type Matcher, type Pattern, StringMatcher } from "./string-matcher.js";
+import type { RequestModel } from "../../model/request-model.js";
+import { asciiLowerCase } from "../../util/ascii.js";
+import { pathReadings } from "../path-readings.js";
+import { type Pattern, PatternSet } from "./istio-pattern.js";
+import type { Matcher } from "./matcher.js";
 
-export type PathPattern = { kind: "string"; pattern: Pattern } | { kind: "template"; regex: RegExp };
+export type PathPattern = { kind: "string"; pattern: Pattern } | { kind: "template"; regex: RegExp; wide: RegExp };
 
-const SEGMENT_CHARS = "[^/]+";
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-export type TemplateResult = { ok: true; regex: RegExp } | { ok: false; error: string };
-
-/** Compiles a path containing `{*}`/`{**}`. */
-export function compilePathTemplate(raw: string): TemplateResult {
-  if (!raw.startsWith("/")) return { ok: false, error: "a path template must start with '/'" };
-  const segments = raw.slice(1).split("/");
-  let source = "^";
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
-    if (segment === "{*}") source += `/${SEGMENT_CHARS}`;
-    else if (segment === "{**}") {
-      if (i !== segments.length - 1) return { ok: false, error: "'{**}' must be the last segment of a path template" };
-      source += "/.+";
-    } else if (segment.includes("{") || segment.includes("}")) {
-      return { ok: false, error: "'{*}' and '{**}' must each be a whole path segment" };
-    } else if (segment.includes("*")) {
-      return { ok: false, error: "a path template cannot also use '*' wildcards" };
-    } else source += `/${escapeRegex(segment)}`;
-  }
-  return { ok: true, regex: new RegExp(`${source}$`) };
+function split(patterns: readonly PathPattern[]): { strings: Pattern[]; templates: PathPattern[] } {
+  return {
+    strings: patterns.flatMap((p) => (p.kind === "string" ? [p.pattern] : [])),
+    templates: patterns.filter((p) => p.kind === "template"),
+  };
 }
 
 export class PathMatcher implements Matcher {
-  private readonly strings: StringMatcher;
+  private readonly strings: PatternSet;
   private readonly templates: RegExp[];
 
   constructor(patterns: readonly PathPattern[]) {
-    const strings: Pattern[] = [];
-    const templates: RegExp[] = [];
-    for (const p of patterns) {
-      if (p.kind === "string") strings.push(p.pattern);
-      else templates.push(p.regex);
-    }
-    this.strings = new StringMatcher(strings);
-    this.templates = templates;
+    const { strings, templates } = split(patterns);
+    this.strings = new PatternSet(strings, { anyIncludesEmpty: false });
+    this.templates = templates.map((t) => (t.kind === "template" ? t.regex : /$^/));
   }
 
-  matches(path: string): boolean {
-    if (this.strings.matches(path)) return true;
+  matches(model: RequestModel): boolean {
+    const path = model.http?.path;
+    if (path === undefined) return false;
+    if (this.strings.test(path)) return true;
     for (const t of this.templates) if (t.test(path)) return true;
+    return false;
+  }
+}
+
+export class PathWideMatcher implements Matcher {
+  private readonly strings: PatternSet;
+  private readonly templates: RegExp[];
+
+  constructor(patterns: readonly PathPattern[]) {
+    const { strings, templates } = split(patterns);
+    this.strings = new PatternSet(strings, { anyIncludesEmpty: false, transform: asciiLowerCase });
+    this.templates = templates.map((t) => (t.kind === "template" ? t.wide : /$^/));
+  }
+
+  matches(model: RequestModel): boolean {
+    if (model.http === null) return false;
+    for (const reading of model.pathReadings(pathReadings)) {
+      if (this.strings.test(reading)) return true;
+      for (const t of this.templates) if (t.test(reading)) return true;
+    }
     return false;
   }
 }

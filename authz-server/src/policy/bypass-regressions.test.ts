@@ -1,0 +1,115 @@
+/**
+ * Regressions for confirmed wrong ALLOWs and crashes (each failed on the code before the fix): `;` path parameters
+ * and trailing-dot hosts slipping past DENY rules, ALLOW rules matching more than Istio, and `when` keys named like
+ * JavaScript built-ins.
+ */
+import { describe, expect, it } from "vitest";
+import { compileYaml, model, policySet } from "../../test/support/fixtures.js";
+import { evaluate } from "./evaluate.js";
+
+const ORDER = "spiffe://cluster.local/ns/services/sa/order";
+
+const head = (name: string) => `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: services}
+`;
+
+const adversarial = `${head("deny")}spec:
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin", "/admin/*", "/api/internal/*"]}}]
+${head("deny-host")}spec:
+  action: DENY
+  rules:
+  - to: [{operation: {hosts: ["admin.internal"]}}]
+${head("allow")}spec:
+  rules:
+  - to: [{operation: {methods: [GET], paths: ["/api/*"]}}]
+`;
+
+function decide(yaml: string, request: Parameters<typeof model>[0]) {
+  return evaluate(policySet(yaml), model({ principal: ORDER, ...request })).decision;
+}
+
+describe("';' path parameters and dot segments do not slip past DENY path rules", () => {
+  it.each(["/api/..;/admin/secret", "/api/internal;/x", "/api/%2e%2e;/admin/x", "/api/.;/x"])(
+    "%s is denied",
+    (path) => {
+      let allowed: boolean;
+      try {
+        allowed = decide(adversarial, { path, host: "api.internal" }).allowed;
+      } catch {
+        allowed = false; // refused before evaluation: a deny
+      }
+      expect(allowed).toBe(false);
+    },
+  );
+
+  it("the same ALLOW still allows an ordinary path", () => {
+    expect(decide(adversarial, { path: "/api/orders", host: "api.internal" }).allowed).toBe(true);
+  });
+});
+
+describe("trailing-dot hosts do not slip past DENY host rules", () => {
+  it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])(
+    "%s is denied",
+    (host) => {
+      expect(decide(adversarial, { path: "/api/x", host }).allowed).toBe(false);
+    },
+  );
+});
+
+describe("ALLOW rules never match more than Istio", () => {
+  const allowHost = `${head("a")}spec:\n  rules:\n  - to: [{operation: {hosts: ["httpbin.bar"]}}]\n`;
+  it.each(["httpbin.bar:8000", "httpbin.bar."])("hosts [httpbin.bar] does not allow %s", (host) => {
+    expect(decide(allowHost, { host }).allowed).toBe(false);
+  });
+
+  it("a principal written with spiffe:// allows nobody", () => {
+    const yaml = `${head("a")}spec:\n  rules:\n  - from: [{source: {principals: ["${ORDER}"]}}]\n`;
+    expect(decide(yaml, {}).allowed).toBe(false);
+  });
+
+  it("namespaces need a '/' after the namespace", () => {
+    const yaml = `${head("a")}spec:\n  rules:\n  - from: [{source: {namespaces: ["foo"]}}]\n`;
+    expect(decide(yaml, { principal: "spiffe://cluster.local/ns/foo" }).allowed).toBe(false);
+  });
+
+  it("'//' is not merged for an ALLOW path", () => {
+    const yaml = `${head("a")}spec:\n  rules:\n  - to: [{operation: {paths: ["/admin"]}}]\n`;
+    expect(decide(yaml, { path: "//admin" }).allowed).toBe(false);
+  });
+
+  it("a template segment never matches '='", () => {
+    const yaml = `${head("a")}spec:\n  rules:\n  - to: [{operation: {paths: ["/api/{*}"]}}]\n`;
+    expect(decide(yaml, { path: "/api/a=b" }).allowed).toBe(false);
+  });
+
+  it("notValues ['*'] (header must be absent) does not allow an empty header", () => {
+    const yaml = `${head("a")}spec:\n  rules:\n  - when: [{key: "request.headers[x-internal]", notValues: ["*"]}]\n`;
+    expect(decide(yaml, { headers: { "x-internal": "" } }).allowed).toBe(false);
+  });
+
+  it("a DENY values ['*'] denies a present empty header", () => {
+    const yaml = `${head("d")}spec:\n  action: DENY\n  rules:\n  - when: [{key: "request.headers[x-debug]", values: ["*"]}]\n`;
+    expect(decide(yaml, { headers: { "x-debug": "" } }).allowed).toBe(false);
+  });
+
+  it("a DENY on connection.sni denies when the CheckRequest carries no TLS session", () => {
+    const yaml = `${head("d")}spec:\n  action: DENY\n  rules:\n  - when: [{key: connection.sni, values: [admin.example.com]}]\n`;
+    expect(decide(yaml, {}).allowed).toBe(false);
+  });
+});
+
+describe("condition keys named like JavaScript built-ins", () => {
+  it.each(["constructor", "toString", "hasOwnProperty"])(
+    "{key: %s} is a load error, never an internal error",
+    (key) => {
+      const { errors } = compileYaml(
+        `${head("d")}spec:\n  action: DENY\n  rules:\n  - when: [{key: ${key}, values: ["x*"]}]\n`,
+      );
+      expect(errors.map((e) => e.message).join("\n")).toContain(`unknown condition key "${key}"`);
+    },
+  );
+});

@@ -1,0 +1,180 @@
+/**
+ * One rule of an AuthorizationPolicy → a CompiledRule: `from` sources, `to` operations and `when` conditions,
+ * validated as istiod validates them. A field with an empty list is not set (as in Istio); a source or operation
+ * with no field set, an empty `from`/`to` list, an empty value or an unknown field or key is refused.
+ */
+import { isIdentity, isRisk } from "./attributes.js";
+import { compileField, type FieldContext } from "./compile-field.js";
+import type { Clause, CompiledRule, FieldCheck } from "./compiled.js";
+import { type Compiler, describe, isPlainObject, own, type PathSegment } from "./compiler.js";
+import { conditionKey, type FieldSpec, OPERATION_FIELDS, SOURCE_FIELDS } from "./field-specs.js";
+
+function addField(
+  c: Compiler,
+  ctx: FieldContext,
+  input: Omit<Parameters<typeof compileField>[0], "values">,
+  value: unknown,
+  path: readonly PathSegment[],
+  out: FieldCheck[],
+): boolean {
+  const values = c.stringList(value, path);
+  if (values === null) return false;
+  if (values.length === 0) return true;
+  const result = compileField({ ...input, values }, ctx);
+  if (result.ok) {
+    out.push(result.check);
+    return true;
+  }
+  for (const p of result.problems) c.error(p.index === null ? path : [...path, p.index], p.message);
+  return false;
+}
+
+function compileClause(
+  c: Compiler,
+  ctx: FieldContext,
+  value: unknown,
+  path: readonly PathSegment[],
+  wrapper: "source" | "operation",
+  fields: ReadonlyMap<string, FieldSpec>,
+  label: string,
+): Clause | null {
+  const outer = c.map(value, path, [wrapper]);
+  if (outer === null) return null;
+  const inner = own(outer, wrapper);
+  const innerPath = [...path, wrapper];
+  if (inner === undefined || inner === null) {
+    c.error(path, `"${label.split("[")[0]}.${wrapper}" must not be empty`);
+    return null;
+  }
+  if (!isPlainObject(inner)) {
+    c.error(innerPath, `expected a map, got ${describe(inner)}`);
+    return null;
+  }
+  const checks: FieldCheck[] = [];
+  let ok = true;
+  for (const [key, fieldValue] of Object.entries(inner)) {
+    const fieldPath = [...innerPath, key];
+    const spec = fields.get(key);
+    if (!spec) {
+      c.error(fieldPath, `unknown field "${key}" (expected one of: ${[...fields.keys()].join(", ")})`);
+      ok = false;
+      continue;
+    }
+    const field = `${label}.${wrapper}.${key}`;
+    const input = { ...spec, key: "", path: [], allowed: null, field };
+    if (!addField(c, ctx, input, fieldValue, fieldPath, checks)) ok = false;
+  }
+  if (!ok) return null;
+  const set = (name: string) => checks.some((check) => check.field.endsWith(`.${name}`));
+  if (set("serviceAccounts") || set("notServiceAccounts")) {
+    for (const other of ["principals", "notPrincipals", "namespaces", "notNamespaces"]) {
+      if (set(other)) {
+        c.error([...innerPath, other], `"${other}" cannot be combined with serviceAccounts (Istio refuses it too)`);
+        ok = false;
+      }
+    }
+  }
+  if (checks.length === 0) {
+    c.error(innerPath, `"${label.split("[")[0]}.${wrapper}" must not be empty: give at least one field with values`);
+    return null;
+  }
+  return ok ? checks : null;
+}
+
+function compileCondition(
+  c: Compiler,
+  ctx: FieldContext,
+  value: unknown,
+  path: readonly PathSegment[],
+  index: number,
+): FieldCheck[] | null {
+  const condition = c.map(value, path, ["key", "values", "notValues"]);
+  if (condition === null) return null;
+  const key = own(condition, "key");
+  if (typeof key !== "string" || key === "") {
+    c.error([...path, "key"], "a condition needs a non-empty key");
+    return null;
+  }
+  const resolved = conditionKey(key);
+  if (!resolved.ok) {
+    c.error([...path, "key"], resolved.error);
+    return null;
+  }
+  const checks: FieldCheck[] = [];
+  let ok = true;
+  for (const which of ["values", "notValues"] as const) {
+    const list = own(condition, which);
+    if (list === undefined) continue;
+    const input = { ...resolved.spec, negate: which === "notValues", field: `when[${index}] ${key}` };
+    if (!addField(c, ctx, input, list, [...path, which], checks)) ok = false;
+  }
+  if (ok && checks.length === 0) {
+    c.error(path, `condition "${key}" needs values or notValues`);
+    return null;
+  }
+  return ok ? checks : null;
+}
+
+export function compileRule(
+  c: Compiler,
+  ctx: FieldContext,
+  value: unknown,
+  path: readonly PathSegment[],
+  index: number,
+): Omit<CompiledRule, "allowDecision" | "line"> | null {
+  if (value === null || value === undefined) {
+    c.error(path, "a rule must not be null (write {} for a rule that matches every request)");
+    return null;
+  }
+  const rule = c.map(value, path, ["from", "to", "when"]);
+  if (rule === null) return null;
+  let ok = true;
+  const clauses = (key: "from" | "to"): Clause[] | null => {
+    const list = own(rule, key);
+    if (list === undefined) return null;
+    if (!Array.isArray(list) || list.length === 0) {
+      c.error(
+        [...path, key],
+        `"${key}" must be a non-empty list (omit it to match any ${key === "from" ? "source" : "operation"})`,
+      );
+      ok = false;
+      return null;
+    }
+    const out: Clause[] = [];
+    list.forEach((item, i) => {
+      const clause =
+        key === "from"
+          ? compileClause(c, ctx, item, [...path, key, i], "source", SOURCE_FIELDS, `from[${i}]`)
+          : compileClause(c, ctx, item, [...path, key, i], "operation", OPERATION_FIELDS, `to[${i}]`);
+      if (clause === null) ok = false;
+      else out.push(clause);
+    });
+    return out;
+  };
+  const from = clauses("from");
+  const to = clauses("to");
+  const when: FieldCheck[] = [];
+  const conditions = own(rule, "when");
+  if (conditions !== undefined) {
+    if (!Array.isArray(conditions)) {
+      c.error([...path, "when"], `"when" must be a list of conditions, got ${describe(conditions)}`);
+      ok = false;
+    } else {
+      conditions.forEach((item, i) => {
+        const checks = compileCondition(c, ctx, item, [...path, "when", i], i);
+        if (checks === null) ok = false;
+        else when.push(...checks);
+      });
+    }
+  }
+  if (!ok) return null;
+  const all = [...(from ?? []).flat(), ...(to ?? []).flat(), ...when];
+  return {
+    index,
+    from,
+    to,
+    when,
+    needsIdentity: all.some((check) => isIdentity(check.attribute)),
+    readsRisk: all.some((check) => isRisk(check.attribute)),
+  };
+}
