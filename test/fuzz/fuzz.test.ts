@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { formatReport, KNOWN_BUG_CLASSES, runFuzz } from "./harness.js";
 import { mustDeny, readings } from "./oracle.js";
-import { ORDER } from "./policies.js";
+import { DESTINATION, ORDER } from "./policies.js";
 
 describe("the oracle", () => {
   it("reads paths the way servers do: ;params, decoding, dot segments, slashes, backslashes", () => {
@@ -21,7 +21,12 @@ describe("the oracle", () => {
   });
 
   it("names the requests that must be denied, and nothing else", () => {
-    const http = (path: string, host = "www.example.com") => ({ http: { path, host }, principal: "", certificate: "" });
+    const http = (path: string, host = "www.example.com") => ({
+      destination: DESTINATION,
+      http: { path, host },
+      principal: "",
+      certificate: "",
+    });
     expect(mustDeny(http("/api/..;/admin/secret"))[0]).toMatchObject({ rule: "denied-path", viaSemicolon: true });
     expect(mustDeny(http("/x", "Admin.Internal.:443"))[0]).toMatchObject({ rule: "denied-host", viaTrailingDot: true });
     expect(mustDeny(http("/x", "ADMIN.internal:8080"))[0]).toMatchObject({
@@ -32,7 +37,9 @@ describe("the oracle", () => {
     expect(mustDeny({ ...http("/orders/1"), principal: ORDER })).toEqual([]);
     expect(mustDeny(http("/api/v1/items"))).toEqual([]);
     expect(mustDeny(http("/ADMIN"))).toEqual([]); // case-sensitive, as Istio's path match
-    expect(mustDeny({ http: null, principal: "", certificate: "" })).toEqual([]);
+    expect(mustDeny({ destination: DESTINATION, http: null, principal: "", certificate: "" })).toEqual([]);
+    // Another namespace's workload: these policies do not apply (no policy there: Istio allows).
+    expect(mustDeny({ ...http("/admin"), destination: "spiffe://cluster.local/ns/other/sa/x" })).toEqual([]);
   });
 });
 

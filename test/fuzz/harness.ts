@@ -25,7 +25,7 @@ const BIN = join(REPO, "authz-server", "bin", "trustgate.js");
  * Bug classes known to be open while their fix lands separately, counted apart instead of failing the run. TEMPORARY:
  * each entry names an open defect and goes away with its fix. An empty list is the goal.
  */
-export const KNOWN_BUG_CLASSES: readonly string[] = ["semicolon-path-params", "trailing-dot-host"];
+export const KNOWN_BUG_CLASSES: readonly string[] = [];
 
 export interface Finding {
   readonly kind: "crash" | "hang" | "status" | "response" | "forbidden-allow";
@@ -132,12 +132,14 @@ function oracleInput(type: protobuf.Type, message: protobuf.Message) {
   const o = type.toObject(message, { defaults: true, longs: Number }) as {
     attributes?: {
       source?: { principal?: string; certificate?: string };
+      destination?: { principal?: string };
       request?: { http?: { path?: string; host?: string } | null } | null;
     } | null;
   };
   const http = o.attributes?.request?.http;
   return {
     http: http ? { path: http.path ?? "", host: http.host ?? "" } : null,
+    destination: o.attributes?.destination?.principal ?? "",
     principal: o.attributes?.source?.principal ?? "",
     certificate: o.attributes?.source?.certificate ?? "",
   };

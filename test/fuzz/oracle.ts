@@ -12,18 +12,23 @@
  *   A host that is `admin.internal` under those rules must be denied.
  * - Identity: only what Envoy reports (source.principal, and the SAN of source.certificate when it sends one) is the
  *   caller. Headers are never identity, whatever they claim.
+ * - Scope: the policies are the destination workload's (namespace `shop`); the oracle judges requests to it only
+ *   (a request to another namespace has no policy, which Istio allows).
  */
 import { X509Certificate } from "node:crypto";
 import {
   DENIED_EXACT,
   DENIED_HOST,
   DENIED_PREFIXES,
+  DESTINATION,
   ORDER,
   ORDER_ONLY_EXACT,
   ORDER_ONLY_PREFIXES,
 } from "./policies.js";
 
 export interface OracleInput {
+  /** destination.principal as Envoy reports it. */
+  readonly destination: string;
   /** null: a TCP check, no HTTP request. */
   readonly http: { readonly path: string; readonly host: string } | null;
   readonly principal: string;
@@ -151,7 +156,7 @@ function callerIsOrder(input: OracleInput): boolean {
 
 /** Why the request must be denied; empty when the oracle does not forbid allowing it. */
 export function mustDeny(input: OracleInput): Forbidden[] {
-  if (input.http === null) return [];
+  if (input.http === null || input.destination !== DESTINATION) return [];
   const out: Forbidden[] = [];
   const all = readings(input.http.path);
   const denied = all.filter((r) => covered(r.path, DENIED_EXACT, DENIED_PREFIXES));

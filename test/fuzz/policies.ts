@@ -35,12 +35,18 @@ spec:
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: allow, namespace: ${NAMESPACE}}
+metadata: {name: deny-orders-to-others, namespace: ${NAMESPACE}}
 spec:
+  action: DENY
   rules:
-  # Anyone, anything but the order API (so every DENY above is the only thing in the way).
-  - to: [{operation: {notPaths: ["/orders", "/orders/*"]}}]
-  # The order API: the order workload only.
-  - from: [{source: {principals: ["cluster.local/ns/services/sa/order"]}}]
+  # The order API: for the order workload only.
+  - from: [{source: {notPrincipals: ["cluster.local/ns/services/sa/order"]}}]
     to: [{operation: {paths: ["/orders", "/orders/*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-all, namespace: ${NAMESPACE}}
+spec:
+  # Everything else is allowed, so the DENY policies above are the only thing in the way.
+  rules: [{}]
 `;
