@@ -15,7 +15,7 @@ import { type RequestDescription, requestDescriptionSchema } from "../policy-too
 import { formatTestRun, runPolicyTests, testRunJson, testRunPassed } from "../policy-tools/run-policy-tests.js";
 import { lintWorkloads } from "../policy-tools/workload-lint.js";
 import { firstIssue } from "../util/format-issues.js";
-import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlValue } from "../util/safe-yaml.js";
+import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlValue, type YamlLimits } from "../util/safe-yaml.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { jwtClaimsOf } from "./check-command.js";
 import { keyValuePairs } from "./key-value.js";
@@ -32,18 +32,28 @@ export interface CommonPolicyFlags {
 interface MeshSettings {
   readonly compile: CompileOptions;
   readonly request: RequestSettings;
+  /** The configuration's YAML limits, for every file these commands read. */
+  readonly limits: YamlLimits;
 }
 
 /** The settings `serve` would use with the same configuration file (defaults without one). */
 async function meshSettings(flags: CommonPolicyFlags): Promise<MeshSettings> {
-  if (flags.config === undefined) return { compile: {}, request: DEFAULT_REQUEST_SETTINGS };
+  if (flags.config === undefined)
+    return { compile: {}, request: DEFAULT_REQUEST_SETTINGS, limits: DEFAULT_YAML_LIMITS };
   const loaded = await loadConfig(flags.config, {}, {});
   if (!loaded.ok) throw new Error(`invalid configuration ${flags.config}:\n${loaded.error}`);
-  return { compile: compileOptionsOf(loaded.config), request: requestSettingsOf(loaded.config) };
+  return {
+    compile: compileOptionsOf(loaded.config),
+    request: requestSettingsOf(loaded.config),
+    limits: loaded.config.yaml,
+  };
 }
 
-async function inventory(flags: CommonPolicyFlags): Promise<WorkloadInventory> {
-  const loaded = await loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain[0] ?? "cluster.local");
+async function inventory(
+  flags: CommonPolicyFlags,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): Promise<WorkloadInventory> {
+  const loaded = await loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain[0] ?? "cluster.local", limits);
   if (!loaded.ok) throw new Error(loaded.error);
   return loaded.inventory;
 }
@@ -53,10 +63,11 @@ function colour(): boolean {
 }
 
 export async function policyTest(paths: string[], flags: CommonPolicyFlags): Promise<number> {
-  const workloads = await inventory(flags);
   const mesh = await meshSettings(flags);
+  const workloads = await inventory(flags, mesh.limits);
   const run = await runPolicyTests(paths.length > 0 ? paths : ["policies"], {
     rootNamespace: flags.rootNamespace,
+    limits: mesh.limits,
     compile: mesh.compile,
     request: mesh.request,
     trustDomains: flags.trustDomain,
@@ -75,6 +86,7 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
   const loaded = await loadPolicySet(paths.length > 0 ? paths : ["policies"], {
     rootNamespace: flags.rootNamespace,
     compile: mesh.compile,
+    limits: mesh.limits,
   });
   if (!loaded.ok) {
     const errors = loaded.errors.map(formatLoadError);
@@ -85,7 +97,7 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
     }
     return 1;
   }
-  const workloads = await inventory(flags);
+  const workloads = await inventory(flags, mesh.limits);
   const warnings = lintPolicySet(loaded.set, {
     workloads: workloads.workloads,
     trustDomains: [...new Set([...flags.trustDomain, ...workloads.workloads.map((w) => new URL(w.spiffeId).host)])],
@@ -207,12 +219,13 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
   const loaded = await loadPolicySet(flags.policyDir.length > 0 ? flags.policyDir : ["policies"], {
     rootNamespace: flags.rootNamespace,
     compile: mesh.compile,
+    limits: mesh.limits,
   });
   if (!loaded.ok) {
     console.error(`trustgate explain: policies did not load:\n${loaded.errors.map(formatLoadError).join("\n")}`);
     return 2;
   }
-  const workloads = await inventory(flags);
+  const workloads = await inventory(flags, mesh.limits);
   const result = explain(request, loaded.set, {
     trustDomains: flags.trustDomain,
     labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,
