@@ -28,7 +28,7 @@ const BIN = join(REPO, "authz-server", "bin", "trustgate.js");
 export const KNOWN_BUG_CLASSES: readonly string[] = [];
 
 export interface Finding {
-  readonly kind: "crash" | "hang" | "status" | "response" | "forbidden-allow";
+  readonly kind: "crash" | "hang" | "status" | "response" | "forbidden-allow" | "oracle";
   readonly server: string;
   readonly caseId: number;
   readonly classes: readonly string[];
@@ -127,21 +127,26 @@ function decodable(type: protobuf.Type, bytes: Buffer): protobuf.Message | null 
   }
 }
 
-/** The oracle's view of a decoded CheckRequest. */
-function oracleInput(type: protobuf.Type, message: protobuf.Message) {
-  const o = type.toObject(message, { defaults: true, longs: Number }) as {
+/**
+ * The oracle's view of a decoded CheckRequest, read field by field from the protobufjs message (its `toObject`
+ * throws on some malformed but decodable messages, such as a map entry without a value).
+ */
+function oracleInput(message: protobuf.Message) {
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  const m = message as unknown as {
     attributes?: {
-      source?: { principal?: string; certificate?: string };
-      destination?: { principal?: string };
-      request?: { http?: { path?: string; host?: string } | null } | null;
+      source?: { principal?: unknown; certificate?: unknown } | null;
+      destination?: { principal?: unknown } | null;
+      request?: { http?: { path?: unknown; host?: unknown } | null } | null;
     } | null;
   };
-  const http = o.attributes?.request?.http;
+  const a = m.attributes;
+  const http = a?.request?.http;
   return {
-    http: http ? { path: http.path ?? "", host: http.host ?? "" } : null,
-    destination: o.attributes?.destination?.principal ?? "",
-    principal: o.attributes?.source?.principal ?? "",
-    certificate: o.attributes?.source?.certificate ?? "",
+    destination: str(a?.destination?.principal),
+    http: http ? { path: str(http.path), host: str(http.host) } : null,
+    principal: str(a?.source?.principal),
+    certificate: str(a?.source?.certificate),
   };
 }
 
@@ -193,7 +198,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     // answered with a CheckResponse rather than a gRPC error.
     const lenient = decodable(requestType, c.bytes);
     const decoded = lenient !== null && wellFormed(requestType, c.bytes) ? lenient : null;
-    const reasons = lenient ? mustDeny(oracleInput(requestType, lenient)) : [];
+    let reasons: Forbidden[] = [];
+    try {
+      if (lenient) reasons = mustDeny(oracleInput(lenient));
+    } catch (err) {
+      // A fuzzer bug, not trustgate's: reported, and the run goes on.
+      findings.push({ kind: "oracle", server: "-", caseId: c.id, classes: c.classes, detail: String(err) });
+    }
     await Promise.all(
       servers.map(async (server) => {
         counts.requests++;
