@@ -5,6 +5,7 @@
  * assignment. A reload that takes DENY protection away is logged at warn and counted.
  */
 
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { CompileOptions } from "../policy/compile-policy.js";
@@ -41,7 +42,14 @@ export interface PolicyLoaderOptions {
   readonly sliceMs?: number;
 }
 
-type Built = { ok: true; set: PolicySet; warnings: readonly LintWarning[] } | { ok: false; errors: PolicyLoadError[] };
+type Built =
+  | {
+      ok: true;
+      set: PolicySet;
+      warnings: readonly LintWarning[];
+      moreWarnings: Readonly<Record<string, number>>;
+    }
+  | { ok: false; errors: PolicyLoadError[] };
 
 export class PolicyLoader {
   lastError: string | null = null;
@@ -94,9 +102,14 @@ export class PolicyLoader {
     const compile = this.options.compile ?? {};
     const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint, compile });
     if (!loaded.ok) return loaded;
-    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 2, compile);
+    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 0.5, compile);
     if (!compiled.ok) return compiled;
-    return { ok: true, set: new PolicySet(compiled.policies, rootNamespace, loaded.digest), warnings: loaded.warnings };
+    return {
+      ok: true,
+      set: new PolicySet(compiled.policies, rootNamespace, loaded.digest),
+      warnings: loaded.warnings,
+      moreWarnings: loaded.moreWarnings,
+    };
   }
 
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
@@ -165,11 +178,33 @@ export class PolicyLoader {
           .join(", ")} (if this was not intended, check for a half-written or truncated policy file)`,
       );
     }
-    for (const w of built.warnings) {
-      logger.warn(
-        { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
-        formatWarning(w),
-      );
-    }
+    void logLintWarnings(built.warnings, built.moreWarnings, set.version, logger);
+  }
+}
+
+/**
+ * Logs a set's lint warnings a few at a time (a large set can have thousands: the worker sends the first
+ * LINT_WARNINGS_SENT and counts the rest), then one line counting the rest by code.
+ */
+async function logLintWarnings(
+  warnings: readonly LintWarning[],
+  more: Readonly<Record<string, number>>,
+  version: string,
+  logger: Logger,
+): Promise<void> {
+  for (let i = 0; i < warnings.length; i++) {
+    if (i > 0 && i % 10 === 0) await nextTurn();
+    const w = warnings[i]!;
+    logger.warn(
+      { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
+      formatWarning(w),
+    );
+  }
+  const rest = Object.values(more).reduce((a, b) => a + b, 0);
+  if (rest > 0) {
+    logger.warn(
+      { event: "policy lint", version, more_warnings: { ...more } },
+      `${rest} more lint warnings in policy set ${version} (trustgate policy lint lists them all)`,
+    );
   }
 }

@@ -17,6 +17,7 @@ export type WorkerLoadResult =
       digest: string;
       files: readonly string[];
       warnings: readonly LintWarning[];
+      moreWarnings: Readonly<Record<string, number>>;
     }
   | { ok: false; errors: PolicyLoadError[] };
 
@@ -99,6 +100,7 @@ export class PolicyWorkerClient {
               digest: message.digest,
               files: message.files,
               warnings: message.warnings,
+              moreWarnings: message.moreWarnings,
             });
         }
       };

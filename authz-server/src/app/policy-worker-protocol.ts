@@ -21,6 +21,9 @@ export interface LoadRequest {
   readonly chunkChars: number;
 }
 
+/** Lint warnings sent (and logged) one by one per load; the rest are only counted by code. */
+export const LINT_WARNINGS_SENT = 100;
+
 export interface TransferredDocument {
   readonly file: string;
   readonly value: unknown;
@@ -39,6 +42,9 @@ export type WorkerMessage =
       readonly digest: string;
       readonly files: readonly string[];
       readonly documents: number;
+      /** The first LINT_WARNINGS_SENT lint warnings… */
       readonly warnings: readonly LintWarning[];
+      /** …and how many more there are, by code. */
+      readonly moreWarnings: Readonly<Record<string, number>>;
     }
   | { readonly type: "failed"; readonly id: number; readonly errors: readonly PolicyLoadError[] };

@@ -9,7 +9,12 @@ import { parentPort } from "node:worker_threads";
 import { compileDocuments, parsePolicySources, readPolicySources, sourceDigest } from "../policy/load-policy-set.js";
 import { PolicySet } from "../policy/policy-set.js";
 import { lintPolicySet } from "../policy-tools/lint.js";
-import type { LoadRequest, TransferredDocument, WorkerMessage } from "./policy-worker-protocol.js";
+import {
+  LINT_WARNINGS_SENT,
+  type LoadRequest,
+  type TransferredDocument,
+  type WorkerMessage,
+} from "./policy-worker-protocol.js";
 
 const port = parentPort;
 if (port === null) throw new Error("policy-worker.ts runs as a worker thread");
@@ -77,6 +82,12 @@ function sendDocuments(id: number, documents: readonly TransferredDocument[], ch
   flush();
 }
 
+function countByCode(warnings: readonly { code: string }[]): Record<string, number> {
+  const counts: Record<string, number> = Object.create(null);
+  for (const w of warnings) counts[w.code] = (counts[w.code] ?? 0) + 1;
+  return counts;
+}
+
 async function load(request: LoadRequest): Promise<void> {
   const { id } = request;
   const read = await readPolicySources(request.paths, { rootNamespace: request.rootNamespace, limits: request.limits });
@@ -106,7 +117,8 @@ async function load(request: LoadRequest): Promise<void> {
     digest,
     files: read.sources.map((s) => s.file),
     documents: documents.length,
-    warnings,
+    warnings: warnings.slice(0, LINT_WARNINGS_SENT),
+    moreWarnings: countByCode(warnings.slice(LINT_WARNINGS_SENT)),
   });
 }
 
