@@ -102,7 +102,7 @@ export class PolicyLoader {
     const compile = this.options.compile ?? {};
     const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint, compile });
     if (!loaded.ok) return loaded;
-    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 0.5, compile);
+    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 0.2, compile);
     if (!compiled.ok) return compiled;
     return {
       ok: true,

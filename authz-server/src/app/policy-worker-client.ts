@@ -112,7 +112,7 @@ export class PolicyWorkerClient {
         limits: parameters.limits,
         lint: parameters.lint,
         compile: parameters.compile ?? {},
-        chunkChars: this.options.chunkChars ?? 16 * 1024,
+        chunkChars: this.options.chunkChars ?? 4 * 1024,
       };
       worker.postMessage(request);
     });
