@@ -1,8 +1,8 @@
 /**
  * The dependency rule of authz-server/src (see authz-server/README.md): one direction, enforced by `npm run lint`.
  *
- *   A folder imports only folders to its right: cli → app → config → grpc → http → policy-tools → engine → extauthz
- *   → policy → falco → workloads → risk → identity → observability → model → util
+ *   A folder imports only folders to its right: cli → app → config → grpc → http → kube → policy-tools → engine
+ *   → extauthz → policy → falco → workloads → risk → identity → observability → model → util
  *
  * LAYERS lists, for every folder, the folders it may import besides itself. Anything else is an error, and so is
  * any import cycle, between folders or files.
@@ -19,13 +19,15 @@ const LAYERS = {
   extauthz: ["identity", "model", "util"],
   engine: ["extauthz", "policy", "identity", "observability", "model", "util"],
   "policy-tools": ["engine", "extauthz", "policy", "workloads", "identity", "model", "util"],
+  kube: ["policy-tools", "policy", "falco", "observability", "model", "util"],
   grpc: ["engine", "extauthz", "observability", "model", "util"],
-  http: ["policy-tools", "engine", "policy", "falco", "risk", "identity", "observability", "model", "util"],
+  http: ["kube", "policy-tools", "engine", "policy", "falco", "risk", "identity", "observability", "model", "util"],
   config: ["identity", "model", "util"],
   app: [
     "config",
     "grpc",
     "http",
+    "kube",
     "policy-tools",
     "engine",
     "extauthz",

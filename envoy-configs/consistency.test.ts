@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { loadWorkloads, mesh, spiffeId, spireEntries, wasmPluginConfig } from "./compose/render.mjs";
-import { hclString, interpolate, parseComposeYaml } from "./validate/compose.js";
+import { hclString, interpolate, parseComposeYaml, requiredVariables } from "./validate/compose.js";
 import {
   envoyFilterHttpFilters,
   parseYamlDocuments,
@@ -219,6 +219,7 @@ describe("policies name only identities that exist", () => {
 describe("trustgate's ports and cluster names", () => {
   const grpcPort = mesh.trustgateGrpcPort;
   const adminPort = mesh.trustgateAdminPort;
+  const webhookPort = 9443;
 
   it("gRPC is 9191 and admin 9192 in every config, image and manifest", () => {
     expect([grpcPort, adminPort]).toEqual([9191, 9192]);
@@ -234,19 +235,26 @@ describe("trustgate's ports and cluster names", () => {
       "--addr",
       `127.0.0.1:${grpcPort}`,
     ]);
-    expect(services.trustgate.ports).toEqual([`127.0.0.1:${adminPort}:${adminPort}`]);
+    // Both on the host's loopback only: `trustgate check`/`health` and the admin API from the laptop.
+    expect(services.trustgate.ports).toEqual([
+      `127.0.0.1:${grpcPort}:${grpcPort}`,
+      `127.0.0.1:${adminPort}:${adminPort}`,
+    ]);
     expect(svcPort("grpc")).toBe(grpcPort);
     expect(svcPort("http-admin")).toBe(adminPort);
     expect(istioService.spec.ports.find((p: Obj) => p.name === "grpc").appProtocol).toBe("grpc");
     const c = istioDeployment.spec.template.spec.containers[0];
     expect(c.ports.map((p: Obj) => [p.name, p.containerPort])).toEqual([
+      ["https-webhook", webhookPort],
       ["grpc", grpcPort],
       ["http-admin", adminPort],
     ]);
-    for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) expect(c[probe].grpc.port).toBe(grpcPort);
+    expect(c.readinessProbe.grpc.port).toBe(grpcPort);
+    for (const probe of ["startupProbe", "livenessProbe"]) expect(c[probe].httpGet.port).toBe("http-admin");
     const envs = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
     expect(portOf(envs.TRUSTGATE_GRPC_ADDR)).toBe(grpcPort);
     expect(portOf(envs.TRUSTGATE_HTTP_ADDR)).toBe(adminPort);
+    expect(portOf(envs.TRUSTGATE_WEBHOOK_ADDR)).toBe(webhookPort);
     const np = istioDocs.find((d) => d.kind === "NetworkPolicy") as Obj;
     expect(np.spec.ingress[0].ports.map((p: Obj) => p.port)).toEqual([grpcPort, adminPort]);
     expect(meshConfig.extensionProviders[0].envoyExtAuthzGrpc).toMatchObject({ service: svcHost, port: grpcPort });
@@ -353,6 +361,33 @@ describe("the .wasm path", () => {
       revocation: { ...composeConfig.revocation, cluster: "", authority: "" },
     });
     for (const p of wasmPlugins) expect(p.spec.pluginConfig).toEqual(istioConfig);
+  });
+});
+
+describe("the admin token", () => {
+  it("compose: required from .env (npm run mesh:tokens), with the command in Compose's error when it is missing", () => {
+    const raw = String(services.trustgate.environment.TRUSTGATE_ADMIN_TOKEN);
+    expect(requiredVariables(raw)).toEqual([
+      { name: "TRUSTGATE_ADMIN_TOKEN", message: "run npm run mesh:tokens first (it writes .env)" },
+    ]);
+    expect(interpolate(raw, { TRUSTGATE_ADMIN_TOKEN: "from-env-file" })).toBe("from-env-file");
+    expect(JSON.parse(text("package.json")).scripts["mesh:tokens"]).toBe("node envoy-configs/compose/tokens.mjs");
+    // .env holds the tokens: never committed, never in an image
+    expect(text(".gitignore").split("\n")).toContain(".env");
+    expect(text(".dockerignore").split("\n")).toContain(".env");
+  });
+
+  it("Istio: trustgate reads it from the Secret trustgate-admin-token it mounts", () => {
+    const tokenFile: string = istioTrustgate.http.adminTokenFile;
+    const pod = istioDeployment.spec.template.spec;
+    const mount = pod.containers[0].volumeMounts.find((m: Obj) => tokenFile.startsWith(`${m.mountPath}/`));
+    expect(mount.readOnly).toBe(true);
+    const volume = pod.volumes.find((v: Obj) => v.name === mount.name);
+    expect(volume.secret.secretName).toBe("trustgate-admin-token");
+    expect(tokenFile.slice(mount.mountPath.length + 1)).toBe("admin-token");
+    const readme = text("envoy-configs/README.md");
+    expect(readme).toContain("create secret generic trustgate-admin-token --from-literal=admin-token=");
+    expect(readme).toContain("get secret trustgate-admin-token -o jsonpath='{.data.admin-token}' | base64 -d");
   });
 });
 

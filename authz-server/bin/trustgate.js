@@ -9,4 +9,11 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(2);
 }
 const { run } = await import(main.href);
-process.exitCode = await run(process.argv);
+const code = await run(process.argv);
+// Exit as soon as the command is done (for serve: once shutdown has finished in-flight work): a client's idle
+// keep-alive socket or a library's timer must not hold a finished command, or a stopped server, open. Output is
+// flushed first; pino flushes its own buffer on exit.
+process.exitCode = code;
+await new Promise((resolve) => process.stdout.write("", resolve));
+await new Promise((resolve) => process.stderr.write("", resolve));
+process.exit(code);

@@ -20,14 +20,20 @@ afterAll(async () => {
 });
 
 describe("--help", () => {
-  it.each([[[]], [["serve"]], [["check"]], [["health"]], [["policy", "test"]], [["policy", "lint"]], [["explain"]]])(
-    "trustgate %j --help",
-    async (args) => {
-      const r = await runCli([...args, "--help"]);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^Usage: trustgate/);
-    },
-  );
+  it.each([
+    [[]],
+    [["serve"]],
+    [["check"]],
+    [["health"]],
+    [["policy", "test"]],
+    [["policy", "lint"]],
+    [["policy", "convert"]],
+    [["explain"]],
+  ])("trustgate %j --help", async (args) => {
+    const r = await runCli([...args, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: trustgate/);
+  });
 
   it("rejects an unknown command with a non-zero exit and help", async () => {
     const r = await runCli(["serv"]);
@@ -111,7 +117,8 @@ describe("trustgate serve + check + health + explain (real process)", () => {
   it("check exits 2 when the server cannot be reached", async () => {
     const r = await runCli(["check", "--addr", "127.0.0.1:1", "--timeout-ms", "1000"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Check call to 127.0.0.1:1 failed");
+    expect(r.stderr.trim()).toMatch(/^trustgate check: cannot reach trustgate at 127\.0\.0\.1:1: connection refused/);
+    expect(r.stderr).not.toContain("Resolution note");
   });
 
   it("health reports SERVING", async () => {
@@ -234,7 +241,7 @@ describe("trustgate policy test / lint / explain (offline)", () => {
     expect(text.code).toBe(1);
     expect(text.stdout).toContain("✗ POST is allowed");
     expect(text.stdout).toContain("expected allow, got deny");
-    expect(text.stdout).toContain('✗ to[0].operation.methods: "POST" in ["GET"]');
+    expect(text.stdout).toContain('✗ to[0].operation.methods: "POST" not in ["GET"]');
     expect(text.stdout).toContain("1 passed, 1 failed");
     const json = await runCli(["policy", "test", policies, "--json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ passed: 1, failed: 1 });
@@ -287,6 +294,84 @@ describe("trustgate policy test / lint / explain (offline)", () => {
     expect(r.stdout).toContain("decision: DENY (403) by istio-system/deny-critical-runtime-risk rule 0");
     expect(r.stdout).toContain('Falco "Terminal shell in container" (Critical, 2026-11-28T10:00:00Z)');
     expect(r.stdout).toContain("policies that do not apply");
+  });
+});
+
+describe("trustgate policy convert, and TrustgatePolicy files in test / lint / explain", () => {
+  it("converts the example library to TrustgatePolicy and back: two lines per policy, comments kept", async () => {
+    const tgp = await runCli(["policy", "convert", "policies"]);
+    expect(tgp.code).toBe(0);
+    expect(tgp.stderr).toMatch(/^\d+ policies converted to TrustgatePolicy/m);
+    const count = (tgp.stdout.match(/^kind: TrustgatePolicy$/gm) ?? []).length;
+    expect(count).toBeGreaterThan(5);
+    expect(tgp.stdout.match(/^apiVersion: trustgate\.dev\/v1alpha1$/gm)).toHaveLength(count);
+    expect(tgp.stdout).not.toContain("security.istio.io");
+    expect(tgp.stdout).toContain("# All of that is ONE rule"); // a comment of payment.yaml
+    const converted = join(dir, "tgp");
+    await import("node:fs/promises").then((fs) => fs.mkdir(converted));
+    await writeFile(join(converted, "policies.yaml"), tgp.stdout);
+
+    const back = await runCli(["policy", "convert", "--to", "istio", "-"], { input: tgp.stdout });
+    expect(back.code).toBe(0);
+    expect(back.stdout.match(/^kind: AuthorizationPolicy$/gm)).toHaveLength(count);
+    // trustgate's own keys are flagged for Istio.
+    expect(back.stderr).toMatch(
+      /warning: .*services\/payment-allow uses trustgate's own condition keys \(source\.certificate_fingerprint/,
+    );
+    const changed = tgp.stdout.split("\n").filter((line, i) => line !== back.stdout.split("\n")[i]);
+    expect(changed).toHaveLength(2 * count);
+
+    // The converted files are policies like any other: lint, the library's tests, explain.
+    const lint = await runCli(["policy", "lint", converted]);
+    expect(lint.code).toBe(0);
+    expect(lint.stdout).toContain(`${count} policies in 1 files: 0 errors`);
+    const { cp } = await import("node:fs/promises");
+    for (const t of ["ecommerce/payment.test.yaml", "mesh/baseline.test.yaml"]) {
+      await cp(join("policies", t), join(converted, t.replace("/", "-")));
+    }
+    const tests = await runCli(["policy", "test", converted]);
+    expect(tests.code).toBe(0);
+    expect(tests.stdout).toMatch(/\d+ passed \(\d+ cases in 2 files\)/);
+    const explain = await runCli([
+      "explain",
+      "--policy-dir",
+      converted,
+      "--principal",
+      ORDER,
+      "--destination-principal",
+      PAYMENT,
+      "--label",
+      "app=payment",
+      "--method",
+      "DELETE",
+      "--path",
+      "/api/v1/payment/1",
+    ]);
+    expect(explain.stdout).toContain("decision: DENY (403)");
+    expect(explain.stdout).toContain("services/payment-allow");
+  });
+
+  it("refuses what would not load, naming the object, and unknown kinds", async () => {
+    const broken = await runCli(["policy", "convert", "-"], {
+      input:
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  action: CUSTOM\n  provider: {name: x}\n",
+    });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("policy a/p, field spec.action: action CUSTOM");
+    expect(broken.stdout).toBe("");
+    const other = await runCli(["policy", "convert", "-"], {
+      input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain("<stdin>:1: kind must be AuthorizationPolicy");
+    const list = await runCli(["policy", "convert", "--to", "istio", "-"], {
+      input:
+        "apiVersion: trustgate.dev/v1alpha1\nkind: TrustgatePolicyList\nmetadata: {resourceVersion: '9'}\nitems:\n- apiVersion: trustgate.dev/v1alpha1\n  kind: TrustgatePolicy\n  metadata: {name: p, namespace: a, uid: x, resourceVersion: '8', generation: 2, managedFields: []}\n  spec: {action: DENY, rules: [{}]}\n  status: {observedGeneration: 2}\n",
+    });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe(
+      "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: security.istio.io/v1\n    kind: AuthorizationPolicy\n    metadata: {name: p, namespace: a}\n    spec: {action: DENY, rules: [{}]}\n",
+    );
   });
 });
 

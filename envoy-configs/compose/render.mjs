@@ -29,6 +29,9 @@ export const mesh = Object.freeze({
   extAuthzTimeout: "0.25s",
   revocationPath: "/v1/revocations",
   revocationPollMs: 2000,
+  otelCluster: "otel_collector",
+  otelCollectorHost: "otel-collector",
+  otelCollectorGrpcPort: 4317,
 });
 
 /** @typedef {{name: string, namespace: string, serviceAccount: string, labels: Record<string,string>, containers: string[]}} Workload */
@@ -113,6 +116,25 @@ const stdoutAccessLog = () => [
   },
 ];
 
+/**
+ * Tracing for both HTTP connection managers: Envoy's OpenTelemetry tracer reports to the compose collector and
+ * propagates W3C `traceparent`, so the outbound sidecar's span context reaches the inbound sidecar, whose ext_authz
+ * CheckRequest carries it to trustgate (which parents its `trustgate.check` span on it).
+ */
+function tracing(w) {
+  return {
+    provider: {
+      name: "envoy.tracers.opentelemetry",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+        grpc_service: { envoy_grpc: { cluster_name: mesh.otelCluster }, timeout: "1s" },
+        service_name: `envoy-${w.name}`,
+      },
+    },
+    random_sampling: { value: 100 },
+  };
+}
+
 /** The wasm → ext_authz → router chain of the inbound listener. */
 export function inboundHttpFilters() {
   return [
@@ -185,6 +207,7 @@ export function sidecarBootstrap(w, all) {
                 "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
               stat_prefix: "inbound",
               codec_type: "AUTO",
+              tracing: tracing(w),
               normalize_path: true,
               merge_slashes: true,
               path_with_escaped_slashes_action: "REJECT_REQUEST",
@@ -232,6 +255,7 @@ export function sidecarBootstrap(w, all) {
                 "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
               stat_prefix: "outbound",
               codec_type: "AUTO",
+              tracing: tracing(w),
               strip_any_host_port: true,
               access_log: stdoutAccessLog(),
               route_config: {
@@ -287,6 +311,9 @@ export function sidecarBootstrap(w, all) {
           ],
         }),
         cluster(mesh.adminCluster, mesh.trustgateHost, mesh.trustgateAdminPort),
+        cluster(mesh.otelCluster, mesh.otelCollectorHost, mesh.otelCollectorGrpcPort, {
+          typed_extension_protocol_options: http2Options(),
+        }),
         {
           name: "spire_agent",
           type: "STATIC",

@@ -115,6 +115,16 @@ describe("Compose cross-references on mutated copies", () => {
     expect(formatIssues(check(load()))).toBe("");
   });
 
+  it("finds an OTLP endpoint no compose service listens on", () => {
+    const doc = load();
+    doc.services.trustgate.environment.OTEL_EXPORTER_OTLP_ENDPOINT = "http://otel-collector:4319";
+    expectIssue(
+      check(doc),
+      "services.trustgate.environment",
+      /OTEL_EXPORTER_OTLP_ENDPOINT .*:4319 is not a compose service/,
+    );
+  });
+
   it("finds a mounted file that does not exist", () => {
     const doc = load();
     doc.services.trustgate.volumes[0] =

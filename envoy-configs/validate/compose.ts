@@ -59,10 +59,14 @@ export function checkComposeSchema(doc: unknown): Issue[] {
   });
 }
 
-/** Compose variable interpolation with the defaults written in the file (${VAR:-default}, ${VAR-default}). */
+/**
+ * Compose variable interpolation with the defaults written in the file (${VAR:-default}, ${VAR-default}). A required
+ * variable (${VAR:?message}, ${VAR?message}) that is missing reads as "" here; Compose refuses to start with the
+ * message, which `requiredVariables` lists.
+ */
 export function interpolate(value: string, env: Readonly<Record<string, string | undefined>> = {}): string {
   return value.replace(
-    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g,
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g,
     (_m, name: string, op?: string, def?: string) => {
       const v = env[name];
       if (op === ":-") return v ? v : (def ?? "");
@@ -70,6 +74,14 @@ export function interpolate(value: string, env: Readonly<Record<string, string |
       return v ?? "";
     },
   );
+}
+
+/** The variables a value requires (${VAR:?message}), each with the message Compose prints when it is missing. */
+export function requiredVariables(value: string): Array<{ name: string; message: string }> {
+  return [...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?([^}]*)\}/g)].map((m) => ({
+    name: m[1]!,
+    message: m[2]!,
+  }));
 }
 
 export interface Mount {
@@ -297,6 +309,15 @@ export function checkComposeReferences(doc: unknown, projectDir: string): Issue[
         listen(name, portOf(env.TRUSTGATE_GRPC_ADDR ?? (isObj(cfg.grpc) ? String(cfg.grpc.addr) : undefined)));
         listen(name, portOf(env.TRUSTGATE_HTTP_ADDR ?? (isObj(cfg.http) ? String(cfg.http.addr) : undefined)));
       }
+      if (m.target === "/etc/otelcol/config.yaml") {
+        // The OpenTelemetry collector listens where its OTLP receiver's protocols say.
+        const cfg = YAML.parse(readFileSync(m.source, "utf8")) as Obj;
+        const otlp = isObj(cfg.receivers) && isObj(cfg.receivers.otlp) ? cfg.receivers.otlp : {};
+        const protocols = isObj(otlp.protocols) ? otlp.protocols : {};
+        for (const proto of Object.values(protocols)) {
+          if (isObj(proto)) listen(name, portOf(typeof proto.endpoint === "string" ? proto.endpoint : undefined));
+        }
+      }
       if (m.target.endsWith("/server.conf") && m.source.includes("spire")) {
         const port = hclString(readFileSync(m.source, "utf8"), "bind_port");
         listen(name, port ? Number(port) : undefined);
@@ -304,6 +325,21 @@ export function checkComposeReferences(doc: unknown, projectDir: string): Issue[
     }
     const image = String(model.services.get(name)?.image ?? "");
     if (image.startsWith("falcosecurity/falcosidekick")) listen(name, 2801);
+  }
+
+  // OTLP exporters (trustgate's traces and decision lines) point at a service listening there.
+  for (const name of model.services.keys()) {
+    const endpoint = model.env(name).OTEL_EXPORTER_OTLP_ENDPOINT;
+    if (endpoint === undefined) continue;
+    const url = URL.canParse(endpoint) ? new URL(endpoint) : null;
+    const service = url ? model.hostOf.get(url.hostname) : undefined;
+    const port = url ? Number(url.port || (url.protocol === "https:" ? 443 : 80)) : Number.NaN;
+    if (!service || !listening.get(networkOwner(model, service))?.has(port)) {
+      issues.push({
+        path: childPath(svcPath(name), "environment"),
+        message: `OTEL_EXPORTER_OTLP_ENDPOINT ${endpoint} is not a compose service listening on that port`,
+      });
+    }
   }
 
   // Envoy bootstraps: valid, and every cluster address resolvable and listening.

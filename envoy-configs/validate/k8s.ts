@@ -30,6 +30,9 @@ const KINDS: Record<string, string> = {
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "V1ClusterRoleBinding",
   "rbac.authorization.k8s.io/v1/Role": "V1Role",
   "rbac.authorization.k8s.io/v1/RoleBinding": "V1RoleBinding",
+  "apiextensions.k8s.io/v1/CustomResourceDefinition": "V1CustomResourceDefinition",
+  "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration": "V1ValidatingWebhookConfiguration",
+  "coordination.k8s.io/v1/Lease": "V1Lease",
 };
 
 /** Required fields of the types the manifests use (from the Kubernetes API reference). */
@@ -51,6 +54,13 @@ const REQUIRED: Record<string, string[]> = {
   V1HTTPGetAction: ["port"],
   V1TCPSocketAction: ["port"],
   V1SeccompProfile: ["type"],
+  V1CustomResourceDefinitionSpec: ["group", "names", "scope", "versions"],
+  V1CustomResourceDefinitionNames: ["kind", "plural"],
+  V1CustomResourceDefinitionVersion: ["name", "served", "storage"],
+  V1CustomResourceColumnDefinition: ["name", "type", "jsonPath"],
+  V1ValidatingWebhook: ["name", "clientConfig", "sideEffects", "admissionReviewVersions"],
+  AdmissionregistrationV1ServiceReference: ["namespace", "name"],
+  V1RuleWithOperations: [],
   V1SecretKeySelector: ["key"],
   V1ConfigMapKeySelector: ["key"],
   V1ObjectFieldSelector: ["fieldPath"],
@@ -61,6 +71,8 @@ const CLUSTER_SCOPED = new Set([
   "v1/Namespace",
   "rbac.authorization.k8s.io/v1/ClusterRole",
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding",
+  "apiextensions.k8s.io/v1/CustomResourceDefinition",
+  "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration",
 ]);
 
 export function builtinModel(apiVersion: string, kind: string): string | undefined {

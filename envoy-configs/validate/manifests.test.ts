@@ -65,7 +65,7 @@ describe("Istio install (kustomize)", () => {
   }
 
   it.skipIf(!hasKubectl())(
-    "default install: sidecar-free trustgate, 2 replicas, hardened, gRPC probes, untrusted filter headers",
+    "default install: sidecar-free trustgate, 2 replicas, hardened, probes, untrusted filter headers",
     () => {
       const docs = renderKustomization(istioDir).docs as Obj[];
       const deploy = docs.find((d) => d.kind === "Deployment") as Obj;
@@ -79,21 +79,35 @@ describe("Istio install (kustomize)", () => {
         readOnlyRootFilesystem: true,
         capabilities: { drop: ["ALL"] },
       });
-      for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) expect(c[probe].grpc.port).toBe(9191);
+      // Ready only when serving a policy set (gRPC health); alive whenever the process answers (/healthz), so a slow
+      // API server at start-up leaves the pod unready rather than restarting it.
+      expect(c.readinessProbe.grpc.port).toBe(9191);
+      for (const probe of ["livenessProbe", "startupProbe"]) {
+        expect(c[probe].httpGet).toEqual({ port: "http-admin", path: "/healthz" });
+      }
       expect(c.env.find((e: Obj) => e.name === "TRUSTGATE_TRUST_FILTER_HEADERS").value).toBe("false");
       expect(docs.map((d) => d.kind).sort()).toEqual(
         [
           "AuthorizationPolicy",
+          "Certificate",
           "ClusterRole",
+          "ClusterRole",
+          "ClusterRoleBinding",
           "ClusterRoleBinding",
           "ConfigMap",
           "ConfigMap",
+          "CustomResourceDefinition",
           "Deployment",
+          "Issuer",
           "Namespace",
           "NetworkPolicy",
           "PodDisruptionBudget",
+          "Role",
+          "RoleBinding",
+          "Service",
           "Service",
           "ServiceAccount",
+          "ValidatingWebhookConfiguration",
         ].sort(),
       );
     },

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { checkCrdSchemas, isInstallCustomKind, validateCustomObject } from "./crd.js";
 import { checkEnvoyMessage } from "./envoy-config.js";
 import { childPath, type Issue } from "./issues.js";
 import { checkModel, validateBuiltin } from "./k8s.js";
@@ -24,6 +25,9 @@ const CUSTOM_KINDS: Record<string, string> = {
   "extensions.istio.io/v1alpha1/WasmPlugin": "trustgate.schema.istio.WasmPlugin",
   "networking.istio.io/v1alpha3/EnvoyFilter": "trustgate.schema.istio.EnvoyFilter",
   "monitoring.coreos.com/v1/ServiceMonitor": "trustgate.schema.istio.ServiceMonitor",
+  "cert-manager.io/v1/Issuer": "trustgate.schema.istio.CertManagerIssuer",
+  "cert-manager.io/v1/ClusterIssuer": "trustgate.schema.istio.CertManagerIssuer",
+  "cert-manager.io/v1/Certificate": "trustgate.schema.istio.CertManagerCertificate",
   "monitoring.coreos.com/v1/PrometheusRule": "trustgate.schema.istio.PrometheusRule",
 };
 
@@ -100,7 +104,17 @@ export function validateManifest(obj: unknown, path = ""): Issue[] {
     return [{ path, message: "apiVersion and kind are required" }];
   }
   const builtin = validateBuiltin(obj, path);
-  if (builtin) return builtin;
+  if (builtin) {
+    if (`${apiVersion}/${kind}` === "apiextensions.k8s.io/v1/CustomResourceDefinition") {
+      return [...builtin, ...checkCrdSchemas(obj, path)];
+    }
+    return builtin;
+  }
+  if (isInstallCustomKind(apiVersion, kind)) {
+    const issues: Issue[] = [];
+    checkModel("V1ObjectMeta", obj.metadata ?? {}, childPath(path, "metadata"), issues);
+    return [...issues, ...validateCustomObject(obj, path)];
+  }
 
   const issues: Issue[] = [];
   for (const key of Object.keys(obj)) {

@@ -10,15 +10,30 @@ import { terminalShellAlert } from "../mesh/falco-alert.js";
 import { Mesh } from "../mesh/mesh.js";
 import { WORKLOAD_NAMES, WORKLOADS } from "../mesh/workloads.js";
 import { type DemoCall, TRAFFIC } from "./calls.js";
-import { columns, formatRow, heading, note, type Row, shortReason, useColor } from "./table.js";
+import {
+  columns,
+  formatRow,
+  heading,
+  labelled,
+  note,
+  paragraph,
+  type Row,
+  shortReason,
+  terminalWidth,
+  useColor,
+} from "./table.js";
 
 const HALF_LIFE_SECONDS = 4;
 const POLL_MS = 1000;
 const DEADLINE_MS = 55_000;
 const ORDER = WORKLOADS.order.spiffeId;
 
-const style = { color: useColor(process.stdout, process.env) };
-const print = (line: string) => process.stdout.write(`${line}\n`);
+const style = { color: useColor(process.stdout, process.env), width: terminalWidth(process.stdout, process.env) };
+/** Set when a signal stops the demo: nothing more is printed, and the unfinished run is not reported as a failure. */
+let stoppedBy: NodeJS.Signals | null = null;
+const print = (line: string) => {
+  if (stoppedBy === null) process.stdout.write(`${line}\n`);
+};
 const tally = { calls: 0, allowed: 0, denied: 0, unexpected: 0 };
 let mesh: Mesh | undefined;
 let ingressCounter = 0;
@@ -70,8 +85,13 @@ async function run(call: DemoCall, intended: boolean, extraNote?: NoteFor): Prom
 
 async function main(): Promise<number> {
   print(style.color ? "\u001b[1mtrustgate demo\u001b[0m" : "trustgate demo");
-  print("The e-commerce mesh on real mTLS, on this machine: trustgate (real process, policies/), and per workload the");
-  print("demo app behind a sidecar stand-in running the compiled Wasm filter and calling trustgate's Check.");
+  print(
+    paragraph(
+      style,
+      "The e-commerce mesh on real mTLS, on this machine: trustgate (real process, policies/), and per workload the " +
+        "demo app behind a sidecar stand-in running the compiled Wasm filter and calling trustgate's Check.",
+    ),
+  );
   const bootStarted = now();
   mesh = await Mesh.start({ halfLifeSeconds: HALF_LIFE_SECONDS, revocationPollMs: POLL_MS });
   print(
@@ -153,14 +173,22 @@ async function main(): Promise<number> {
   const seconds = (at: number) => `${((at - ingest.respondedAt) / 1000).toFixed(1)} s`;
   print("");
   print(
-    `summary: ${tally.calls} calls, ${tally.allowed} allowed, ${tally.denied} denied` +
-      (tally.unexpected === 0
-        ? ", every decision as the example policies intend"
-        : `, ${tally.unexpected} NOT as the example policies intend`),
+    labelled(
+      style,
+      "summary: ",
+      `${tally.calls} calls, ${tally.allowed} allowed, ${tally.denied} denied` +
+        (tally.unexpected === 0
+          ? ", every decision as the example policies intend"
+          : `, ${tally.unexpected} NOT as the example policies intend`),
+    ),
   );
   print(
-    `         Falco alert → first deny of order → payment: ${firstDeny}; ` +
-      `payment's filter holding the revocation after ${seconds(revokedAt)}; access back after ${seconds(backAt)}`,
+    labelled(
+      style,
+      "         ",
+      `Falco alert → first deny of order → payment: ${firstDeny}; ` +
+        `payment's filter holding the revocation after ${seconds(revokedAt)}; access back after ${seconds(backAt)}`,
+    ),
   );
   return tally.unexpected === 0 ? 0 : 1;
 }
@@ -176,9 +204,15 @@ async function waitForAccess(): Promise<number> {
   throw new Error("order → payment was not allowed again within 20 s");
 }
 
-async function shutdown(code: number): Promise<never> {
-  await mesh?.stop().catch(() => undefined);
-  process.exit(code);
+let shuttingDown: Promise<never> | null = null;
+
+/** Stops every process of the mesh (trustgate included), then exits: once, however many reasons arrive. */
+function shutdown(code: number): Promise<never> {
+  shuttingDown ??= (async () => {
+    await mesh?.stop().catch(() => undefined);
+    process.exit(code);
+  })();
+  return shuttingDown;
 }
 
 const watchdog = setTimeout(() => {
@@ -186,7 +220,15 @@ const watchdog = setTimeout(() => {
   void shutdown(1);
 }, DEADLINE_MS);
 watchdog.unref();
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(130));
+// A signal ends the demo at once: the calls in flight fail as the mesh goes away, which is not a demo failure.
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    print(`demo: stopped by ${signal}`);
+    stoppedBy = signal;
+    void shutdown(SIGNAL_EXIT[signal]);
+  });
+}
 
 main().then(
   (code) => shutdown(code),

@@ -12,6 +12,7 @@ import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError, type PolicyLoadError } from "../policy/compiled.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import { PolicySet } from "../policy/policy-set.js";
+import { type PolicySource, withSourcePolicies } from "../policy/policy-source.js";
 import { weakenedDenies } from "../policy/weakened-denies.js";
 import { formatWarning, type LintContext, type LintWarning } from "../policy-tools/lint.js";
 import type { YamlLimits } from "../util/safe-yaml.js";
@@ -38,6 +39,8 @@ export interface PolicyLoaderOptions {
   readonly policyMetrics: PolicyMetrics;
   readonly logger: Logger;
   readonly worker?: PolicyWorkerOptions;
+  /** Policies from elsewhere (the Kubernetes API), joined with the files' on every load. */
+  readonly sources?: readonly PolicySource[];
   /** Longest stretch of compiling on the Check thread before it lets Checks run. */
   readonly sliceMs?: number;
 }
@@ -65,7 +68,7 @@ export class PolicyLoader {
   async loadInitial(): Promise<PolicySet> {
     const built = await this.build();
     if (!built.ok) throw new PolicyLoadFailed(built.errors.map(formatLoadError));
-    this.install(built, "initial");
+    this.install(built, "initial", "initial");
     return built.set;
   }
 
@@ -104,12 +107,14 @@ export class PolicyLoader {
     if (!loaded.ok) return loaded;
     const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 0.2, compile);
     if (!compiled.ok) return compiled;
-    return {
-      ok: true,
+    const files = {
+      ok: true as const,
       set: new PolicySet(compiled.policies, rootNamespace, loaded.digest),
-      warnings: loaded.warnings,
-      moreWarnings: loaded.moreWarnings,
+      files: [...loaded.files],
     };
+    const joined = withSourcePolicies(files, this.options.sources ?? [], rootNamespace);
+    if (!joined.ok) return joined;
+    return { ok: true, set: joined.set, warnings: loaded.warnings, moreWarnings: loaded.moreWarnings };
   }
 
   private async loadOnce(trigger: string): Promise<PolicySet | null> {
@@ -131,22 +136,42 @@ export class PolicyLoader {
       metrics.policyReloads.labels("error").inc();
       metrics.policyReloadErrors.inc();
       logger.error(
-        { event: "policy reload failed", trigger, errors: messages, active_version: holder.current?.version },
-        "policy reload failed; keeping the last good policy set",
+        {
+          event: "policy reload failed",
+          result: "error",
+          trigger,
+          errors: messages,
+          active_version: holder.current?.version,
+        },
+        `policy reload (${trigger}) failed; keeping the last good policy set ${holder.current?.version}`,
       );
       return null;
     }
     if (built.set.version === holder.current?.version) {
       this.lastError = null;
+      metrics.policyReloads.labels("unchanged").inc();
+      logger.info(
+        { event: "policy reload", result: "unchanged", trigger, version: built.set.version },
+        `policy reload (${trigger}): unchanged, policy set ${built.set.version} stays active`,
+      );
       return holder.current;
     }
-    this.install(built, trigger);
+    this.install(built, trigger, "ok");
     metrics.policyReloads.labels("ok").inc();
     return built.set;
   }
 
-  private install(built: Built & { ok: true }, trigger: string): void {
+  private install(built: Built & { ok: true }, trigger: string, result: "initial" | "ok"): void {
     const { holder, metrics, policyMetrics, logger } = this.options;
+    // Until every source has listed once, a set would be missing its policies: serve none (readiness stays off).
+    const waiting = (this.options.sources ?? []).filter((s) => !s.ready()).map((s) => s.name);
+    if (waiting.length > 0) {
+      logger.info(
+        { event: "policy set waiting", trigger, waiting_for: waiting },
+        "policy set built; waiting for its sources",
+      );
+      return;
+    }
     const set = built.set;
     const weakened = weakenedDenies(holder.current, set);
     const previous = holder.current?.version;
@@ -156,12 +181,13 @@ export class PolicyLoader {
     logger.info(
       {
         event: "policy set active",
+        result,
         trigger,
         version: set.version,
         policies: set.policies.length,
         dry_run_policies: set.policies.filter((p) => p.dryRun).map((p) => p.id),
       },
-      `policy set ${set.version} active (${set.policies.length} policies)`,
+      `${result === "ok" ? `policy reload (${trigger}): ` : ""}policy set ${set.version} active (${set.policies.length} policies)`,
     );
     if (weakened.length > 0) {
       for (const w of weakened) policyMetrics.countWeakened(w.change);

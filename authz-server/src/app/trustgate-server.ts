@@ -3,6 +3,7 @@
  * admin listeners; and takes it apart again on shutdown. Side effects live here and in the listeners only.
  */
 
+import { resolve } from "node:path";
 import type { Config } from "../config/schema.js";
 import { readSecret } from "../config/secrets.js";
 import { Authorizer } from "../engine/authorizer.js";
@@ -12,7 +13,7 @@ import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
-import { isLoopbackOnly } from "../http/listen.js";
+import { isLoopbackOnly, parseListenAddress } from "../http/listen.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
@@ -23,13 +24,17 @@ import { DecisionLog } from "../observability/decision-log.js";
 import { flushLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
+import type { PolicySet } from "../policy/policy-set.js";
+import { lintPolicySet } from "../policy-tools/lint.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
+import { createKubernetesPolicies, type KubernetesPolicies } from "./kubernetes-policies.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyMetrics } from "./policy-metrics.js";
 import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
 import type { PolicyWorkerOptions } from "./policy-worker-client.js";
 import { compileOptionsOf, requestSettingsOf } from "./settings.js";
+import { StartUpCleanup } from "./start-up-cleanup.js";
 import { startTelemetry } from "./telemetry.js";
 
 export interface RunningServer {
@@ -43,7 +48,9 @@ export interface RunningServer {
   readonly inventory: WorkloadInventory;
   /** Falco ingest and runtime risk (engine, mapping, snapshot, Redis sharing). */
   readonly risk: FalcoRisk;
-  /** The policy directory watcher's state, or null when watching is off. */
+  /** TrustgatePolicy source, status writing, admission webhook, pod labels (`policies.source` kubernetes/both). */
+  readonly kubernetes: KubernetesPolicies;
+  /** The policy directory watcher, or null when watching is off. */
   readonly watcher: PolicyWatcher | null;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
@@ -53,61 +60,119 @@ function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
 
+/** The names a user sets each listen address with, for start-up errors. */
+const GRPC_ADDR_SETTING = "--grpc-addr (or TRUSTGATE_GRPC_ADDR, grpc.addr)";
+const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
 export interface ServerOptions {
   /** Options of the policy worker thread (tests running from TypeScript sources give it a loader). */
   readonly policyWorker?: PolicyWorkerOptions;
 }
 
-/** `env` carries the standard `OTEL_*` variables for tracing and decision-log shipping. */
+/**
+ * Starts everything in order. If a step fails, whatever was already opened is closed again before the error
+ * surfaces, so `serve` can report it and exit. `env` carries the standard `OTEL_*` variables for tracing and
+ * decision-log shipping.
+ */
 export async function startServer(
   config: Config,
   logger: Logger,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Env = process.env,
   options: ServerOptions = {},
+): Promise<RunningServer> {
+  const cleanup = new StartUpCleanup(logger);
+  try {
+    return await start(config, logger, env, options, cleanup);
+  } catch (err) {
+    await cleanup.closeAll();
+    throw err;
+  }
+}
+
+async function start(
+  config: Config,
+  logger: Logger,
+  env: Env,
+  options: ServerOptions,
+  cleanup: StartUpCleanup,
 ): Promise<RunningServer> {
   const metrics = new Metrics();
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
-  const policyMetrics = new PolicyMetrics(metrics.registry);
   const policies = new PolicyHolder();
-  const policyDirs = [config.policies.dir, ...config.policies.extraDirs];
   const requestSettings = requestSettingsOf(config);
-
   const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config), config.yaml);
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
+  if (config.falco.mapping.strategy === "static" && inventory.size === 0) {
+    logger.warn(
+      { event: "falco static mapping empty" },
+      "the Falco static mapping has no workloads, so every Falco alert is unattributed: set TRUSTGATE_WORKLOADS_FILE " +
+        "(or serve --workloads, or workloads.file) to a workload inventory, e.g. envoy-configs/compose/trustgate/workloads.yaml",
+    );
+  }
+  const lintTrustDomains = [...config.identity.trustDomains, defaultTrustDomain(config)];
+  const lint = (set: PolicySet) =>
+    lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings });
+
+  let loaderRef: PolicyLoader | null = null;
+  const kubernetes = createKubernetesPolicies({
+    config,
+    holder: policies,
+    registry: metrics.registry,
+    logger,
+    lint,
+    trustDomains: lintTrustDomains,
+    compile: compileOptionsOf(config),
+    request: requestSettings,
+    loadError: () => loaderRef?.lastError ?? null,
+  });
+  cleanup.opened("Kubernetes policy source", () => kubernetes.stop());
+  const readsFiles = config.policies.source !== "kubernetes";
+  const policyDirs = readsFiles ? [config.policies.dir, ...config.policies.extraDirs] : [];
+  const policyMetrics = new PolicyMetrics(metrics.registry);
+  // Reading, parsing, checking and linting the files run in a worker thread; see policy-loader.ts.
   const loader = new PolicyLoader({
     dirs: policyDirs,
     rootNamespace: config.policies.rootNamespace,
     limits: config.yaml,
-    lint: {
-      workloads: inventory.workloads,
-      trustDomains: [...config.identity.trustDomains, defaultTrustDomain(config)],
-      request: requestSettings,
-    },
+    lint: { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings },
     compile: compileOptionsOf(config),
     holder: policies,
     metrics,
     policyMetrics,
     logger,
     worker: options.policyWorker,
+    sources: kubernetes.source ? [kubernetes.source] : [],
   });
-  const watcher = config.policies.watch
-    ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger, {
-        stabilityMs: config.policies.watchStabilityMs,
-        pollMs: config.policies.watchPollSeconds * 1000,
-        onStatus: (status) => policyMetrics.watcherUp.set(status.state === "watching" ? 1 : 0),
-      })
-    : null;
+  loaderRef = loader;
+  cleanup.opened("policy worker", () => loader.close());
+  const watcher =
+    config.policies.watch && readsFiles
+      ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger, {
+          stabilityMs: config.policies.watchStabilityMs,
+          pollMs: config.policies.watchPollSeconds * 1000,
+          onStatus: (status) => policyMetrics.watcherUp.set(status.state === "watching" ? 1 : 0),
+        })
+      : null;
+  // What the directories look like before the first load: a change during it is picked up once watching starts.
   await watcher?.prime();
-  try {
-    await loader.loadInitial();
-  } catch (err) {
-    await loader.close();
-    throw err;
+  // With files only this installs the set; with the Kubernetes source it checks the files and waits for the list.
+  const initial = await loader.loadInitial();
+  if (initial.policies.length === 0 && kubernetes.source === null) {
+    const where = policyDirs.map((d) => resolve(d)).join(", ");
+    logger.warn(
+      { event: "no policies", policy_dirs: policyDirs.map((d) => resolve(d)) },
+      `0 policies loaded from ${where}: every request is allowed (no ALLOW policy applies to any workload)`,
+    );
   }
+
   const labelsOf = inventory.size > 0 ? (id: string) => inventory.labelsOf(id) : undefined;
   const adminToken = await readSecret(config.http.adminToken, config.http.adminTokenFile, "http.adminToken");
   const falcoRisk = await createFalcoRisk({ config, registry: metrics.registry, inventory, logger });
+  cleanup.opened("Falco risk", () => falcoRisk.stop());
+  kubernetes.attachPods(falcoRisk.mapper);
   const risk = falcoRisk.engine;
   const revocations = falcoRisk.revocations.list;
   const sightings = new CertificateSightings();
@@ -115,6 +180,7 @@ export async function startServer(
   if (dryRun) logger.warn("global dry-run mode is ON: decisions are logged and counted but nothing is enforced");
 
   const telemetry = await startTelemetry(config, env, metrics, logger);
+  cleanup.opened("telemetry", () => telemetry.shutdown());
   const decisionLog = new DecisionLog(
     logger,
     {
@@ -131,12 +197,12 @@ export async function startServer(
     identity: {
       trustDomains: new Set(config.identity.trustDomains),
       trustFilterHeaders: config.identity.trustFilterHeaders,
-      filterIdentityWithoutPeer: config.identity.filterIdentityWithoutPeer,
       revocations,
     },
     certificates: new CertificateCache(),
     risk,
     labelsOf,
+    clusterLabelsOf: kubernetes.clusterLabelsOf,
     request: requestSettings,
     metrics,
     decisionLog,
@@ -183,16 +249,37 @@ export async function startServer(
     maxMessageBytes: config.grpc.maxMessageBytes,
     authorizer,
     logger,
+    addressSetting: GRPC_ADDR_SETTING,
   });
+  cleanup.opened("gRPC listener", () => grpc.server.forceShutdown());
+  cleanup.opened("admin HTTP listener", () => admin.close());
 
+  // Lint warnings of file policies come from the policy worker with each load (policy-loader.ts).
+  if (watcher) cleanup.opened("policy watcher", () => watcher.stop());
   await watcher?.start();
 
   // Risk state is restored (snapshot, other replicas) before the first Check is answered.
   await falcoRisk.start();
   const grpcPort = await grpc.listen();
-  const httpBound = await admin.listen(config.http.addr);
+  const httpBound = await admin.listen(config.http.addr, HTTP_ADDR_SETTING).catch((err: unknown) => {
+    const http = parseListenAddress(config.http.addr);
+    if (grpcPort !== 0 && http.ok && http.address.port === grpcPort) {
+      throw new Error(
+        `cannot listen for admin HTTP on ${config.http.addr}: the gRPC listener already uses port ${grpcPort} — ` +
+          "give --http-addr and --grpc-addr different ports",
+      );
+    }
+    throw err;
+  });
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
-  grpc.setServing(true);
+  await kubernetes.start((trigger) => loader.reload(trigger));
+  // gRPC health says SERVING only once a policy set is in force (with the Kubernetes source: after the first list).
+  if (policies.current !== null) grpc.setServing(true);
+  else {
+    policies.onSwap(() => {
+      if (!readiness.shuttingDown) grpc.setServing(true);
+    });
+  }
   logger.info(
     {
       event: "trustgate serving",
@@ -200,8 +287,10 @@ export async function startServer(
       grpc_port: grpcPort,
       http: httpAddress,
       policy_version: policies.current?.version,
+      policy_source: config.policies.source,
+      pid: process.pid,
     },
-    `trustgate serving: gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
+    `trustgate serving (pid ${process.pid}): gRPC ${config.grpc.addr}, admin HTTP ${httpAddress}`,
   );
 
   let stopping: Promise<void> | null = null;
@@ -215,6 +304,7 @@ export async function startServer(
     revocations,
     inventory,
     risk: falcoRisk,
+    kubernetes,
     watcher,
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
@@ -227,6 +317,7 @@ export async function startServer(
         await watcher?.stop();
         await loader.close();
         grpc.setServing(false);
+        await kubernetes.stop();
         await grpc.shutdown(config.shutdownGraceSeconds * 1000);
         await admin.close();
         await falcoRisk.stop();

@@ -2,26 +2,28 @@
  * `trustgate check`: sends one real CheckRequest over gRPC, built from flags the way Envoy fills it, and prints the
  * decision. Exit code 0 allow, 1 deny, 2 error.
  */
-import { readFile } from "node:fs/promises";
 import { buildCheckRequest } from "../extauthz/build-check-request.js";
 import type { CheckRequestMessage } from "../extauthz/check-request.js";
 import type { CheckResponseMessage } from "../extauthz/check-response.js";
 import { CheckClient } from "../grpc/check-client.js";
+import { readCertificateFile } from "./certificate-file.js";
+import { describeGrpcFailure } from "./grpc-failure.js";
 import { keyValuePairs } from "./key-value.js";
 
 export interface CheckFlags {
-  addr: string;
+  /** Unset: TRUSTGATE_GRPC_ADDR, else 127.0.0.1:9191. */
+  addr?: string;
   principal?: string;
   certificateFile?: string;
   method: string;
   path: string;
   host?: string;
-  header: string[];
+  header?: string[];
   sourceIp: string;
   destinationPrincipal?: string;
   destinationIp: string;
   port: number;
-  label: string[];
+  label?: string[];
   namespace?: string;
   tcp?: boolean;
   sni?: string;
@@ -47,17 +49,23 @@ export function jwtClaimsOf(text: string | undefined): Record<string, unknown> |
 
 /** The flags as a request description, turned into a CheckRequest by the same builder explain and policy tests use. */
 export async function checkRequestOf(flags: CheckFlags): Promise<CheckRequestMessage> {
-  const headers = keyValuePairs(flags.header, "--header");
+  const headers = keyValuePairs(flags.header ?? [], "--header");
+  let certificate: string | undefined;
+  if (flags.certificateFile !== undefined) {
+    const read = await readCertificateFile(flags.certificateFile);
+    if (!read.ok) throw new Error(read.error);
+    certificate = read.pem;
+  }
   return buildCheckRequest({
     source: {
       principal: flags.principal,
       ip: flags.sourceIp,
-      certificate: flags.certificateFile ? await readFile(flags.certificateFile, "utf8") : undefined,
+      certificate,
     },
     destination: {
       principal: flags.destinationPrincipal,
       namespace: flags.namespace,
-      labels: keyValuePairs(flags.label, "--label"),
+      labels: keyValuePairs(flags.label ?? [], "--label"),
       ip: flags.destinationIp,
       port: flags.port,
     },
@@ -105,14 +113,21 @@ export async function check(flags: CheckFlags): Promise<number> {
     console.error(`trustgate check: ${(err as Error).message}`);
     return 2;
   }
-  const client = new CheckClient(flags.addr);
+  const addr = flags.addr ?? process.env.TRUSTGATE_GRPC_ADDR ?? "127.0.0.1:9191";
+  let client: CheckClient;
+  try {
+    client = new CheckClient(addr);
+  } catch (err) {
+    console.error(`trustgate check: --addr ${addr}: ${(err as Error).message}`);
+    return 2;
+  }
   try {
     const response = await client.check(request, flags.timeoutMs);
     const summary = summarize(response);
     console.log(flags.json ? JSON.stringify({ allowed: summary.allowed, response }) : summary.text);
     return summary.allowed ? 0 : 1;
   } catch (err) {
-    console.error(`trustgate check: Check call to ${flags.addr} failed: ${(err as Error).message}`);
+    console.error(`trustgate check: ${describeGrpcFailure(err, addr, flags.timeoutMs)}`);
     return 2;
   } finally {
     client.close();

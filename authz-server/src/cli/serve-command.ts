@@ -1,7 +1,7 @@
 /**
  * `trustgate serve`: load configuration, start the listeners, reload policies on SIGHUP, stop gracefully on
  * SIGTERM/SIGINT. Start-up problems (bad config, policies that do not load, a busy port) exit non-zero with the
- * reason.
+ * reason in one line on stderr, after closing whatever was already opened.
  */
 
 import { type RunningServer, startServer } from "../app/trustgate-server.js";
@@ -12,21 +12,45 @@ export interface ServeFlags {
   config?: string;
   grpcAddr?: string;
   httpAddr?: string;
-  policyDir?: string;
+  policyDir?: string[];
+  policySource?: string;
+  workloads?: string;
   dryRun?: boolean;
   logLevel?: string;
 }
 
+/** The flag behind each configuration key a flag can set, so an invalid value is reported under the flag. */
+const FLAG_NAMES: Readonly<Record<string, string>> = {
+  "grpc.addr": "--grpc-addr",
+  "http.addr": "--http-addr",
+  "policies.dir": "--policy-dir",
+  "policies.extraDirs": "--policy-dir",
+  "policies.source": "--policy-source",
+  "workloads.file": "--workloads",
+  "policies.dryRun": "--dry-run",
+  "log.level": "--log-level",
+};
+
 export async function serve(flags: ServeFlags): Promise<number> {
-  const loaded = await loadConfig(flags.config, process.env, {
-    "grpc.addr": flags.grpcAddr,
-    "http.addr": flags.httpAddr,
-    "policies.dir": flags.policyDir,
-    "policies.dryRun": flags.dryRun,
-    "log.level": flags.logLevel,
-  });
+  const dirs = flags.policyDir ?? [];
+  const loaded = await loadConfig(
+    flags.config,
+    process.env,
+    {
+      "grpc.addr": flags.grpcAddr,
+      "http.addr": flags.httpAddr,
+      // The first --policy-dir is policies.dir; more of them replace policies.extraDirs (one keeps the configured).
+      "policies.dir": dirs[0],
+      "policies.extraDirs": dirs.length > 1 ? dirs.slice(1) : undefined,
+      "policies.source": flags.policySource,
+      "workloads.file": flags.workloads,
+      "policies.dryRun": flags.dryRun,
+      "log.level": flags.logLevel,
+    },
+    FLAG_NAMES,
+  );
   if (!loaded.ok) {
-    console.error(`trustgate: invalid configuration:\n${loaded.error}`);
+    console.error(`trustgate serve: invalid configuration: ${loaded.error.includes("\n") ? "\n" : ""}${loaded.error}`);
     return 2;
   }
   const config = loaded.config;
@@ -38,7 +62,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     const message = (err as Error).message;
     logger.fatal({ event: "start-up failed", error: message }, "start-up failed");
     flushLogger(logger);
-    console.error(`trustgate: ${message}`);
+    console.error(`trustgate serve: ${message}`);
     return 1;
   }
 

@@ -128,3 +128,38 @@ describe("configuration", () => {
     expect(Object.keys(ok(resolveConfig(undefined, {})).risk.tagWeights)).toEqual([]);
   });
 });
+
+describe("configuration errors name what the user typed", () => {
+  it("names the environment variable and its text", () => {
+    expect(error(resolveConfig({}, { TRUSTGATE_RISK_HALF_LIFE_SECONDS: "-5" }))).toBe(
+      'TRUSTGATE_RISK_HALF_LIFE_SECONDS="-5" (risk.halfLifeSeconds): Too small: expected number to be >0',
+    );
+    expect(error(resolveConfig({}, { TRUSTGATE_LOG_LEVEL: "verbose" }))).toMatch(
+      /^TRUSTGATE_LOG_LEVEL="verbose" \(log\.level\): Invalid option/,
+    );
+  });
+
+  it("names the flag when a flag set the value", () => {
+    expect(error(resolveConfig({}, {}, { "log.level": "loud" }, "config", { "log.level": "--log-level" }))).toMatch(
+      /^--log-level "loud" \(log\.level\): Invalid option/,
+    );
+  });
+
+  it("names the file and key otherwise, with the closest known key for a typo", () => {
+    expect(error(resolveConfig({ grpc: { addres: "x" } }, {}, {}, "tg.yaml"))).toBe(
+      'tg.yaml: grpc: Unrecognized key: "addres" (did you mean "addr"?)',
+    );
+    expect(error(resolveConfig({ identity: { trustFilterHeader: true } }, {}))).toBe(
+      'config: identity: Unrecognized key: "trustFilterHeader" (did you mean "trustFilterHeaders"?)',
+    );
+    expect(error(resolveConfig({ polices: {} }, {}))).toBe(
+      'config: (root): Unrecognized key: "polices" (did you mean "policies"?)',
+    );
+    expect(error(resolveConfig({ falco: { ingest: { rate: 1 } } }, {}))).toBe(
+      'config: falco.ingest: Unrecognized key: "rate" (did you mean "ratePerSecond"?)',
+    );
+    expect(error(resolveConfig({ falco: { ingest: { colour: 1 } } }, {}))).toBe(
+      'config: falco.ingest: Unrecognized key: "colour"',
+    );
+  });
+});

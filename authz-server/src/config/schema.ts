@@ -11,6 +11,9 @@ import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
 const address = z.string().min(1);
 
+/** pino's levels; `serve --log-level` offers exactly these. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
 /** An alert weight: bounded (as risk/event-bounds.ts MAX_WEIGHT) so that no sum of weights can overflow. */
 const weight = z.number().nonnegative().max(1_000_000);
 
@@ -158,6 +161,55 @@ const yamlLimits = z
   .strict()
   .prefault({});
 
+/** Leader election for status writes: the Lease and client-go's timing (duration > renew deadline > retry). */
+const statusWrites = z
+  .object({
+    write: z.boolean().default(true),
+    leaseName: z.string().min(1).default("trustgate-policy-status"),
+    leaseNamespace: z.string().min(1).default("trustgate-system"),
+    /** Unique per replica; "" = the host (pod) name plus a random suffix. */
+    identity: z.string().default(""),
+    leaseDurationSeconds: z.number().positive().default(15),
+    renewDeadlineSeconds: z.number().positive().default(10),
+    retryPeriodSeconds: z.number().positive().default(2),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((s, ctx) => {
+    if (!(s.retryPeriodSeconds < s.renewDeadlineSeconds && s.renewDeadlineSeconds < s.leaseDurationSeconds)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must rise retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds (got ${s.retryPeriodSeconds}, ${s.renewDeadlineSeconds}, ${s.leaseDurationSeconds})`,
+      });
+    }
+  });
+
+const kubernetesPolicies = z
+  .object({
+    /** kubeconfig; "" = KUBECONFIG, ~/.kube/config or in-cluster. */
+    kubeconfig: z.string().default(""),
+    /** Namespaces whose TrustgatePolicy objects are watched; empty = all. */
+    namespaces: z.array(z.string().min(1)).default([]),
+    /** Destination labels from the pod (by IP, else service account) when Envoy sends none. */
+    podLabels: z.boolean().default(true),
+    maxPods: z.number().int().positive().default(100_000),
+    status: statusWrites,
+    webhook: z
+      .object({ addr: z.string().default(""), certFile: z.string().default(""), keyFile: z.string().default("") })
+      .strict()
+      .prefault({})
+      .superRefine((w, ctx) => {
+        if (w.addr !== "" && (w.certFile === "" || w.keyFile === "")) {
+          ctx.addIssue({
+            code: "custom",
+            message: "needs certFile and keyFile (the API server calls admission webhooks over HTTPS only)",
+          });
+        }
+      }),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     grpc: z
@@ -194,6 +246,9 @@ export const configSchema = z
         /** Directories are also re-read this often, whatever the file system reports (a backstop for lost events). */
         watchPollSeconds: z.number().positive().max(3600).default(5),
         dryRun: z.boolean().default(false),
+        /** Where policies come from: the directories, TrustgatePolicy objects in the Kubernetes API, or both. */
+        source: z.enum(["files", "kubernetes", "both"]).default("files"),
+        kubernetes: kubernetesPolicies,
       })
       .strict()
       .prefault({}),
@@ -232,7 +287,7 @@ export const configSchema = z
       .prefault({}),
     log: z
       .object({
-        level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+        level: z.enum(LOG_LEVELS).default("info"),
         decisions: z.enum(["all", "deny", "none"]).default("all"),
         sampleRate: z.number().min(0).max(1).default(1),
         /** More header names whose values decision lines redact, on top of the built-in credential headers. */

@@ -5,7 +5,7 @@
  */
 import { type IdentitySettings, resolveCallerIdentity } from "../identity/caller-identity.js";
 import type { CertificateCache } from "../identity/certificate-cache.js";
-import { parseSpiffeId } from "../identity/spiffe-id.js";
+import { kubernetesServiceAccountOf, parseSpiffeId } from "../identity/spiffe-id.js";
 import { type HttpFacts, RequestModel } from "../model/request-model.js";
 import type { RiskView } from "../model/risk-view.js";
 import { asciiLowerCase } from "../util/ascii.js";
@@ -46,6 +46,15 @@ export interface BuildEnvironment {
   readonly risk: RiskView;
   /** Labels of known workloads by SPIFFE ID (the workload inventory), used when Envoy sends none. */
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
+  /**
+   * Labels of the destination pod from the cluster (by address, else by service account), used when Envoy sends
+   * none; they take the inventory's place.
+   */
+  readonly clusterLabelsOf?: (
+    namespace: string,
+    serviceAccount: string,
+    ip: string,
+  ) => Readonly<Record<string, string>> | undefined;
   /** Default: DEFAULT_REQUEST_SETTINGS. */
   readonly request?: RequestSettings;
   readonly nowMs: number;
@@ -56,6 +65,11 @@ const MAX_PATH_LENGTH = 8192;
 function addressOf(address: AddressMessage | null | undefined): { ip: string; port: number } {
   const socket = address?.socketAddress;
   return { ip: socket?.address ?? "", port: socket?.portValue ?? 0 };
+}
+
+function isEmpty(labels: Readonly<Record<string, string>> | undefined): boolean {
+  for (const _ in labels) return false;
+  return true;
 }
 
 function reject(kind: RejectionKind, reason: string, principal = "", spoofed: string[] | null = null): BuildResult {
@@ -136,7 +150,13 @@ export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnviron
       labels: destinationLabels(
         destination.labels,
         extensions,
-        destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined,
+        (env.clusterLabelsOf && isEmpty(destination.labels)
+          ? env.clusterLabelsOf(
+              namespace,
+              destinationId !== null ? kubernetesServiceAccountOf(destinationId.path) : "",
+              destinationAddress.ip,
+            )
+          : undefined) ?? (destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined),
       ),
     },
     http,

@@ -15,6 +15,7 @@ import { authorizationServiceDefinition } from "../extauthz/codec.js";
 import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
 import { toCheckResponse } from "../extauthz/to-check-response.js";
 import type { Logger } from "../observability/logger.js";
+import { listenFailureMessage } from "../util/listen-failure.js";
 
 /** The engine's answer as Envoy's CheckResponse. */
 export function checkResponseOf(a: Authorization): CheckResponseMessage {
@@ -32,14 +33,29 @@ export interface GrpcServerOptions {
   readonly maxMessageBytes: number;
   readonly authorizer: Authorizer;
   readonly logger: Logger;
+  /** The flag, variable and key that choose the address, named when binding fails. */
+  readonly addressSetting?: string;
+}
+
+/**
+ * grpc-js writes its own errors to stderr ("E No address added out of total 1 resolved …"); trustgate reports
+ * failures itself in one line, so grpc-js's lines go to the debug log.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const write = (message: unknown, ...rest: unknown[]) =>
+    logger.debug({ grpc: [message, ...rest].map(String).join(" ") }, "grpc-js");
+  grpc.setLogger({ error: write, info: write, debug: write });
 }
 
 export class GrpcServer {
   readonly server: grpc.Server;
   readonly health = new HealthImplementation({ "": "NOT_SERVING", [AUTHORIZATION_SERVICE]: "NOT_SERVING" });
+  /** Open health Watch streams: they never end by themselves, so shutdown ends them (after NOT_SERVING is sent). */
+  private readonly watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   private boundPort = 0;
 
   constructor(private readonly options: GrpcServerOptions) {
+    routeGrpcLogs(options.logger);
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": options.maxMessageBytes,
       "grpc.max_send_message_length": 4 * 1024 * 1024,
@@ -54,7 +70,20 @@ export class GrpcServer {
         callback(null, checkResponseOf(authorizer.authorize(call.request)));
       },
     });
-    this.health.addToServer(this.server);
+    const watches = this.watches;
+    this.health.addToServer({
+      addService: (service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation) => {
+        const watch = implementation.watch as grpc.handleServerStreamingCall<unknown, unknown>;
+        this.server.addService(service, {
+          ...implementation,
+          watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+            watches.add(call);
+            call.on("cancelled", () => watches.delete(call));
+            watch(call);
+          },
+        });
+      },
+    } as unknown as grpc.Server);
     const reflectionPackage = protoLoader.loadSync([EXTERNAL_AUTH_PROTO, healthProtoPath], {
       includeDirs: [PROTO_DIR],
       keepCase: true,
@@ -67,7 +96,8 @@ export class GrpcServer {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(this.options.address, grpc.ServerCredentials.createInsecure(), (err, port) => {
         if (err) {
-          reject(new Error(`cannot listen for gRPC on ${this.options.address}: ${err.message}`));
+          const setting = this.options.addressSetting ?? "grpc.addr";
+          reject(new Error(listenFailureMessage("gRPC", this.options.address, err, setting)));
           return;
         }
         this.boundPort = port;
@@ -86,8 +116,14 @@ export class GrpcServer {
     this.health.setStatus(AUTHORIZATION_SERVICE, status);
   }
 
-  /** Stops accepting calls and waits for in-flight ones; forces after `graceMs`. */
+  /**
+   * Stops accepting calls and waits for in-flight ones; forces after `graceMs`. Health Watch streams are not work in
+   * flight: they are ended at once (their clients have just been sent NOT_SERVING), or they would hold the shutdown
+   * for the whole grace period.
+   */
   shutdown(graceMs: number): Promise<void> {
+    for (const call of this.watches) call.end();
+    this.watches.clear();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.options.logger.warn("in-flight gRPC calls did not finish in time; forcing shutdown");

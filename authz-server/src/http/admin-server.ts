@@ -27,8 +27,8 @@ export class AdminServer {
     this.server.requestTimeout = 30_000;
   }
 
-  listen(address: string): Promise<AddressInfo | string> {
-    return listen(this.server, address, "HTTP");
+  listen(address: string, setting?: string): Promise<AddressInfo | string> {
+    return listen(this.server, address, "admin HTTP", setting);
   }
 
   close(): Promise<void> {

@@ -57,7 +57,7 @@ export class IngestListener {
     server.keepAliveTimeout = 65_000;
     server.requestTimeout = 30_000;
     this.server = server;
-    return listen(server, address, "Falco ingest");
+    return listen(server, address, "Falco ingest", "falco.ingest.addr (TRUSTGATE_FALCO_INGEST_ADDR)");
   }
 
   close(): Promise<void> {

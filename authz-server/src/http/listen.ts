@@ -5,6 +5,7 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { listenFailureMessage } from "../util/listen-failure.js";
 
 export type ListenAddress = { host?: string; port?: number; path?: string };
 
@@ -31,13 +32,21 @@ export function isLoopbackOnly(address: string): boolean {
   return LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
-/** Binds `server` to `address`; `what` names the listener in the error ("HTTP", "Falco ingest"). */
-export function listen(server: Server, address: string, what: string): Promise<AddressInfo | string> {
+/**
+ * Binds `server` to `address`; `what` names the listener in the error ("admin HTTP", "Falco ingest"), `setting` the
+ * flag, variable and key that choose the address.
+ */
+export function listen(
+  server: Server,
+  address: string,
+  what: string,
+  setting = "its address setting",
+): Promise<AddressInfo | string> {
   const parsed = parseListenAddress(address);
-  if (!parsed.ok) return Promise.reject(new Error(`cannot listen for ${what}: ${parsed.error}`));
+  if (!parsed.ok) return Promise.reject(new Error(`cannot listen for ${what}: ${parsed.error} — check ${setting}`));
   const target = parsed.address;
   return new Promise((resolve, reject) => {
-    server.once("error", (err) => reject(new Error(`cannot listen for ${what} on ${address}: ${err.message}`)));
+    server.once("error", (err) => reject(new Error(listenFailureMessage(what, address, err, setting))));
     const done = () => resolve(server.address() as AddressInfo | string);
     if (target.path) server.listen(target.path, done);
     else server.listen(target.port, target.host, done);

@@ -55,11 +55,18 @@ function quote(values: readonly string[]): string {
   return values.map((v) => JSON.stringify(v)).join(", ");
 }
 
+/**
+ * `✓`/`✗` says whether the check passed; the words state the fact: the value is `in` the written list or `not in`
+ * it. A `notValues` condition says so, since its field name does not (`not*` fields carry it in their name).
+ */
 function fieldLine(f: FieldTrace): string {
   const mark = f.passed ? "✓" : "✗";
-  const op = f.negate ? "not in" : "in";
+  const list = `[${quote(f.written)}]`;
+  if (f.note) return `${mark} ${f.field} ${list}: ${f.note}`;
+  const inList = f.passed !== f.negate;
+  const field = f.negate && f.field.startsWith("when[") ? `${f.field} (notValues)` : f.field;
   const value = f.value === "" ? "(none)" : JSON.stringify(f.value);
-  return `${mark} ${f.field}: ${value} ${op} [${quote(f.written)}]${f.note ? ` — ${f.note}` : ""}`;
+  return `${mark} ${field}: ${value} ${inList ? "in" : "not in"} ${list}`;
 }
 
 /** Plain-text rendering for the terminal. */

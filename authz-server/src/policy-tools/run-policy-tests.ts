@@ -1,6 +1,7 @@
 /**
  * Runs policy unit tests: every `*.test.yaml` under the given paths, each case decided against the whole policy set
- * loaded from those paths (as a deployment would load it), with the same code as live Checks.
+ * (loaded from `policyPaths`, by default the same paths, as a deployment would load it), with the same code as live
+ * Checks.
  */
 import { relative } from "node:path";
 import type { RequestSettings } from "../extauthz/from-check-request.js";
@@ -22,14 +23,21 @@ export interface CaseResult {
 }
 
 export interface TestRun {
+  /** Where the policies came from, and how many loaded (0 when they did not load). */
+  readonly policies: { readonly paths: readonly string[]; readonly count: number; readonly files: number };
   readonly loadErrors: string[];
+  /** Every problem in the test files, one `file:line: …` line each. */
   readonly fileErrors: string[];
+  /** How many test files could not be read. */
+  readonly brokenFiles: number;
   readonly results: CaseResult[];
   readonly files: string[];
 }
 
 export interface RunOptions {
   readonly rootNamespace: string;
+  /** Where the policies come from (default: the test paths themselves). */
+  readonly policyPaths?: readonly string[];
   /** Mesh facts policy values depend on (trust domain and aliases). */
   readonly compile?: CompileOptions;
   /** What the proxy forwards (JWT metadata, trusted proxies); default: the server's defaults. */
@@ -61,25 +69,51 @@ export function checkCase(testCase: TestCase, set: PolicySet, options: RunOption
 }
 
 export async function runPolicyTests(paths: readonly string[], options: RunOptions): Promise<TestRun> {
-  const loaded = await loadPolicySet(paths, {
+  const policyPaths = options.policyPaths ?? paths;
+  const loaded = await loadPolicySet(policyPaths, {
     rootNamespace: options.rootNamespace,
     compile: options.compile,
     limits: options.limits,
   });
   const testFiles = await listYamlFiles(paths, isPolicyTestFile);
-  const files = testFiles.map((f) => relative(process.cwd(), f) || f);
-  if (!loaded.ok) return { loadErrors: loaded.errors.map(formatLoadError), fileErrors: [], results: [], files };
+  // Shown relative to the working directory when inside it, else as given.
+  const files = testFiles.map((f) => {
+    const rel = relative(process.cwd(), f);
+    return rel === "" || rel.startsWith("..") ? f : rel;
+  });
+  if (!loaded.ok) {
+    return {
+      policies: { paths: policyPaths, count: 0, files: 0 },
+      loadErrors: loaded.errors.map(formatLoadError),
+      fileErrors: [],
+      brokenFiles: 0,
+      results: [],
+      files,
+    };
+  }
   const fileErrors: string[] = [];
+  let brokenFiles = 0;
   const results: CaseResult[] = [];
   for (let i = 0; i < testFiles.length; i++) {
     const read = await readTestFile(testFiles[i]!, files[i], options.limits);
     if (!read.ok) {
-      fileErrors.push(read.error);
+      fileErrors.push(...read.errors);
+      brokenFiles++;
       continue;
     }
     for (const c of read.cases) results.push(checkCase(c, loaded.set, options));
   }
-  return { loadErrors: [], fileErrors, results, files };
+  const policies = { paths: policyPaths, count: loaded.set.policies.length, files: loaded.files.length };
+  return { policies, loadErrors: [], fileErrors, brokenFiles, results, files };
+}
+
+/** Which policies the run decided against; loud when there were none. */
+export function policiesLine(run: TestRun): string {
+  const where = run.policies.paths.join(", ");
+  if (run.policies.count === 0) {
+    return `NO POLICIES loaded from ${where}: every case is decided as if no policy existed (everything allowed) — give the policy directory with --policy-dir`;
+  }
+  return `policies: ${run.policies.count} loaded from ${where} (${run.policies.files} files)`;
 }
 
 function indent(text: string, by: string): string {
@@ -95,9 +129,13 @@ export function formatTestRun(run: TestRun, colour: boolean): string {
   const red = (s: string) => (colour ? `\x1b[31m${s}\x1b[0m` : s);
   const lines: string[] = [];
   if (run.loadErrors.length > 0) {
-    lines.push(red("policies did not load:"), ...run.loadErrors.map((e) => `  ${e}`));
+    lines.push(
+      red(`policies did not load from ${run.policies.paths.join(", ")}:`),
+      ...run.loadErrors.map((e) => `  ${e}`),
+    );
     return lines.join("\n");
   }
+  lines.push(run.policies.count === 0 ? red(`⚠ ${policiesLine(run)}`) : policiesLine(run));
   let current = "";
   for (const r of run.results) {
     if (r.testCase.file !== current) {
@@ -113,7 +151,7 @@ export function formatTestRun(run: TestRun, colour: boolean): string {
   }
   for (const e of run.fileErrors) lines.push(red(`✗ ${e}`));
   const passed = run.results.filter((r) => r.passed).length;
-  const failed = run.results.length - passed + run.fileErrors.length;
+  const failed = run.results.length - passed + run.brokenFiles;
   lines.push("");
   lines.push(
     `${failed === 0 ? green(`${passed} passed`) : `${passed} passed, ${red(`${failed} failed`)}`} (${run.results.length} cases in ${run.files.length} files)`,
@@ -125,7 +163,8 @@ export function testRunJson(run: TestRun): Record<string, unknown> {
   const passed = run.results.filter((r) => r.passed).length;
   return {
     passed,
-    failed: run.results.length - passed + run.fileErrors.length,
+    failed: run.results.length - passed + run.brokenFiles,
+    policies: run.policies,
     loadErrors: run.loadErrors,
     fileErrors: run.fileErrors,
     cases: run.results.map((r) => ({

@@ -3,9 +3,10 @@
  * expected decision (and optionally the deciding policy, rule, or a reason fragment).
  */
 import { readFile, stat } from "node:fs/promises";
-import { isMap, isSeq } from "yaml";
+import { type Document, isMap, isNode, isSeq, type LineCounter } from "yaml";
 import { z } from "zod";
-import { formatIssue } from "../util/format-issues.js";
+import { didYouMean } from "../util/did-you-mean.js";
+import { issuePath } from "../util/format-issues.js";
 import {
   DEFAULT_YAML_LIMITS,
   formatYamlProblem,
@@ -13,6 +14,7 @@ import {
   sizeProblem,
   type YamlLimits,
 } from "../util/safe-yaml.js";
+import { objectKeysAt } from "../util/schema-keys.js";
 import { type RequestDescription, requestDescriptionSchema } from "./request-description.js";
 
 export const expectationSchema = z
@@ -52,7 +54,49 @@ export interface TestCase {
   readonly expect: Expectation;
 }
 
-export type TestFileResult = { ok: true; cases: TestCase[] } | { ok: false; error: string };
+/** Errors: every problem in the file, one `file:line: …` line each. */
+export type TestFileResult = { ok: true; cases: TestCase[] } | { ok: false; errors: string[] };
+
+/** The line of the deepest node of `path` that exists (a missing field points at its parent). */
+function lineOf(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): number {
+  let line = 1;
+  for (let depth = 0; depth <= path.length; depth++) {
+    const node = doc.getIn(path.slice(0, depth) as (string | number)[], true);
+    if (!isNode(node) || !node.range) break;
+    line = counter.linePos(node.range[0]).line;
+  }
+  return line;
+}
+
+/** The line of `key` inside the map at `path` (where an unknown key was written). */
+function keyLine(doc: Document, counter: LineCounter, path: readonly PropertyKey[], key: string): number {
+  const map = doc.getIn(path as (string | number)[], true);
+  if (isMap(map)) {
+    const pair = map.items.find((item) => isNode(item.key) && (item.key as { value?: unknown }).value === key);
+    const range = pair && isNode(pair.key) ? pair.key.range : undefined;
+    if (range) return counter.linePos(range[0]).line;
+  }
+  return lineOf(doc, counter, path);
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], doc: Document, counter: LineCounter, display: string) {
+  const found: Array<{ line: number; text: string }> = [];
+  for (const issue of issues) {
+    const where = issuePath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const known = objectKeysAt(fileSchema, issue.path);
+      for (const key of issue.keys) {
+        found.push({
+          line: keyLine(doc, counter, issue.path, key),
+          text: `${where}: unknown key "${key}"${didYouMean(key, known)}${known.length > 0 ? ` (allowed: ${known.join(", ")})` : ""}`,
+        });
+      }
+      continue;
+    }
+    found.push({ line: lineOf(doc, counter, issue.path), text: `${where}: ${issue.message}` });
+  }
+  return found.sort((a, b) => a.line - b.line).map((f) => `${display}:${f.line}: ${f.text}`);
+}
 
 export async function readTestFile(
   file: string,
@@ -62,25 +106,21 @@ export async function readTestFile(
   let text: string;
   try {
     const tooBig = sizeProblem((await stat(file)).size, limits);
-    if (tooBig) return { ok: false, error: formatYamlProblem(display, tooBig) };
+    if (tooBig) return { ok: false, errors: [formatYamlProblem(display, tooBig)] };
     text = await readFile(file, "utf8");
   } catch (err) {
-    return { ok: false, error: `${display}: cannot read: ${(err as Error).message}` };
+    return { ok: false, errors: [`${display}: cannot read: ${(err as Error).message}`] };
   }
+  // Within the YAML limits: an alias bomb or absurd nesting is a line of the report, never an exception.
   const yaml = parseYamlDocuments(text, limits, { merge: true });
-  if (!yaml.ok) return { ok: false, error: formatYamlProblem(display, yaml.problems[0]!) };
+  if (!yaml.ok) return { ok: false, errors: yaml.problems.map((p) => formatYamlProblem(display, p)) };
   if (yaml.documents.length !== 1) {
-    return { ok: false, error: `${display}:1: a policy test file holds exactly one YAML document` };
+    return { ok: false, errors: [`${display}:1: a policy test file holds exactly one YAML document`] };
   }
   const counter = yaml.lineCounter;
   const { doc, value } = yaml.documents[0]!;
   const parsed = fileSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number] } | undefined;
-    const line = node?.range ? counter.linePos(node.range[0]).line : 1;
-    return { ok: false, error: `${display}:${line}: ${formatIssue(issue)}` };
-  }
+  if (!parsed.success) return { ok: false, errors: describeIssues(parsed.error.issues, doc, counter, display) };
   const cases = doc.get("cases", true);
   const testCases = parsed.data.cases.map((c, i) => {
     let line = 1;

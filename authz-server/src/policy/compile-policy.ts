@@ -9,11 +9,12 @@ import type { FieldContext } from "./compile-field.js";
 import { compileRule } from "./compile-rule.js";
 import type { Action, CompiledPolicy, CompiledRule, PolicyLoadError } from "./compiled.js";
 import { Compiler, describe, isPlainObject, own, type PolicyDocument } from "./compiler.js";
+import { policyKind } from "./policy-kinds.js";
 import { DEFAULT_BUNDLE, type TrustDomainBundle, trustDomainBundle } from "./trust-domain-bundle.js";
 
 export type { PathSegment, PolicyDocument } from "./compiler.js";
 
-export const API_VERSIONS = ["security.istio.io/v1", "security.istio.io/v1beta1"];
+export { ISTIO_API_VERSIONS as API_VERSIONS } from "./policy-kinds.js";
 export const DRY_RUN_ANNOTATION = "istio.io/dry-run";
 
 /** Mesh facts that change what a policy value means (as the same facts change istiod's output). */
@@ -114,17 +115,8 @@ export function* compilePolicySteps(
   for (const key of Object.keys(root)) {
     if (!["apiVersion", "kind", "metadata", "spec", "status"].includes(key)) c.error([key], `unknown field "${key}"`);
   }
-  const kind = own(root, "kind");
-  if (kind !== "AuthorizationPolicy") {
-    c.error(
-      ["kind"],
-      `kind must be AuthorizationPolicy, got ${describe(kind)} (other kinds do not belong in the policy directory)`,
-    );
-  }
-  const apiVersion = own(root, "apiVersion");
-  if (typeof apiVersion !== "string" || !API_VERSIONS.includes(apiVersion)) {
-    c.error(["apiVersion"], `apiVersion must be one of ${API_VERSIONS.join(", ")}, got ${describe(apiVersion)}`);
-  }
+  const kind = policyKind(own(root, "apiVersion"), own(root, "kind"));
+  if (!kind.ok) c.error([kind.field], kind.message);
   const rawMetadata = own(root, "metadata");
   const metadata = isPlainObject(rawMetadata) ? rawMetadata : null;
   if (metadata === null) c.error(["metadata"], "metadata with name and namespace is required");

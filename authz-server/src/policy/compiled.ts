@@ -71,7 +71,9 @@ export interface CompiledPolicy {
 }
 
 export interface PolicyLoadError {
+  /** A file, or the object a document came from (`TrustgatePolicy <namespace>/<name>`). */
   readonly file: string;
+  /** 1-based; 0 when there is no line (see formatLoadError). */
   readonly line: number;
   /** `<namespace>/<name>` when known. */
   readonly policy: string;
@@ -85,5 +87,6 @@ export function formatLoadError(e: PolicyLoadError): string {
   const where = [e.policy && `policy ${e.policy}`, e.rule !== null && `rule ${e.rule}`, e.field && `field ${e.field}`]
     .filter(Boolean)
     .join(", ");
-  return `${e.file}:${e.line}: ${where ? `${where}: ` : ""}${e.message}`;
+  // Line 0: no line to point at (the file or directory as a whole, an object from the Kubernetes API).
+  return `${e.file}${e.line > 0 ? `:${e.line}` : ""}: ${where ? `${where}: ` : ""}${e.message}`;
 }

@@ -409,6 +409,19 @@ describe("evaluate: Falco risk conditions", () => {
     expect(d.reason).toContain(shell);
   });
 
+  it("names the risk in a default deny only when a risk condition failed", () => {
+    const fromWeb = { ...toDatabase, principal: WEB };
+    const low = decide(databaseAllow, fromWeb);
+    expect(low.reason).toContain("failed on from[0].source.principals");
+    expect(low.reason).not.toContain("caller risk");
+    const both = decide(
+      databaseAllow,
+      fromWeb,
+      new FakeRisk({ [WEB]: { level: "critical", highestAlert: "critical", explanation: shell } }),
+    );
+    expect(both.reason).toContain('when[0] custom.falco_risk_score ("critical"); caller risk critical');
+  });
+
   it("names the alert when a DENY rule on risk decides", () => {
     const yaml = policy(
       "istio-system",

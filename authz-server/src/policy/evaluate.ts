@@ -167,12 +167,16 @@ interface PassResult {
   skippedDryRun: boolean;
 }
 
-function describeRisk(rule: CompiledRule, model: RequestModel): string {
+/**
+ * The risk behind a decision, for its reason: the caller's or destination's level and alert, or the feed, when the
+ * rule read them. `only`: the fields that decided (a default deny names the risk only when a risk field failed).
+ */
+function describeRisk(rule: CompiledRule, model: RequestModel, only?: ReadonlySet<string>): string {
   if (!rule.readsRisk) return "";
   const notes: string[] = [];
   const attributes = new Set<Attribute>();
   for (const clause of [...(rule.from ?? []), ...(rule.to ?? []), rule.when])
-    for (const c of clause) attributes.add(c.attribute);
+    for (const c of clause) if (only === undefined || only.has(c.field)) attributes.add(c.attribute);
   if (attributes.has(Attribute.SourceRiskLevel) || attributes.has(Attribute.SourceAlert)) {
     const r = model.sourceRiskAssessment();
     notes.push(`caller risk ${r.level}, highest alert ${r.highestAlert}${r.explanation ? ` (${r.explanation})` : ""}`);
@@ -213,7 +217,7 @@ function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel, root
   const fields = [
     ...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${f.value}")`}`)),
   ];
-  const risk = describeRisk(best.rule, model);
+  const risk = describeRisk(best.rule, model, new Set(best.failed.map((f) => f.field)));
   return `closest: ${best.policy.id} rule ${best.rule.index} failed on ${fields.join(", ")}${risk ? `; ${risk}` : ""}`;
 }
 

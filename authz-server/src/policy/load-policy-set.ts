@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
 import { DEFAULT_YAML_LIMITS, sizeProblem, type YamlLimits } from "../util/safe-yaml.js";
 import { type CompileOptions, compilePolicy, type PolicyDocument } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
@@ -37,6 +37,21 @@ export interface SourcesResult {
   readonly errors: PolicyLoadError[];
 }
 
+/** A policy path that cannot be read, named absolutely, with what a relative path was resolved against. */
+function unreadablePath(paths: readonly string[], err: unknown): PolicyLoadError {
+  const e = err as NodeJS.ErrnoException;
+  const path = e.path ?? paths.join(", ");
+  const relativeNote =
+    e.path !== undefined && resolve(e.path) !== e.path
+      ? ` ("${e.path}" is relative to the current directory, ${process.cwd()})`
+      : "";
+  const message =
+    e.code === "ENOENT"
+      ? `no such policy file or directory${relativeNote}: give the directory of your AuthorizationPolicy files with --policy-dir (or TRUSTGATE_POLICY_DIR)`
+      : `cannot read${relativeNote}: ${e.message}`;
+  return { file: e.path !== undefined ? resolve(e.path) : path, line: 0, policy: "", rule: null, field: "", message };
+}
+
 function fileError(file: string, message: string, line = 0): PolicyLoadError {
   return { file, line, policy: "", rule: null, field: "", message };
 }
@@ -49,7 +64,7 @@ export async function readPolicySources(paths: readonly string[], options: LoadO
   try {
     files = await listYamlFiles(paths);
   } catch (err) {
-    return { sources: [], errors: [fileError(paths.join(", "), (err as Error).message)] };
+    return { sources: [], errors: [unreadablePath(paths, err)] };
   }
   const errors: PolicyLoadError[] = [];
   const sources: PolicySource[] = [];

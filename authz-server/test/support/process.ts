@@ -22,16 +22,22 @@ export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** From spawn to exit. */
+  ms: number;
+  /** From the first stderr output to exit (null without stderr output). */
+  msAfterStderr: number | null;
 }
 
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {},
 ): Promise<RunResult> {
   requireBuild();
   return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let stderrAt: number | null = null;
     const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO,
+      cwd: options.cwd ?? REPO,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
     });
     let stdout = "";
@@ -40,13 +46,17 @@ export function runCli(
       stdout += d;
     });
     child.stderr.on("data", (d) => {
+      stderrAt ??= Date.now();
       stderr += d;
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
     child.on("error", reject);
-    child.on("close", (code) => {
+    child.on("exit", () => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+    });
+    child.on("close", (code) => {
+      const now = Date.now();
+      resolve({ code, stdout, stderr, ms: now - started, msAfterStderr: stderrAt === null ? null : now - stderrAt });
     });
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();

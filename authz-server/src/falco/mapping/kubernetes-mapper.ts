@@ -26,7 +26,7 @@ export interface KubernetesMapperOptions {
   readonly initialSyncTimeoutMs?: number;
 }
 
-export function loadKubeConfig(file: string): KubeConfig {
+export function loadKubeConfig(file: string, what = "falco.mapping.strategy kubernetes"): KubeConfig {
   const kc = new KubeConfig();
   if (file === "") kc.loadFromDefault();
   else kc.loadFromFile(file);
@@ -34,7 +34,7 @@ export function loadKubeConfig(file: string): KubeConfig {
   // With nothing found, the client library falls back to an unauthenticated http://localhost:8080: refuse instead.
   if (!cluster || (file === "" && cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
     throw new Error(
-      `falco.mapping.strategy kubernetes: no Kubernetes cluster in ${file || "the default kubeconfig or in-cluster configuration"}`,
+      `${what}: no Kubernetes cluster in ${file || "the default kubeconfig or in-cluster configuration"}`,
     );
   }
   return kc;

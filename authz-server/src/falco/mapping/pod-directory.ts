@@ -2,7 +2,8 @@
  * A watch-backed, bounded directory of pods → service accounts, fed by the Kubernetes API through
  * `@kubernetes/client-node`: one paginated list of all pods, then a watch from its resourceVersion (relisting on
  * 410 Gone, reconnecting with backoff on errors). Only `namespace/name → spec.serviceAccountName` is kept, never whole
- * pod objects, and at most `maxPods` entries; a miss (a pod newer than the watch, or beyond the bound) falls back to
+ * pod objects (observers, such as the destination-label index, keep their own compact data for the same pods), and
+ * at most `maxPods` entries; a miss (a pod newer than the watch, or beyond the bound) falls back to
  * one `GET` of that pod, deduplicated and cached briefly. Deleted pods are remembered for a few minutes, because
  * Falco's alert about a pod can arrive after the pod is gone. RBAC: get, list and watch on pods.
  */
@@ -12,6 +13,17 @@ import type { Logger } from "../../observability/logger.js";
 
 /** A service account name, or null for a pod that names none. */
 export type Lookup = string | null;
+
+/**
+ * Told about every pod the directory keeps, for indexes beyond service accounts (destination labels by pod IP).
+ * A list is bracketed by startList/endList: pods not put since startList are gone at endList.
+ */
+export interface PodObserver {
+  startList(): void;
+  put(pod: V1Pod): void;
+  endList(): void;
+  remove(pod: V1Pod): void;
+}
 
 export interface PodDirectoryOptions {
   readonly kubeConfig: KubeConfig;
@@ -60,6 +72,7 @@ export class PodDirectory {
   private resourceVersion = "";
   private overflowWarned = false;
   private loop: Promise<void> | null = null;
+  private readonly observers: PodObserver[] = [];
   synced = false;
   /** Counters for metrics and tests. */
   readonly stats = { lists: 0, watches: 0, events: 0, fetches: 0, overflow: 0 };
@@ -71,6 +84,11 @@ export class PodDirectory {
 
   get size(): number {
     return this.pods.size;
+  }
+
+  /** Adds an observer; call before start() so it sees the first list. */
+  observe(observer: PodObserver): void {
+    this.observers.push(observer);
   }
 
   /** Starts list+watch; resolves once the first list is in (or after the initial-sync timeout). */
@@ -169,6 +187,7 @@ export class PodDirectory {
       return;
     }
     this.pods.set(key, serviceAccountOf(pod));
+    for (const o of this.observers) o.put(pod);
   }
 
   private remove(pod: V1Pod): void {
@@ -178,12 +197,14 @@ export class PodDirectory {
     const key = keyOf(namespace, name);
     this.pods.delete(key);
     this.recent.set(key, { sa: serviceAccountOf(pod) });
+    for (const o of this.observers) o.remove(pod);
   }
 
   private async list(): Promise<void> {
     const fresh = new Map<string, Lookup>();
     let token: string | undefined;
     let resourceVersion = "";
+    for (const o of this.observers) o.startList();
     do {
       const page = await this.api.listPodForAllNamespaces({ limit: this.options.pageSize ?? 500, _continue: token });
       for (const pod of page.items) {
@@ -195,6 +216,7 @@ export class PodDirectory {
           continue;
         }
         fresh.set(keyOf(namespace, name), serviceAccountOf(pod));
+        for (const o of this.observers) o.put(pod);
       }
       resourceVersion = page.metadata?.resourceVersion ?? "";
       token = page.metadata?._continue || undefined;
@@ -203,6 +225,7 @@ export class PodDirectory {
     for (const [key, sa] of this.pods) if (!fresh.has(key)) this.recent.set(key, { sa });
     this.pods.clear();
     for (const [key, sa] of fresh) this.pods.set(key, sa);
+    for (const o of this.observers) o.endList();
     this.resourceVersion = resourceVersion;
     this.stats.lists += 1;
     this.synced = true;
