@@ -66,7 +66,7 @@ export class PolicyLoader {
 
   /** First load: throws PolicyLoadFailed with every error. */
   async loadInitial(): Promise<PolicySet> {
-    const built = await this.build();
+    const built = await this.build(false);
     if (!built.ok) throw new PolicyLoadFailed(built.errors.map(formatLoadError));
     this.install(built, "initial", "initial");
     return built.set;
@@ -100,10 +100,11 @@ export class PolicyLoader {
     return this.worker.close();
   }
 
-  private async build(): Promise<Built> {
+  /** `lowPriority`: Checks are being served, so the worker yields the CPU to them (every reload). */
+  private async build(lowPriority: boolean): Promise<Built> {
     const { dirs, rootNamespace, limits, lint } = this.options;
     const compile = this.options.compile ?? {};
-    const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint, compile });
+    const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint, compile, lowPriority });
     if (!loaded.ok) return loaded;
     const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 0.2, compile);
     if (!compiled.ok) return compiled;
@@ -121,7 +122,7 @@ export class PolicyLoader {
     const { holder, metrics, logger } = this.options;
     let built: Built;
     try {
-      built = await this.build();
+      built = await this.build(true);
     } catch (err) {
       built = {
         ok: false,

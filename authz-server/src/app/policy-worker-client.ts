@@ -36,6 +36,8 @@ export interface LoadParameters {
   readonly limits: YamlLimits;
   readonly lint: LintContext;
   readonly compile?: CompileOptions;
+  /** See LoadRequest.lowPriority. */
+  readonly lowPriority?: boolean;
 }
 
 // Built files load the compiled worker; the TypeScript sources (tests) load its source.
@@ -112,6 +114,7 @@ export class PolicyWorkerClient {
         limits: parameters.limits,
         lint: parameters.lint,
         compile: parameters.compile ?? {},
+        lowPriority: parameters.lowPriority ?? false,
         chunkChars: this.options.chunkChars ?? 4 * 1024,
       };
       worker.postMessage(request);

@@ -17,6 +17,11 @@ export interface LoadRequest {
   readonly limits: YamlLimits;
   readonly lint: LintContext;
   readonly compile: CompileOptions;
+  /**
+   * Run this load (and every later one) at a lower CPU priority: set once Checks are being served, so the first load
+   * at start-up is not slowed by a busy machine while nothing needs protecting yet.
+   */
+  readonly lowPriority: boolean;
   /** Approximate size (JSON characters) of one message; bigger documents are sent rule list first, rules after. */
   readonly chunkChars: number;
 }

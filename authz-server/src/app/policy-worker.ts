@@ -19,10 +19,17 @@ import {
 const port = parentPort;
 if (port === null) throw new Error("policy-worker.ts runs as a worker thread");
 
-// Linux keeps the nice value per thread: a lower priority for this thread leaves the Check thread ahead of it when
-// both want the same CPU (10, not 19: on a busy machine the lowest priority can starve a reload for long).
-// Elsewhere it would renice the whole process, so it is left alone.
-if (process.platform === "linux") {
+let lowered = false;
+
+/**
+ * Linux keeps the nice value per thread: a lower priority for this thread leaves the Check thread ahead of it when
+ * both want the same CPU (10, not 19: on a busy machine the lowest priority can starve a reload for long). It cannot
+ * be raised again without privileges, so it is lowered once, from the first reload on. Elsewhere it would renice the
+ * whole process, so it is left alone.
+ */
+function lowerPriority(): void {
+  if (lowered || process.platform !== "linux") return;
+  lowered = true;
   try {
     setPriority(10);
   } catch {
@@ -90,6 +97,7 @@ function countByCode(warnings: readonly { code: string }[]): Record<string, numb
 
 async function load(request: LoadRequest): Promise<void> {
   const { id } = request;
+  if (request.lowPriority) lowerPriority();
   const read = await readPolicySources(request.paths, { rootNamespace: request.rootNamespace, limits: request.limits });
   const parsed = parsePolicySources(read.sources, request.limits);
   const compiled = compileDocuments(parsed.documents, request.compile);

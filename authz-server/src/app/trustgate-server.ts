@@ -315,12 +315,12 @@ async function start(
         );
         readiness.shuttingDown = true;
         await watcher?.stop();
-        await loader.close();
         grpc.setServing(false);
         await kubernetes.stop();
         await grpc.shutdown(config.shutdownGraceSeconds * 1000);
         await admin.close();
         await falcoRisk.stop();
+        await loader.close();
         logger.info({ event: "stopped" }, "stopped");
         decisionLog.flush();
         await telemetry.shutdown();
