@@ -88,6 +88,13 @@ module.exports = {
       from: { path: SRC, pathNot: "\\.test\\.ts$" },
       to: { path: ["^authz-server/test/", "^test/", "\\.test\\.ts$"] },
     },
+    {
+      name: "fuzz-oracle-is-independent",
+      comment: "the fuzzer judges trustgate from outside: it never imports trustgate's code",
+      severity: "error",
+      from: { path: "^test/fuzz/" },
+      to: { path: "^authz-server/" },
+    },
     ...layerRules,
   ],
   options: {

@@ -322,7 +322,8 @@ describe("trustgate's ports and cluster names", () => {
     const selector = policy.spec.selector.matchLabels;
     for (const p of wasmPlugins) expect(p.spec.selector.matchLabels).toEqual(selector);
     expect((envoyFilterDocs[0] as Obj).spec.workloadSelector.labels).toEqual(selector);
-    // wasm runs inbound only, and before Istio's authn/authz filters (so before the CUSTOM ext_authz)
+    // wasm runs inbound only, before Istio's authn and RBAC filters (but after the CUSTOM ext_authz, which Istio
+    // always places first: see validate/filter-order.ts)
     for (const p of wasmPlugins)
       expect(p.spec).toMatchObject({ phase: "AUTHN", failStrategy: "FAIL_CLOSE", match: [{ mode: "SERVER" }] });
   });

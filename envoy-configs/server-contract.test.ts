@@ -48,13 +48,14 @@ describe("trustgate accepts the configuration it is given", () => {
 
   // needs the real kustomize (kubectl) to apply the variants' patches and generate the ConfigMap
   it.skipIf(!hasKubectl())("Istio: trustgate.yaml + the Deployment's environment, in every variant", () => {
-    for (const variant of ["istio", "istio/wasm-oci", "istio/envoyfilter"]) {
+    for (const variant of ["istio", "istio/wasm-oci", "istio/wasm-file", "istio/envoyfilter"]) {
       const docs = renderKustomization(join(here, variant)).docs as Obj[];
       const deploy = docs.find((d) => d.kind === "Deployment") as Obj;
       const cm = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name.startsWith("trustgate-config")) as Obj;
       const env = Object.fromEntries(deploy.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
       const config = resolveConfig(YAML.parse(cm.data["trustgate.yaml"]), env, {}, `${variant} trustgate.yaml`);
-      expect(config.identity.trustFilterHeaders, variant).toBe(variant !== "istio");
+      // Only the EnvoyFilter variant runs the wasm filter before ext_authz (Istio's CUSTOM ext_authz runs first).
+      expect(config.identity.trustFilterHeaders, variant).toBe(variant === "istio/envoyfilter");
       expect(config.falco.tokenFile).toBe("/run/secrets/trustgate/falco-token");
       expect(config.falco.mapping.strategy).toBe("kubernetes");
       expect(config.grpc.addr).toBe("0.0.0.0:9191");

@@ -106,3 +106,34 @@ ${header("data", "database-allow")}spec:
 }
 
 export const BENCH_POLICY_COUNT = 4 + 10 + 2 + 8 * 4 + 2;
+
+/**
+ * A policy file of about `bytes` for the reload-under-load row: namespaces of ordinary policies, and one policy with
+ * a long rule list (a single policy cannot be split across messages, only its rules can). None of it applies to the
+ * benchmark request, so every Check is decided as before; `revision` changes the content so each reload is real.
+ */
+export function largePolicyFile(bytes, revision) {
+  let yaml = `# revision ${revision}\n`;
+  let big = `${header("bulk-big", "many-rules")}spec:\n  action: DENY\n  rules:\n`;
+  for (let r = 0; big.length < bytes / 4; r++) {
+    big += `  - from: [{source: {principals: ["cluster.local/ns/bulk-big/sa/s${r}"]}}]
+    to: [{operation: {methods: [DELETE], paths: ["/r${revision}/${r}/*"]}}]
+`;
+  }
+  yaml += big;
+  for (let i = 0; ; i++) {
+    const ns = `bulk-${i % 200}`;
+    const policy = `${header(ns, `p${i}`)}spec:
+  selector: {matchLabels: {app: app-${i}}}
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/${ns}/sa/a${i}", "cluster.local/ns/services/sa/*"]}}]
+    to: [{operation: {methods: [GET, POST], paths: ["/api/r${revision}/${i}/*", "/x/{*}/y"]}}]
+    when: [{key: "request.headers[x-tenant]", values: ["t${i}", "shared-*"]}]
+  - from: [{source: {namespaces: [${ns}]}}]
+    to: [{operation: {notMethods: [DELETE]}}]
+`;
+    if (yaml.length + policy.length > bytes) break;
+    yaml += policy;
+  }
+  return yaml;
+}

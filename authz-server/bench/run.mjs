@@ -7,7 +7,9 @@
 // alternate between the servers; each round runs every server unpinned (all CPUs for everyone) and, for the
 // single-process servers, "one core each" (server on CPU 1, h2load on CPU 0). It reports req/s, the server's CPU
 // time per Check (from /proc, all its processes), p50/p99 with one request in flight, alert → deny on every worker,
-// RSS of every serving process before, during and after the rounds, and Check latency during a Falco alert burst.
+// RSS of every serving process before, during and after the rounds, Check latency during a Falco alert burst, and
+// while a policy file of the largest allowed size (yaml.maxFileBytes) is reloaded over and over. `--reload-only`
+// runs just that last part.
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
@@ -18,12 +20,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHECK_PATH, framedBenchRequest } from "./check-request.mjs";
-import { BENCH_POLICY_COUNT, benchPolicies } from "./policies.mjs";
+import { BENCH_POLICY_COUNT, benchPolicies, largePolicyFile } from "./policies.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..");
 const quick = process.argv.includes("--quick");
 const soak = process.argv.includes("--soak");
+const reloadOnly = process.argv.includes("--reload-only");
+// The default yaml.maxFileBytes: the largest policy file trustgate accepts without a configuration change.
+const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
 const roundsFlag = process.argv.find((a) => a.startsWith("--rounds="));
@@ -87,7 +92,11 @@ async function waitForPort(port, child, name) {
   throw new Error(`${name} did not listen on ${port}`);
 }
 
-const PIN = !spawnSync("taskset", ["-V"]).error && cpus().length >= 2;
+// BENCH_NO_PIN=1 lets the processes float in the "one core each" runs too.
+const PIN = !process.env.BENCH_NO_PIN && !spawnSync("taskset", ["-V"]).error && cpus().length >= 2;
+function pinned(cpu, command, args) {
+  return PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
+}
 
 /** Moves every thread of the processes onto `cpuList` ("1", or "0-N" for all). */
 function setAffinity(pids, cpuList) {
@@ -96,9 +105,10 @@ function setAffinity(pids, cpuList) {
 }
 const ALL_CPUS = `0-${cpus().length - 1}`;
 
-/** h2load arguments for gRPC Check calls with the benchmark request. */
-function h2loadArgs(port, { requests, clients, streams, logFile }) {
-  const args = ["-n", String(requests), "-c", String(clients), "-m", String(streams), "-t", "1", "-d", requestFile];
+/** h2load arguments for gRPC Check calls with the benchmark request (`seconds`: a timed run instead of a count). */
+function h2loadArgs(port, { requests, seconds, clients, streams, logFile }) {
+  const amount = seconds === undefined ? ["-n", String(requests)] : ["-D", String(seconds)];
+  const args = [...amount, "-c", String(clients), "-m", String(streams), "-t", "1", "-d", requestFile];
   args.push("-H", "content-type: application/grpc", "-H", "te: trailers");
   if (logFile) args.push("--log-file", logFile);
   args.push(`http://127.0.0.1:${port}${CHECK_PATH}`);
@@ -383,13 +393,94 @@ async function alertToDeny(server, first) {
   return percentiles(delays);
 }
 
+async function policyVersion(httpPort) {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+  const body = await response.json();
+  if (body.lastReloadError) throw new Error(`the policy reload failed: ${body.lastReloadError}`);
+  return body.policySet.version;
+}
+
+/** Writes revision `n` of the large policy file (temp file + rename), signals a reload, and waits until it is active. */
+async function reloadLarge(child, httpPort, n) {
+  const before = await policyVersion(httpPort);
+  const file = join(policyDir, "large.yaml");
+  writeFileSync(`${file}.tmp`, largePolicyFile(LARGEST_POLICY_FILE, n));
+  const { renameSync } = await import("node:fs");
+  renameSync(`${file}.tmp`, file);
+  const started = performance.now();
+  process.kill(child.pid, "SIGHUP");
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 20));
+    if ((await policyVersion(httpPort)) !== before) return performance.now() - started;
+    if (performance.now() - started > 120_000) throw new Error("the policy reload did not finish within 120 s");
+  }
+}
+
+/**
+ * Check latency (1 in flight) for RELOAD_SECONDS with no reload, then for as long while the largest allowed policy
+ * file is reloaded back to back: every Check of the second run is answered during a reload, and the run spans several
+ * whole reloads (the worker's part and the compile on the Check thread).
+ */
+const RELOAD_SECONDS = quick ? 8 : 20;
+
+function timedLatency(port, name) {
+  const logFile = join(work, `${name}.log`);
+  const [command, commandArgs] = pinned(
+    0,
+    "h2load",
+    h2loadArgs(port, { seconds: RELOAD_SECONDS, clients: 1, streams: 1, logFile }),
+  );
+  const run = spawnSync(command, commandArgs, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`h2load failed:\n${run.stdout}\n${run.stderr}`);
+  return logPercentiles(logFile);
+}
+
+async function reloadUnderLoad(child, grpcPort, httpPort) {
+  await reloadLarge(child, httpPort, 0);
+  const quiet = timedLatency(grpcPort, "before-reload");
+  const logFile = join(work, "during-reload.log");
+  let running = true;
+  const measured = new Promise((resolve, reject) => {
+    const [command, commandArgs] = pinned(
+      0,
+      "h2load",
+      h2loadArgs(grpcPort, { seconds: RELOAD_SECONDS, clients: 1, streams: 1, logFile }),
+    );
+    spawn(command, commandArgs, { stdio: "ignore" }).on("exit", (code) => {
+      running = false;
+      code === 0 ? resolve(logPercentiles(logFile)) : reject(new Error(`h2load exited ${code}`));
+    });
+  });
+  const times = [];
+  for (let n = 1; running; n++) {
+    const ms = await reloadLarge(child, httpPort, n);
+    // Only reloads that finished inside the measured run count.
+    if (running) times.push(ms);
+  }
+  const during = await measured;
+  const text = largePolicyFile(LARGEST_POLICY_FILE, 1);
+  const policies = (text.match(/^kind: AuthorizationPolicy$/gm) ?? []).length;
+  const rules = (text.split("name: p0")[0].match(/^ {2}- from:/gm) ?? []).length;
+  console.log(
+    `\nPolicy reload under load: a ${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB policy file (the default yaml.maxFileBytes limit is ${LARGEST_POLICY_FILE / 1024} KiB; ${policies} policies, one with ${rules} rules) reloaded back to back: ${times.length} reloads completed during the run, SIGHUP → active in ${(median(times) / 1000).toFixed(2)} s (median)`,
+  );
+  console.log(`Check latency, 1 in flight, ${RELOAD_SECONDS} s each:  p50        p99    Checks`);
+  for (const [name, l] of [
+    ["no reload", quiet],
+    ["reloading", during],
+  ]) {
+    console.log(
+      `  ${name.padEnd(30)}${l.p50.toFixed(3).padStart(8)} ${l.p99.toFixed(3).padStart(10)} ms ${String(l.n).padStart(8)}`,
+    );
+  }
+  console.log(`p99 ratio: reloading / no reload = ${(during.p99 / quiet.p99).toFixed(2)}× (target ≤ 2×)`);
+}
+
 async function soakRun(server) {
   // Constant load (4 connections × 16 streams, closed loop) for SOAK_SECONDS; RSS of every process every 10 s.
-  const child = spawn(
-    "h2load",
-    [...h2loadArgs(server.port, { requests: 0, clients: 4, streams: 16 }).slice(2), "-D", String(SOAK_SECONDS)],
-    { stdio: "ignore" },
-  );
+  const child = spawn("h2load", h2loadArgs(server.port, { seconds: SOAK_SECONDS, clients: 4, streams: 16 }), {
+    stdio: "ignore",
+  });
   const samples = [];
   const started = Date.now();
   while (child.exitCode === null) {
@@ -435,6 +526,12 @@ async function main() {
   try {
     for (const s of servers) await waitReady(s);
     for (const s of trustgates) await assertDecidedAllTheWay(s.port);
+    if (reloadOnly) {
+      h2load(w1.port, { requests: 20_000, clients: 4, streams: 16 });
+      await reloadUnderLoad(w1.child, w1.port, w1.httpPort);
+      await assertDecidedAllTheWay(w1.port);
+      return;
+    }
     if (soak) {
       h2load(w2.port, { requests: 20_000, clients: 4, streams: 16 });
       await soakRun(w2);
@@ -597,6 +694,8 @@ async function main() {
     console.log(
       `p99 ratio: burst to trustgate / same burst to the sink = ${(burst.p99 / control.p99).toFixed(2)}× (target ≤ 2×)`,
     );
+    await reloadUnderLoad(w1.child, w1.port, w1.httpPort);
+    await assertDecidedAllTheWay(w1.port);
     console.log(
       `\nload average at the end: ${loadavg()
         .map((l) => l.toFixed(2))

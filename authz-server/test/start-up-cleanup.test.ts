@@ -12,6 +12,7 @@ import { startServer } from "../src/app/trustgate-server.js";
 import { createLogger } from "../src/observability/logger.js";
 import { testConfig } from "./support/config.js";
 import { freePort } from "./support/process.js";
+import { TS_WORKER_EXEC_ARGV } from "./support/ts-worker.js";
 
 function listenOn(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -65,9 +66,11 @@ describe("start-up failure cleanup", () => {
         policies: { dir, watch: true },
         falco: { token: "t", ingest: { addr: `127.0.0.1:${ingestPort}` } },
       });
-      await expect(startServer(config, createLogger("info", sink))).rejects.toThrow(
-        `cannot listen for admin HTTP on 127.0.0.1:${busyPort}: address already in use`,
-      );
+      await expect(
+        startServer(config, createLogger("info", sink), process.env, {
+          policyWorker: { execArgv: TS_WORKER_EXEC_ARGV },
+        }),
+      ).rejects.toThrow(`cannot listen for admin HTTP on 127.0.0.1:${busyPort}: address already in use`);
       // Everything that was bound is free again, and nothing is left watching or listening.
       await close(await listenOn(grpcPort));
       await close(await listenOn(ingestPort));

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { checkFilterHeaderTrust, filterHeaderFacts } from "./filter-order.js";
 import { formatIssues, type Issue } from "./issues.js";
 import {
   checkKustomization,
@@ -112,7 +113,7 @@ describe("Istio install (kustomize)", () => {
     },
   );
 
-  it.skipIf(!hasKubectl())("wasm variants trust the filter's headers; the default does not", () => {
+  it.skipIf(!hasKubectl())("only the EnvoyFilter variant (wasm before ext_authz) trusts the filter's headers", () => {
     const env = (dir: string) => {
       const deploy = (renderKustomization(join(istioDir, dir)).docs as Obj[]).find(
         (d) => d.kind === "Deployment",
@@ -120,8 +121,41 @@ describe("Istio install (kustomize)", () => {
       return deploy.spec.template.spec.containers[0].env.find((e: Obj) => e.name === "TRUSTGATE_TRUST_FILTER_HEADERS")
         .value;
     };
-    expect(env(".")).toBe("false");
-    for (const variant of ["wasm-oci", "wasm-file", "envoyfilter"]) expect(env(variant), variant).toBe("true");
+    // Istio runs the CUSTOM ext_authz before every WasmPlugin: with a WasmPlugin the headers are still the client's.
+    for (const variant of [".", "wasm-oci", "wasm-file"]) expect(env(variant), variant).toBe("false");
+    expect(env("envoyfilter")).toBe("true");
+  });
+
+  it.skipIf(!hasKubectl())("no install trusts filter headers that a client could have written", () => {
+    for (const dir of dirs.filter((d) => !isComponent(d))) {
+      const facts = filterHeaderFacts(renderKustomization(dir).docs);
+      expect(formatIssues(checkFilterHeaderTrust(facts, relative(istioDir, dir) || "."))).toBe("");
+    }
+    expect(filterHeaderFacts(renderKustomization(join(istioDir, "envoyfilter")).docs)).toMatchObject({
+      trustFilterHeaders: true,
+      customAuthz: false,
+      wasmBeforeExtAuthz: true,
+    });
+  });
+
+  it.skipIf(!hasKubectl())("the filter-order check flags a WasmPlugin install that trusts the headers", () => {
+    // What wasm-oci rendered to before: CUSTOM ext_authz + WasmPlugin + TRUSTGATE_TRUST_FILTER_HEADERS=true.
+    const docs = renderKustomization(join(istioDir, "wasm-oci")).docs as Obj[];
+    const deploy = docs.find((d) => d.kind === "Deployment") as Obj;
+    deploy.spec.template.spec.containers[0].env.find((e: Obj) => e.name === "TRUSTGATE_TRUST_FILTER_HEADERS").value =
+      "true";
+    const issues = checkFilterHeaderTrust(filterHeaderFacts(docs), "wasm-oci");
+    expectIssue(issues, "wasm-oci", /CUSTOM action's ext_authz runs before every WasmPlugin/);
+    expectIssue(issues, "wasm-oci", /nothing inserts the wasm filter before ext_authz/);
+    // And an EnvoyFilter that inserts wasm after ext_authz does not count.
+    const ef = renderKustomization(join(istioDir, "envoyfilter")).docs as Obj[];
+    const wasmPatch = (ef.find((d) => d.kind === "EnvoyFilter") as Obj).spec.configPatches[1];
+    wasmPatch.patch.operation = "INSERT_AFTER";
+    expectIssue(
+      checkFilterHeaderTrust(filterHeaderFacts(ef), "envoyfilter"),
+      "envoyfilter",
+      /nothing inserts the wasm filter before ext_authz/,
+    );
   });
 
   it("the EnvoyFilter variant does not also install the CUSTOM policy (trustgate would be called twice)", () => {

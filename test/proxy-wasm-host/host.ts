@@ -32,6 +32,11 @@ export interface HostOptions {
   failOpen?: boolean;
   /** Clock for proxy_get_current_time_nanoseconds and WASI clock_time_get (ns since the epoch). */
   now?: () => bigint;
+  /**
+   * Fault injection: called (with the lower-cased key) before proxy_remove_header_map_value changes anything; a status returned (not Ok) is
+   * what the call answers, and the header stays. Lets a test see what a module does when the host refuses.
+   */
+  refuseHeaderRemoval?: (map: number, key: string) => number | undefined;
 }
 
 export interface StreamOptions {

@@ -1,7 +1,7 @@
 // Header maps, buffers, local responses, metrics and logs as Envoy's host implements them.
 import { expect, test } from "vitest";
 import { fixture, recorder } from "./fixtures.js";
-import { encodePairs, HeadersAction, LogLevel, MetricType, ProxyWasmHost } from "./index.js";
+import { encodePairs, HeadersAction, LogLevel, MetricType, ProxyWasmHost, Status } from "./index.js";
 
 test("header keys are lower-cased; get returns the first of repeated values; absent is NOT_FOUND", () => {
   const bytes = fixture({
@@ -237,4 +237,33 @@ test("WASI proc_exit only records (the module decides what happens next)", () =>
   const host = ProxyWasmHost.load(bytes, { logLevel: LogLevel.Trace });
   expect(host.startVm()).toBe(true);
   expect(host.logMessages()).toEqual(["wasi proc_exit(3)", "after"]);
+});
+
+test("refuseHeaderRemoval makes proxy_remove_header_map_value answer the given status and keep the header", () => {
+  const bytes = fixture({
+    imports: ["proxy_remove_header_map_value"],
+    data: { a: "X-A", b: "x-b", l: "removed" },
+    body: `(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (call $say_ret {{l}} (call $proxy_remove_header_map_value (i32.const 0) {{a}}))
+      (call $say_ret {{l}} (call $proxy_remove_header_map_value (i32.const 0) {{b}}))
+      (i32.const 0))`,
+  });
+  const asked: Array<[number, string]> = [];
+  const host = ProxyWasmHost.load(bytes, {
+    refuseHeaderRemoval: (map, key) => {
+      asked.push([map, key]);
+      return key === "x-a" ? Status.BadArgument : undefined;
+    },
+  });
+  const s = host.newHttpStream();
+  s.requestHeaders([
+    ["x-a", "1"],
+    ["x-b", "2"],
+  ]);
+  expect(asked).toEqual([
+    [0, "x-a"],
+    [0, "x-b"],
+  ]);
+  expect(host.logMessages()).toEqual(["removed 2 ", "removed 0 "]);
+  expect(s.request.headers.pairs()).toEqual([["x-a", "1"]]);
 });

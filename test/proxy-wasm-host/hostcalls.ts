@@ -193,6 +193,8 @@ export function createEnvImports(host: ProxyWasmHost): Record<string, (...a: nev
       if (key === null) return Status.InvalidMemoryAccess;
       const map = headerMap(u(type), true);
       if (!map) return Status.BadArgument;
+      const refused = host.options.refuseHeaderRemoval?.(u(type), key.toLowerCase());
+      if (refused !== undefined && refused !== Status.Ok) return refused;
       map.remove(key);
       return Status.Ok;
     },

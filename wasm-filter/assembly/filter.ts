@@ -3,7 +3,7 @@
 // trusted x-trustgate-* headers. The allow path allocates nothing on the GC heap.
 import { HeadersAction } from "./abi";
 import { Config } from "./config";
-import { safeHeaderValue, setHeader, setHeaderBytes, stripForgedHeaders } from "./headers";
+import { STRIP_REFUSED, safeHeaderValue, setHeader, setHeaderBytes, stripForgedHeaders } from "./headers";
 import { getProperty, HostBuffer } from "./hostcalls";
 import { DenyCheck, sendDeny } from "./local-reply";
 import { increment, metrics } from "./metrics";
@@ -86,6 +86,9 @@ export function onRequestHeaders(root: RootContext | null): u32 {
 function check(root: RootContext, cfg: Config): u32 {
   // 1. Header hygiene always comes first, whatever the decision.
   const removed = stripForgedHeaders(cfg);
+  if (removed == STRIP_REFUSED) {
+    return sendDeny(DenyCheck.FilterError, "trustgate filter could not remove a forged identity header");
+  }
   if (removed < 0) return sendDeny(DenyCheck.FilterError, "trustgate filter could not read the request headers");
   if (removed > 0) increment(metrics.spoofedHeadersRemoved, removed);
 

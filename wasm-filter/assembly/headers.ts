@@ -36,14 +36,19 @@ function mustStrip(cfg: Config, ptr: usize, len: usize): bool {
   return false;
 }
 
+/** stripForgedHeaders results below zero: the caller fails closed on either. */
+export const STRIP_UNREADABLE: i32 = -1;
+export const STRIP_REFUSED: i32 = -2;
+
 /**
  * Removes forged identity headers from the request. Returns how many header lines were removed,
- * or -1 when the request headers could not be read or were malformed (the caller fails closed).
+ * STRIP_UNREADABLE when the request headers could not be read or were malformed, or STRIP_REFUSED
+ * when the host would not remove one (a forged header would reach the upstream and ext_authz).
  */
 export function stripForgedHeaders(cfg: Config): i32 {
   if (getHeaderPairs(MapType.RequestHeaders, pairsBuffer) != Status.Ok) {
     pairsBuffer.release();
-    return -1;
+    return STRIP_UNREADABLE;
   }
   const base = pairsBuffer.ptr;
   const size = pairsBuffer.len;
@@ -55,7 +60,7 @@ export function stripForgedHeaders(cfg: Config): i32 {
   // The size table must fit, and every key/value with its NUL must fit after it.
   if (count > (size - 4) / 8) {
     pairsBuffer.release();
-    return -1;
+    return STRIP_UNREADABLE;
   }
   let data = base + 4 + count * 8;
   const end = base + size;
@@ -65,11 +70,14 @@ export function stripForgedHeaders(cfg: Config): i32 {
     const valueLen = <usize>load<u32>(base + 8 + i * 8);
     if (keyLen > end - data || valueLen + 2 > end - data - keyLen) {
       pairsBuffer.release();
-      return -1;
+      return STRIP_UNREADABLE;
     }
     if (mustStrip(cfg, data, keyLen)) {
-      // Removes every line with this name (the host lower-cases the key).
-      removeHeader(MapType.RequestHeaders, data, keyLen);
+      // Removes every line with this name (the host lower-cases the key). A refusal leaves the forgery in place.
+      if (removeHeader(MapType.RequestHeaders, data, keyLen) != Status.Ok) {
+        pairsBuffer.release();
+        return STRIP_REFUSED;
+      }
       removed++;
     }
     data += keyLen + valueLen + 2;

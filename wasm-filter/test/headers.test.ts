@@ -24,6 +24,26 @@ test("forged x-trustgate-* headers are removed (mixed case, repeated) and replac
   expect(host.metric("trustgate_filter_spoofed_headers_removed_total")?.value).toBe(5n);
 });
 
+test("a host that refuses to remove a forged identity header gets a local deny, never a forwarded forgery", () => {
+  // Only the spiffe-id header is refused: the filter must not carry on and set its own headers next to the forgery.
+  const host = startFilter(
+    {},
+    { refuseHeaderRemoval: (_map, key) => (key === "x-trustgate-peer-spiffe-id" ? 2 : undefined) },
+  );
+  const s = host.newHttpStream({ properties: mtlsPeer() });
+  s.requestHeaders([...REQUEST, ["x-trustgate-peer-spiffe-id", "spiffe://cluster.local/ns/data/sa/database"]]);
+  expect(s.localResponse?.statusCode).toBeGreaterThanOrEqual(400);
+  expect(Buffer.from(s.localResponse!.body).toString()).toMatch(/could not remove a forged identity header/);
+  expect(s.request.headers.getAll("x-trustgate-peer-spiffe-id")).toEqual([
+    "spiffe://cluster.local/ns/data/sa/database",
+  ]);
+  // Without the refusal the same request passes with the real identity.
+  const ok = startFilter().newHttpStream({ properties: mtlsPeer() });
+  ok.requestHeaders([...REQUEST, ["x-trustgate-peer-spiffe-id", "spiffe://cluster.local/ns/data/sa/database"]]);
+  expect(ok.localResponse).toBeNull();
+  expect(ok.request.headers.getAll("x-trustgate-peer-spiffe-id")).toEqual([ORDER_ID]);
+});
+
 test("forged headers are removed on denied requests too, and without mTLS when it is optional", () => {
   const denied = startFilter();
   const s1 = denied.newHttpStream();

@@ -7,15 +7,15 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
 import type { RevocationRecord } from "../identity/revocation-record.js";
-import type { PolicyText } from "../policy/load-policy-set.js";
 import type { EngineState } from "../risk/engine-state.js";
 import type { SharedEvent } from "../risk/shared-event.js";
 import type { Workload } from "../workloads/workload-index.js";
 import type { SourceInputs } from "./policy-inputs.js";
+import type { TransferredDocument } from "./policy-worker-protocol.js";
 
 /** The state channels and what travels on each. */
 export interface StateChannels {
-  /** The active policy set as what it was built from (file texts, other sources' objects); every worker builds the same. */
+  /** The active policy set as what it was built from (checked documents, other sources' objects); every worker builds the same. */
   readonly policies: { readonly replace: PolicySnapshot; readonly event: never };
   /** Falco risk: the engine's state, then every change applied to it. */
   readonly risk: { readonly replace: EngineState; readonly event: SharedEvent };
@@ -36,7 +36,9 @@ export type ChannelName = keyof StateChannels;
 export interface PolicySnapshot {
   readonly version: string;
   readonly rootNamespace: string;
-  readonly files: readonly PolicyText[];
+  /** The policy files' documents as the policy worker thread checked them, and their digest. */
+  readonly documents: readonly TransferredDocument[];
+  readonly digest: string;
   readonly sources: readonly SourceInputs[];
 }
 

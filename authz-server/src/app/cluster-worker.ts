@@ -149,17 +149,33 @@ class WorkerState {
     }
   }
 
+  private installing: Promise<void> = Promise.resolve();
+  private firstHandled: (() => void) | null = null;
+  /** Settles once the primary's first policy snapshot is installed (or said there is no set yet). */
+  readonly firstPolicies = new Promise<void>((resolve) => {
+    this.firstHandled = resolve;
+  });
+
+  /** Builds sets one after the other, in the order the primary activated them. */
   private installPolicies(snapshot: PolicySnapshot): void {
     // "" while the primary has no set yet (a Kubernetes source that has not listed): nothing to install.
-    if (snapshot.version === "" || this.policies.current?.version === snapshot.version) return;
-    const compiled = buildPolicySet(
-      snapshot.files,
+    if (snapshot.version !== "") this.installing = this.installing.then(() => this.build(snapshot));
+    const first = this.firstHandled;
+    this.firstHandled = null;
+    if (first !== null) void this.installing.then(first);
+  }
+
+  private async build(snapshot: PolicySnapshot): Promise<void> {
+    if (this.policies.current?.version === snapshot.version) return;
+    const compiled = await buildPolicySet(
+      snapshot.documents,
+      snapshot.digest,
       snapshot.sources,
       snapshot.rootNamespace,
       compileOptionsOf(this.config),
     );
     if (!compiled.ok || compiled.set.version !== snapshot.version) {
-      // The same text through the same compiler cannot give another answer; if it ever does, keep the set in
+      // The same documents through the same compiler cannot give another answer; if it ever does, keep the set in
       // force and say so loudly rather than serve something the primary did not decide.
       this.logger.error(
         {
@@ -169,7 +185,7 @@ class WorkerState {
           errors: compiled.ok ? [] : compiled.errors.length,
           active_version: this.policies.current?.version ?? null,
         },
-        "this worker could not compile the policy set the primary activated; keeping its current set",
+        "this worker could not build the policy set the primary activated; keeping its current set",
       );
       return;
     }
@@ -274,6 +290,8 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
   }
 
   try {
+    // Serve with the primary's set from the first Check (unless the primary has none yet either).
+    await state.firstPolicies;
     metrics = new Metrics({ controlMetrics: false, droppedLogLines: () => destination.droppedLines });
     metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
     stateDelay = new Histogram({

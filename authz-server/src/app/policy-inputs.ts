@@ -1,15 +1,16 @@
 /**
- * A policy set rebuilt from what it was built from (PolicyLoader's `activeInputs`): the policy files' texts compiled
- * the same way, then each other source's objects compiled with that source's own compiler, joined exactly as the
- * loader joins them. A worker process builds its set this way and must arrive at the primary's version.
+ * A policy set rebuilt from what it was built from (PolicyLoader's `activeInputs`): the policy files' checked
+ * documents compiled the same way (in short slices, so a worker's Checks keep flowing), then each other source's
+ * objects compiled with that source's own compiler, joined exactly as the loader joins them. A worker process builds
+ * its set this way and must arrive at the primary's version.
  */
-
-import type { TrustgatePolicyObject } from "../kube/policy-object.js";
-import { compileObject } from "../kube/policy-object.js";
+import { compileObject, type TrustgatePolicyObject } from "../kube/policy-object.js";
 import type { CompileOptions } from "../policy/compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
-import { type CompileResult, compilePolicySources, type PolicyText } from "../policy/load-policy-set.js";
+import { PolicySet } from "../policy/policy-set.js";
 import { type PolicySource, withSourcePolicies } from "../policy/policy-source.js";
+import type { TransferredDocument } from "./policy-worker-protocol.js";
+import { compileInSlices } from "./sliced-compile.js";
 
 /** A source's contribution as plain data (without its compiled policies). */
 export interface SourceInputs {
@@ -17,6 +18,8 @@ export interface SourceInputs {
   readonly digest: string;
   readonly objects: readonly unknown[];
 }
+
+export type BuildResult = { ok: true; set: PolicySet } | { ok: false; errors: PolicyLoadError[] };
 
 type ObjectCompiler = (
   object: unknown,
@@ -28,18 +31,20 @@ const COMPILERS: Readonly<Record<string, ObjectCompiler>> = {
   kubernetes: (object, compile) => compileObject(object as TrustgatePolicyObject, compile),
 };
 
-function failure(message: string): CompileResult {
+function failure(message: string): BuildResult {
   return { ok: false, errors: [{ file: "", line: 0, policy: "", rule: null, field: "", message }] };
 }
 
-export function buildPolicySet(
-  files: readonly PolicyText[],
+export async function buildPolicySet(
+  documents: readonly TransferredDocument[],
+  digest: string,
   sources: readonly SourceInputs[],
   rootNamespace: string,
   compile: CompileOptions,
-): CompileResult {
-  const fromFiles = compilePolicySources(files, rootNamespace, compile);
-  if (!fromFiles.ok) return fromFiles;
+  sliceMs = 0.2,
+): Promise<BuildResult> {
+  const compiled = await compileInSlices(documents, sliceMs, compile);
+  if (!compiled.ok) return compiled;
   const rebuilt: PolicySource[] = [];
   for (const source of sources) {
     const compiler = COMPILERS[source.name];
@@ -53,6 +58,7 @@ export function buildPolicySet(
     const contributed = { policies, digest: source.digest };
     rebuilt.push({ name: source.name, ready: () => true, policies: () => contributed });
   }
-  const joined = withSourcePolicies({ ok: true, set: fromFiles.set, files: [], sources: [] }, rebuilt, rootNamespace);
+  const files = { ok: true as const, set: new PolicySet(compiled.policies, rootNamespace, digest), files: [] };
+  const joined = withSourcePolicies(files, rebuilt, rootNamespace);
   return joined.ok ? { ok: true, set: joined.set } : joined;
 }

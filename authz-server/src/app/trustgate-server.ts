@@ -15,7 +15,7 @@ import { AdminServer } from "../http/admin-server.js";
 import { registerExplainRoutes } from "../http/explain-routes.js";
 import { registerFalcoRoutes } from "../http/falco-routes.js";
 import { type Readiness, registerHealthRoutes } from "../http/health-routes.js";
-import { parseListenAddress } from "../http/listen.js";
+import { isLoopbackOnly, parseListenAddress } from "../http/listen.js";
 import { registerRevocationRoutes } from "../http/revocation-routes.js";
 import { registerRiskRoutes } from "../http/risk-routes.js";
 import { Router } from "../http/router.js";
@@ -25,7 +25,7 @@ import { flushLogger, type Logger, logDestinationOf } from "../observability/log
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
 import type { PolicySet } from "../policy/policy-set.js";
-import { formatWarning, lintPolicySet } from "../policy-tools/lint.js";
+import { lintPolicySet } from "../policy-tools/lint.js";
 import { exportEngineState } from "../risk/engine-state.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { type CheckServing, createCheckService } from "./check-service.js";
@@ -35,7 +35,9 @@ import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import type { KubernetesPolicies, KubernetesPoliciesDeps } from "./kubernetes-policies.js";
 import { PodMirror } from "./pod-mirror.js";
 import { PolicyLoader } from "./policy-loader.js";
-import { PolicyWatcher } from "./policy-watcher.js";
+import { PolicyMetrics } from "./policy-metrics.js";
+import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
+import type { PolicyWorkerOptions } from "./policy-worker-client.js";
 import { compileOptionsOf, GRPC_ADDR_SETTING, requestSettingsOf } from "./settings.js";
 import { StartUpCleanup } from "./start-up-cleanup.js";
 import { WorkerPool, type WorkersView } from "./worker-pool.js";
@@ -55,6 +57,8 @@ export interface RunningServer {
   readonly kubernetes: KubernetesPolicies;
   /** The worker processes, when there are any (`workers` > 1). */
   workers(): WorkersView | null;
+  /** The policy directory watcher, or null when watching is off. */
+  readonly watcher: PolicyWatcher | null;
   reload(trigger: string): Promise<unknown>;
   stop(reason: string): Promise<void>;
 }
@@ -104,7 +108,8 @@ function workerPool(deps: {
   hub.register("policies", () => ({
     version: policies.current?.version ?? "",
     rootNamespace: config.policies.rootNamespace,
-    files: loader.activeInputs.files,
+    documents: loader.activeInputs.documents,
+    digest: loader.activeInputs.digest,
     // Compiled policies do not travel: the objects they were compiled from do.
     sources: loader.activeInputs.sources.map((s) => ({ name: s.name, digest: s.digest, objects: s.objects ?? [] })),
   }));
@@ -139,21 +144,27 @@ const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+export interface ServerOptions {
+  /** Options of the policy worker thread (tests running from TypeScript sources give it a loader). */
+  readonly policyWorker?: PolicyWorkerOptions;
+  /** Processes answering Checks; 1 (the default) = this process does. The configuration's `auto` is resolved by the caller. */
+  readonly workers?: number;
+}
+
 /**
  * Starts everything in order. If a step fails, whatever was already opened is closed again before the error
  * surfaces, so `serve` can report it and exit. `env` carries the standard `OTEL_*` variables for tracing and
- * decision-log shipping. `workers`: processes answering Checks; 1 = this process does (the configuration's `auto`
- * is resolved by the caller).
+ * decision-log shipping.
  */
 export async function startServer(
   config: Config,
   logger: Logger,
   env: Env = process.env,
-  workers = 1,
+  options: ServerOptions = {},
 ): Promise<RunningServer> {
   const cleanup = new StartUpCleanup(logger);
   try {
-    return await start(config, logger, env, workers, cleanup);
+    return await start(config, logger, env, options, cleanup);
   } catch (err) {
     await cleanup.closeAll();
     throw err;
@@ -164,15 +175,16 @@ async function start(
   config: Config,
   logger: Logger,
   env: Env,
-  workers: number,
+  options: ServerOptions,
   cleanup: StartUpCleanup,
 ): Promise<RunningServer> {
+  const workers = options.workers ?? 1;
   const logOutput = logDestinationOf(logger);
   const metrics = new Metrics({ droppedLogLines: () => logOutput.droppedLines });
   metrics.dryRun.set(config.policies.dryRun ? 1 : 0);
   const policies = new PolicyHolder();
   const requestSettings = requestSettingsOf(config);
-  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config));
+  const loadedInventory = await loadWorkloadInventory(config.workloads.file, defaultTrustDomain(config), config.yaml);
   if (!loadedInventory.ok) throw new Error(loadedInventory.error);
   const inventory = loadedInventory.inventory;
   if (config.falco.mapping.strategy === "static" && inventory.size === 0) {
@@ -201,16 +213,33 @@ async function start(
   cleanup.opened("Kubernetes policy source", () => kubernetes.stop());
   const readsFiles = config.policies.source !== "kubernetes";
   const policyDirs = readsFiles ? [config.policies.dir, ...config.policies.extraDirs] : [];
-  const loader = new PolicyLoader(
-    policyDirs,
-    config.policies.rootNamespace,
-    policies,
+  const policyMetrics = new PolicyMetrics(metrics.registry);
+  // Reading, parsing, checking and linting the files run in a worker thread; see policy-loader.ts.
+  const loader = new PolicyLoader({
+    dirs: policyDirs,
+    rootNamespace: config.policies.rootNamespace,
+    limits: config.yaml,
+    lint: { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings },
+    compile: compileOptionsOf(config),
+    holder: policies,
     metrics,
+    policyMetrics,
     logger,
-    compileOptionsOf(config),
-    kubernetes.source ? [kubernetes.source] : [],
-  );
+    worker: options.policyWorker,
+    sources: kubernetes.source ? [kubernetes.source] : [],
+  });
   loaderRef = loader;
+  cleanup.opened("policy worker", () => loader.close());
+  const watcher =
+    config.policies.watch && readsFiles
+      ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger, {
+          stabilityMs: config.policies.watchStabilityMs,
+          pollMs: config.policies.watchPollSeconds * 1000,
+          onStatus: (status) => policyMetrics.watcherUp.set(status.state === "watching" ? 1 : 0),
+        })
+      : null;
+  // What the directories look like before the first load: a change during it is picked up once watching starts.
+  await watcher?.prime();
   // With files only this installs the set; with the Kubernetes source it checks the files and waits for the list.
   const initial = await loader.loadInitial();
   if (initial.policies.length === 0 && kubernetes.source === null) {
@@ -276,6 +305,9 @@ async function start(
       return loader.lastError;
     },
     ...(pool === null ? {} : { workers: () => pool.view() }),
+    get watcher(): WatcherStatus | null {
+      return watcher?.status ?? null;
+    },
   };
   const router = new Router();
   registerHealthRoutes(
@@ -301,27 +333,12 @@ async function start(
     request: requestSettings,
     dryRun,
     adminToken,
+    loopbackOnly: isLoopbackOnly(config.http.addr),
   });
   const admin = new AdminServer(router, logger);
   cleanup.opened("admin HTTP listener", () => admin.close());
 
-  // Lint every set that becomes active, in the background: warnings are logged, never block a reload.
-  const lintActive = () => {
-    const set = policies.current;
-    if (set === null) return;
-    setImmediate(() => {
-      const warnings = lint(set);
-      for (const w of warnings)
-        logger.warn(
-          { event: "policy lint", code: w.code, policy: w.policy, rule: w.rule, file: w.file, line: w.line },
-          formatWarning(w),
-        );
-    });
-  };
-  lintActive();
-  policies.onSwap(lintActive);
-  const watcher =
-    config.policies.watch && readsFiles ? new PolicyWatcher(policyDirs, (t) => loader.reload(t), logger) : null;
+  // Lint warnings of file policies come from the policy worker with each load (policy-loader.ts).
   if (watcher) cleanup.opened("policy watcher", () => watcher.stop());
   await watcher?.start();
 
@@ -377,6 +394,7 @@ async function start(
     risk: falcoRisk,
     kubernetes,
     workers: () => pool?.view() ?? null,
+    watcher,
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
@@ -392,6 +410,7 @@ async function start(
         if (pool === null) metrics.workersAlive.set(0);
         await admin.close();
         await falcoRisk.stop();
+        await loader.close();
         logger.info({ event: "stopped" }, "stopped");
         flushLogger(logger);
       })();

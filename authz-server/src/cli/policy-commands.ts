@@ -6,7 +6,6 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { compileOptionsOf, requestSettingsOf } from "../app/settings.js";
 import { loadConfig } from "../config/load-config.js";
 import { DEFAULT_REQUEST_SETTINGS, type RequestSettings } from "../extauthz/from-check-request.js";
@@ -27,6 +26,7 @@ import {
 } from "../policy-tools/run-policy-tests.js";
 import { lintWorkloads } from "../policy-tools/workload-lint.js";
 import { firstIssue } from "../util/format-issues.js";
+import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlValue, type YamlLimits } from "../util/safe-yaml.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { jwtClaimsOf } from "./check-command.js";
 import { keyValuePairs } from "./key-value.js";
@@ -47,24 +47,31 @@ class CommandFailure extends Error {}
 interface MeshSettings {
   readonly compile: CompileOptions;
   readonly request: RequestSettings;
+  /** The configuration's YAML limits, for every file these commands read. */
+  readonly limits: YamlLimits;
 }
 
 /** The settings `serve` would use with the same configuration file (defaults without one). */
 async function meshSettings(flags: CommonPolicyFlags): Promise<MeshSettings> {
-  if (flags.config === undefined) return { compile: {}, request: DEFAULT_REQUEST_SETTINGS };
+  if (flags.config === undefined)
+    return { compile: {}, request: DEFAULT_REQUEST_SETTINGS, limits: DEFAULT_YAML_LIMITS };
   const loaded = await loadConfig(flags.config, {}, {});
   if (!loaded.ok) throw new CommandFailure(`--config ${flags.config}: invalid configuration: ${loaded.error}`);
-  return { compile: compileOptionsOf(loaded.config), request: requestSettingsOf(loaded.config) };
+  return {
+    compile: compileOptionsOf(loaded.config),
+    request: requestSettingsOf(loaded.config),
+    limits: loaded.config.yaml,
+  };
 }
 
 function defaultPolicyDirs(): string[] {
   return [process.env.TRUSTGATE_POLICY_DIR || "policies"];
 }
 
-async function inventory(flags: CommonPolicyFlags): Promise<WorkloadInventory> {
+async function inventory(flags: CommonPolicyFlags, limits: YamlLimits): Promise<WorkloadInventory> {
   if (flags.workloads !== undefined)
     await requirePaths([flags.workloads], "a workload inventory file with --workloads");
-  const loaded = await loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain?.[0] ?? "cluster.local");
+  const loaded = await loadWorkloadInventory(flags.workloads ?? "", flags.trustDomain?.[0] ?? "cluster.local", limits);
   if (!loaded.ok) throw new CommandFailure(`--workloads ${flags.workloads}: ${loaded.error}`);
   return loaded.inventory;
 }
@@ -121,10 +128,11 @@ export async function policyTest(tests: string[], flags: CommonPolicyFlags): Pro
     await requirePaths(tests, "policy test files or directories, or none to run the tests of the policy directory");
     const policyDirs = await policyDirsForTests(tests, flags);
     await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
-    const workloads = await inventory(flags);
     const mesh = await meshSettings(flags);
+    const workloads = await inventory(flags, mesh.limits);
     const run = await runPolicyTests(tests.length > 0 ? tests : policyDirs, {
       rootNamespace: flags.rootNamespace,
+      limits: mesh.limits,
       compile: mesh.compile,
       request: mesh.request,
       trustDomains: flags.trustDomain ?? [],
@@ -152,7 +160,11 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
     const policyDirs = dirs.length > 0 ? dirs : defaultPolicyDirs();
     await requirePaths(policyDirs, "the policy files or directories to lint (or --policy-dir)");
     const mesh = await meshSettings(flags);
-    const loaded = await loadPolicySet(policyDirs, { rootNamespace: flags.rootNamespace, compile: mesh.compile });
+    const loaded = await loadPolicySet(policyDirs, {
+      rootNamespace: flags.rootNamespace,
+      compile: mesh.compile,
+      limits: mesh.limits,
+    });
     if (!loaded.ok) {
       const errors = loaded.errors.map(formatLoadError);
       if (flags.json) console.log(JSON.stringify({ errors: loaded.errors, warnings: [] }, null, 2));
@@ -162,7 +174,7 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
       }
       return 1;
     }
-    const workloads = await inventory(flags);
+    const workloads = await inventory(flags, mesh.limits);
     const warnings = lintPolicySet(loaded.set, {
       workloads: workloads.workloads,
       trustDomains: [
@@ -236,12 +248,14 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
     } catch (err) {
       throw new CommandFailure(`--request ${flags.request}: cannot read it: ${(err as Error).message}`);
     }
-    try {
-      raw = requestOf(parseYaml(text), flags.request);
-    } catch (err) {
-      if (err instanceof CommandFailure) throw err;
-      throw new CommandFailure(`--request ${flags.request}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+    // Within the default YAML limits (a request description is small): an alias bomb is a one-line error.
+    const yaml = parseYamlValue(text, DEFAULT_YAML_LIMITS);
+    if (!yaml.ok) {
+      throw new CommandFailure(
+        `--request ${formatYamlProblem(flags.request === "-" ? "<stdin>" : flags.request, yaml.problem)}`,
+      );
     }
+    raw = requestOf(yaml.value, flags.request);
   } else {
     raw = {
       source: {
@@ -276,9 +290,15 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
   return parsed.data;
 }
 
+/** Reads standard input, stopping just past the size limit (the parser then refuses it by size). */
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let bytes = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+    if (bytes > DEFAULT_YAML_LIMITS.maxFileBytes) break;
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 
@@ -358,7 +378,11 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
     const policyDirs = flags.policyDir ?? defaultPolicyDirs();
     await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
     const mesh = await meshSettings(flags);
-    const loaded = await loadPolicySet(policyDirs, { rootNamespace: flags.rootNamespace, compile: mesh.compile });
+    const loaded = await loadPolicySet(policyDirs, {
+      rootNamespace: flags.rootNamespace,
+      compile: mesh.compile,
+      limits: mesh.limits,
+    });
     if (!loaded.ok) {
       console.error(
         `trustgate explain: policies did not load from ${policyDirs.join(", ")}:\n${loaded.errors.map(formatLoadError).join("\n")}`,
@@ -370,7 +394,7 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
         `trustgate explain: NO POLICIES loaded from ${policyDirs.map((d) => relative(process.cwd(), d) || d).join(", ")}: the request is decided as if no policy existed`,
       );
     }
-    const workloads = await inventory(flags);
+    const workloads = await inventory(flags, mesh.limits);
     const result = explain(request, loaded.set, {
       trustDomains: flags.trustDomain ?? [],
       labelsOf: workloads.size > 0 ? (id) => workloads.labelsOf(id) : undefined,

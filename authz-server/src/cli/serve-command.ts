@@ -68,7 +68,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   let server: RunningServer;
   try {
     const workers = config.workers === "auto" ? availableCpus() : config.workers;
-    server = await startServer(config, logger, process.env, workers);
+    server = await startServer(config, logger, process.env, { workers });
   } catch (err) {
     const message = (err as Error).message;
     logger.fatal({ event: "start-up failed", error: message }, "start-up failed");

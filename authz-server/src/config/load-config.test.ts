@@ -23,6 +23,7 @@ describe("configuration", () => {
     expect(c.identity).toEqual({
       trustDomains: [],
       trustFilterHeaders: false,
+      filterIdentityWithoutPeer: false,
       meshTrustDomain: "cluster.local",
       trustDomainAliases: [],
     });
@@ -106,6 +107,36 @@ describe("configuration", () => {
     expect(error(resolveConfig({ workers: 0 }, {}))).toMatch(/workers/);
     expect(error(resolveConfig({ workers: 1.5 }, {}))).toMatch(/workers/);
     expect(error(resolveConfig({}, { TRUSTGATE_WORKERS: "many" }))).toMatch(/TRUSTGATE_WORKERS: expected a number/);
+  });
+
+  it("refuses a config file that is a YAML alias bomb, with its line, instead of throwing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "trustgate-config-"));
+    let text = 'a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]\n';
+    for (let i = 1; i < 9; i++) text += `a${i}: &a${i} [${Array.from({ length: 10 }, () => `*a${i - 1}`).join(",")}]\n`;
+    await writeFile(join(dir, "c.yaml"), text);
+    expect(error(await loadConfig(join(dir, "c.yaml"), {}))).toMatch(/c\.yaml:\d+: aliases expand to more than/);
+  });
+
+  it("has YAML limits with safe defaults, and refuses nonsense values", () => {
+    const c = ok(resolveConfig({ yaml: { maxAliases: 5 } }, {}));
+    expect(c.yaml).toEqual({
+      maxFileBytes: 1024 * 1024,
+      maxDocuments: 10_000,
+      maxDepth: 64,
+      maxAliases: 5,
+      maxAliasExpansion: 100_000,
+    });
+    expect(error(resolveConfig({ yaml: { maxDepth: 100_000 } }, {}))).toMatch(/maxDepth/);
+    expect(error(resolveConfig({ yaml: { maxFileBytes: 0 } }, {}))).toMatch(/maxFileBytes/);
+  });
+
+  it("keeps rule and tag weights named like JavaScript built-ins", () => {
+    const c = ok(resolveConfig(JSON.parse('{"risk": {"ruleWeights": {"__proto__": 7, "constructor": 3}}}'), {}));
+    expect(Object.entries(c.risk.ruleWeights)).toEqual([
+      ["__proto__", 7],
+      ["constructor", 3],
+    ]);
+    expect(Object.keys(ok(resolveConfig(undefined, {})).risk.tagWeights)).toEqual([]);
   });
 });
 

@@ -2,11 +2,11 @@
  * trustgate configuration: defaults ← YAML file (`--config` / TRUSTGATE_CONFIG) ← environment variables ← CLI flags,
  * validated by the schema. Like every parser in trustgate it returns a result instead of throwing.
  */
-import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
+import { readFile, stat } from "node:fs/promises";
 import type { z } from "zod";
 import { didYouMean } from "../util/did-you-mean.js";
 import { formatIssue, issuePath } from "../util/format-issues.js";
+import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlValue, sizeProblem } from "../util/safe-yaml.js";
 import { objectKeysAt } from "../util/schema-keys.js";
 import { ENVIRONMENT } from "./environment.js";
 import { type Config, configSchema } from "./schema.js";
@@ -95,17 +95,18 @@ export async function loadConfig(
   const file = path ?? env.TRUSTGATE_CONFIG;
   let parsed: unknown = {};
   if (file) {
+    // The configuration is read before its own `yaml` limits are known: it always gets the defaults.
     let text: string;
     try {
+      const tooBig = sizeProblem((await stat(file)).size, DEFAULT_YAML_LIMITS);
+      if (tooBig) return { ok: false, error: `config file ${formatYamlProblem(file, tooBig)}` };
       text = await readFile(file, "utf8");
     } catch (err) {
       return { ok: false, error: `cannot read config file ${file}: ${(err as Error).message}` };
     }
-    try {
-      parsed = parseYaml(text) ?? {};
-    } catch (err) {
-      return { ok: false, error: `config file ${file} is not valid YAML: ${(err as Error).message}` };
-    }
+    const value = parseYamlValue(text, DEFAULT_YAML_LIMITS);
+    if (!value.ok) return { ok: false, error: `config file ${formatYamlProblem(file, value.problem)}` };
+    parsed = value.value ?? {};
   }
   return resolveConfig(parsed, env, overrides, file ?? "config", flagNames);
 }

@@ -6,6 +6,8 @@
 import { z } from "zod";
 import { trustDomainError } from "../identity/spiffe-id.js";
 import { parsePriority } from "../model/falco-priority.js";
+import { ownRecord } from "../util/own-record.js";
+import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
 const address = z.string().min(1);
 
@@ -68,10 +70,13 @@ const risk = z
             ctx.addIssue({ code: "custom", path: [name], message: "not a Falco priority" });
         }
       }),
-    ruleWeights: z.record(z.string(), weight).default({}),
-    tagWeights: z.record(z.string(), weight).default({}),
+    // Rule names and tags are the user's strings: kept off the prototype chain (`__proto__` is just a name).
+    ruleWeights: ownRecord(weight).default(() => Object.create(null)),
+    tagWeights: ownRecord(weight).default(() => Object.create(null)),
     /** Falco source (`syscall`, `k8s_audit`, a plugin's) → multiplier of its tag and priority weights; unset: 1. */
-    sourceWeights: z.record(z.string(), z.number().min(0).max(MAX_SOURCE_WEIGHT)).default({}).superRefine(sourceNames),
+    sourceWeights: ownRecord(z.number().min(0).max(MAX_SOURCE_WEIGHT))
+      .default(() => Object.create(null))
+      .superRefine(sourceNames),
     thresholds,
     /** How long an alert counts as active (highest alert, Critical+ lift); default: one half-life. */
     activeWindowSeconds: z.number().positive().optional(),
@@ -137,6 +142,24 @@ const mapping = z
       ctx.addIssue({ code: "custom", path: ["label"], message: "required with strategy label" });
     }
   });
+
+/** Limits on every YAML file trustgate reads from users: policies, policy tests, the workload inventory. */
+const yamlLimits = z
+  .object({
+    maxFileBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(64 * 1024 * 1024)
+      .default(DEFAULT_YAML_LIMITS.maxFileBytes),
+    maxDocuments: z.number().int().positive().default(DEFAULT_YAML_LIMITS.maxDocuments),
+    // The depth walk recurses: the cap keeps it far from the stack limit.
+    maxDepth: z.number().int().positive().max(1000).default(DEFAULT_YAML_LIMITS.maxDepth),
+    maxAliases: z.number().int().nonnegative().default(DEFAULT_YAML_LIMITS.maxAliases),
+    maxAliasExpansion: z.number().int().nonnegative().default(DEFAULT_YAML_LIMITS.maxAliasExpansion),
+  })
+  .strict()
+  .prefault({});
 
 /** Leader election for status writes: the Lease and client-go's timing (duration > renew deadline > retry). */
 const statusWrites = z
@@ -215,6 +238,13 @@ export const configSchema = z
         extraDirs: z.array(z.string().min(1)).default([]),
         rootNamespace: z.string().min(1).default("istio-system"),
         watch: z.boolean().default(true),
+        /**
+         * A changed file is read only once its size and modification time have stayed the same for this long, so a
+         * file written in several steps is never loaded half-written.
+         */
+        watchStabilityMs: z.number().int().min(100).max(60_000).default(1000),
+        /** Directories are also re-read this often, whatever the file system reports (a backstop for lost events). */
+        watchPollSeconds: z.number().positive().max(3600).default(5),
         dryRun: z.boolean().default(false),
         /** Where policies come from: the directories, TrustgatePolicy objects in the Kubernetes API, or both. */
         source: z.enum(["files", "kubernetes", "both"]).default("files"),
@@ -226,6 +256,11 @@ export const configSchema = z
       .object({
         trustDomains: z.array(z.string().min(1)).default([]),
         trustFilterHeaders: z.boolean().default(false),
+        /**
+         * With trustFilterHeaders: accept the filter's SPIFFE ID when Envoy reports no peer principal. Off: on one
+         * hop the filter and Envoy read the same connection, so such a header is a forgery the filter never saw.
+         */
+        filterIdentityWithoutPeer: z.boolean().default(false),
         /** Istio `meshConfig.trustDomain`: what `cluster.local` in policy principals stands for. */
         meshTrustDomain: trustDomain.default("cluster.local"),
         /** Istio `meshConfig.trustDomainAliases`. */
@@ -305,6 +340,7 @@ export const configSchema = z
      * ingest listener, policies, risk) and that many workers answering Checks on the shared gRPC port.
      */
     workers: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
+    yaml: yamlLimits,
   })
   .strict();
 

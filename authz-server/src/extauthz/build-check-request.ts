@@ -3,6 +3,7 @@
  * `trustgate check`, `explain`, policy unit tests, test fixtures and the benchmark, so they all send what Envoy sends.
  */
 import { FILTER_FINGERPRINT_HEADER, FILTER_SUBJECT_HEADER } from "../identity/caller-identity.js";
+import { ownCopy } from "../util/own-record.js";
 import type { CheckRequestMessage, StructMessage } from "./check-request.js";
 import { NAMESPACE_EXTENSION } from "./destination.js";
 import { JWT_AUTHN_NAMESPACE } from "./forwarded-metadata.js";
@@ -69,11 +70,16 @@ export function buildCheckRequest(spec: RequestSpec): CheckRequestMessage {
   const path = spec.path ?? "/";
   const host = spec.host ?? "service.local";
   const scheme = spec.scheme ?? "http";
-  const headers: Record<string, string> = { ":method": method, ":path": path, ":authority": host, ":scheme": scheme };
+  // Null-prototype maps: a header, label or extension named `__proto__` is kept as a key like any other.
+  const headers: Record<string, string> = Object.create(null);
+  headers[":method"] = method;
+  headers[":path"] = path;
+  headers[":authority"] = host;
+  headers[":scheme"] = scheme;
   for (const [k, v] of Object.entries(spec.headers ?? {})) headers[k.toLowerCase()] = v;
   if (source.fingerprint !== undefined) headers[FILTER_FINGERPRINT_HEADER] = source.fingerprint;
   if (source.subject !== undefined) headers[FILTER_SUBJECT_HEADER] = source.subject;
-  const contextExtensions: Record<string, string> = { ...spec.contextExtensions };
+  const contextExtensions = ownCopy(spec.contextExtensions);
   if (destination.namespace !== undefined) contextExtensions[NAMESPACE_EXTENSION] = destination.namespace;
   return {
     attributes: {
@@ -85,7 +91,7 @@ export function buildCheckRequest(spec: RequestSpec): CheckRequestMessage {
       destination: {
         address: { socketAddress: { address: destination.ip ?? "10.0.0.2", portValue: destination.port ?? 8080 } },
         principal: destination.principal ?? "",
-        labels: { ...destination.labels },
+        labels: ownCopy(destination.labels),
       },
       request: spec.tcp
         ? null

@@ -8,7 +8,7 @@ import { kubernetesNamespaceOf, type SpiffeId } from "../identity/spiffe-id.js";
 export const NAMESPACE_EXTENSION = "trustgate.namespace";
 export const LABEL_EXTENSION_PREFIX = "trustgate.label.";
 
-const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 
 /** From the destination's SPIFFE ID (`/ns/<namespace>/…`), else the `trustgate.namespace` hint; "" when unknown. */
 export function destinationNamespace(

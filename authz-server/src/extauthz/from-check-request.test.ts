@@ -109,6 +109,24 @@ describe("CheckRequest → request model", () => {
     expect(r.ok && r.model.destination.labels).toEqual({ app: "payment", tier: "edge", team: "pay" });
   });
 
+  it("keeps labels named like JavaScript built-ins from every source (a selector on them must still match)", () => {
+    const r = translate(
+      {
+        destination: { principal: PAYMENT, labels: JSON.parse('{"constructor": "c"}') },
+        contextExtensions: { "trustgate.label.__proto__": "p", "trustgate.label.toString": "t" },
+      },
+      env({ labelsOf: () => JSON.parse('{"__proto__": "inventory", "hasOwnProperty": "h"}') }),
+    );
+    const labels = r.ok ? r.model.destination.labels : {};
+    expect(Object.getPrototypeOf(labels)).toBeNull();
+    expect(Object.entries(labels).sort()).toEqual([
+      ["__proto__", "p"],
+      ["constructor", "c"],
+      ["hasOwnProperty", "h"],
+      ["toString", "t"],
+    ]);
+  });
+
   it("keeps an absent header apart from an empty one", () => {
     const r = translate({ headers: { "x-empty": "" } });
     expect(r.ok && r.model.header("x-empty")).toBe("");

@@ -43,6 +43,10 @@ describe("requestPath", () => {
     ["/api/%2e%2e;/admin/x", "'.' or '..' segment"],
     ["/api/.;/x", "'.' or '..' segment"],
     ["/api/..;jsessionid=1/admin", "'.' or '..' segment"],
+    // Found by the differential fuzzer: an encoded semicolon cuts the segment for servers that decode first.
+    ["/api/..%3b/admin", "'.' or '..' segment"],
+    ["//api//..%3B/admin?a=1", "'.' or '..' segment"],
+    ["/api/.%3Bx/admin", "'.' or '..' segment"],
     ["/api/.%2E;x=1", "'.' or '..' segment"],
     ["/admin%2Fsecret", "encoded slash"],
     ["/admin%2fsecret", "encoded slash"],

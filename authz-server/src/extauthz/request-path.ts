@@ -9,7 +9,8 @@
  *  - a path that does not start with `/` (except exactly `*`);
  *  - control characters, a raw backslash, malformed percent-encoding, percent-encoded `/`, `\` or control characters;
  *  - any segment that is `.` or `..` — also when written `%2E`, and also after cutting the segment at its first `;`
- *    (Tomcat, Jetty and Spring strip `;parameters` from every segment, so `/api/..;/admin` is `/admin` to them).
+ *    or `%3B` (Tomcat, Jetty and Spring strip `;parameters` from every segment, so `/api/..;/admin` is `/admin` to
+ *    them, and a server that decodes first reads `/api/..%3B/admin` the same way).
  * Refusing only ever denies; the readings that close other path traps in DENY rules are in policy/path-readings.ts.
  */
 
@@ -33,7 +34,7 @@ export function pathEnd(target: string): number {
 
 /**
  * True when the segment `target[start, end)` reads as `.` or `..` once percent-encoded dots are decoded and the
- * segment is cut at its first `;`.
+ * segment is cut at its first `;` (raw or percent-encoded).
  */
 function isDotSegment(target: string, start: number, end: number): boolean {
   let dots = 0;
@@ -41,6 +42,10 @@ function isDotSegment(target: string, start: number, end: number): boolean {
   while (i < end) {
     const c = target.charCodeAt(i);
     if (c === 0x3b) break; // ';' ends the part servers use
+    // So does %3B for servers that decode the path before cutting parameters (`/api/..%3B/admin` is `/admin` there).
+    if (c === 0x25 && i + 2 < end && target.charCodeAt(i + 1) === 0x33 && (target.charCodeAt(i + 2) | 0x20) === 0x62) {
+      break;
+    }
     if (c === 0x2e) i += 1;
     else if (
       c === 0x25 &&

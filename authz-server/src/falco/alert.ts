@@ -6,6 +6,7 @@
 
 import { parsePriority } from "../model/falco-priority.js";
 import type { FalcoPriority } from "../model/risk-view.js";
+import { ownField } from "../util/own-record.js";
 import { parseFalcoTime } from "./falco-time.js";
 
 export interface FalcoAlert {
@@ -39,7 +40,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function optionalString(body: Record<string, unknown>, field: string): string | AlertResult {
-  const value = body[field];
+  const value = ownField(body, field);
   if (value === undefined) return "";
   if (typeof value !== "string") return fail(field, "must be a string");
   if (value.length > MAX_SHORT_STRING) return fail(field, `longer than ${MAX_SHORT_STRING} characters`);
@@ -49,7 +50,12 @@ function optionalString(body: Record<string, unknown>, field: string): string | 
 /** Validates one decoded JSON value as a Falco alert; the error names the first offending field. */
 export function validateAlert(value: unknown): AlertResult {
   if (!isObject(value)) return fail("(alert)", "expected a JSON object");
-  const { rule, priority, time, output_fields: outputFields, tags } = value;
+  // Only the alert's own fields count (never anything inherited, whatever a key is called).
+  const rule = ownField(value, "rule");
+  const priority = ownField(value, "priority");
+  const time = ownField(value, "time");
+  const outputFields = ownField(value, "output_fields");
+  const tags = ownField(value, "tags");
 
   if (rule === undefined) return fail("rule", "is required");
   if (typeof rule !== "string" || rule.trim() === "") return fail("rule", "must be a non-empty string");

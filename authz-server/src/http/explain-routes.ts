@@ -1,7 +1,9 @@
 /**
  * `POST /v1/explain`: explain a decision against the live policy set and live risk, in the request format of policy
- * unit tests. It reveals policy contents and risk state, so it needs the admin token when one is configured and is
- * otherwise answered only to clients on the loopback interface.
+ * unit tests. It reveals policy contents and risk state, so it needs the admin token — always when one is configured,
+ * and whenever the admin listener is reachable from other hosts. Only a loopback-only listener without a token
+ * answers loopback clients without one. (A client's loopback address proves nothing on a reachable listener: behind
+ * a sidecar every client connects from 127.0.0.1.)
  */
 import type { IncomingMessage } from "node:http";
 import type { RiskView } from "../model/risk-view.js";
@@ -20,6 +22,8 @@ export interface ExplainDeps {
   readonly request?: ExplainOptions["request"];
   readonly dryRun: boolean;
   readonly adminToken: string;
+  /** The admin listener accepts connections from this host only (loopback address or unix socket). */
+  readonly loopbackOnly: boolean;
 }
 
 function isLoopback(req: IncomingMessage): boolean {
@@ -29,9 +33,15 @@ function isLoopback(req: IncomingMessage): boolean {
 
 export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
   router.on("POST", "/v1/explain", async (req, res) => {
-    if (deps.adminToken !== "") {
+    if (deps.adminToken !== "" || !deps.loopbackOnly) {
       const auth = checkAdminToken(req, deps.adminToken);
-      if (!auth.ok) return sendJson(res, auth.status, { error: auth.error });
+      if (!auth.ok) {
+        const error =
+          deps.adminToken === ""
+            ? "explain needs http.adminToken (TRUSTGATE_ADMIN_TOKEN) when the admin listener is not loopback-only"
+            : auth.error;
+        return sendJson(res, auth.status, { error });
+      }
     } else if (!isLoopback(req)) {
       return sendJson(res, 403, { error: "explain is only answered on loopback unless http.adminToken is set" });
     }

@@ -7,10 +7,18 @@
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import { type Router, sendJson } from "./router.js";
 
+export interface WatcherState {
+  readonly state: string;
+  readonly error: string | null;
+  readonly since: string;
+}
+
 export interface Readiness {
   shuttingDown: boolean;
   readonly dryRun: boolean;
   lastReloadError: string | null;
+  /** The policy directory watcher, or null when hot reload is off. */
+  readonly watcher?: WatcherState | null;
   /** With worker processes: how many serve, and each one's state and policy version. */
   readonly workers?: () => { readonly serving: number };
 }
@@ -48,6 +56,9 @@ export function registerHealthRoutes(
         : null,
       dryRun: readiness.dryRun,
       lastReloadError: readiness.lastReloadError,
+      // A watcher that cannot read the policy directories leaves the last good set in force (still ready), but
+      // changes are no longer picked up: shown here so an operator sees it.
+      policyWatcher: readiness.watcher ?? null,
       ...(workers === undefined ? {} : { workers }),
     });
   });

@@ -18,6 +18,20 @@ export function parseListenAddress(address: string): ListenAddressResult {
   return { ok: true, address: { host: match[1] || undefined, port: Number(match[2]) } };
 }
 
+const LOOPBACK_HOSTS = new Set(["localhost", "::1", "0:0:0:0:0:0:0:1"]);
+
+/**
+ * True when only this host can connect: a unix socket, or a loopback host (127.0.0.0/8, ::1, localhost). A wildcard
+ * or any other address is reachable from outside — and through a sidecar every client looks like loopback anyway.
+ */
+export function isLoopbackOnly(address: string): boolean {
+  const parsed = parseListenAddress(address);
+  if (!parsed.ok) return false;
+  if (parsed.address.path !== undefined) return true;
+  const host = (parsed.address.host ?? "").toLowerCase();
+  return LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 /**
  * Binds `server` to `address`; `what` names the listener in the error ("admin HTTP", "Falco ingest"), `setting` the
  * flag, variable and key that choose the address.

@@ -10,6 +10,7 @@ import type { RevocationKind, RevocationRecord } from "../identity/revocation-re
 import { subjectError } from "../identity/revocation-record.js";
 import type { Logger } from "../observability/logger.js";
 import type { RevocationChange, SharedRevocations } from "../risk/shared-revocations.js";
+import { ownField } from "../util/own-record.js";
 import { checkAdminToken } from "./admin-auth.js";
 import { BodyTooLarge, type Router, readBody, sendJson } from "./router.js";
 
@@ -132,7 +133,9 @@ export function registerRevocationRoutes(router: Router, deps: RevocationRouteDe
       });
     }
     const body = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
-    const { spiffeId, fingerprint, reason } = body;
+    const spiffeId = ownField(body, "spiffeId");
+    const fingerprint = ownField(body, "fingerprint");
+    const reason = ownField(body, "reason");
     if (typeof reason !== "string" || reason.trim() === "") return sendJson(res, 400, { error: "reason is required" });
     if (reason.length > 1024) return sendJson(res, 400, { error: "reason is longer than 1024 characters" });
     let kind: RevocationKind;

@@ -144,6 +144,29 @@ describe("resolveCallerIdentity", () => {
       });
     });
 
+    it("never grant an identity on a connection where Envoy reports no peer (a forgery the filter never saw)", () => {
+      // In Istio a WasmPlugin runs after the CUSTOM ext_authz call: a plaintext caller's own header reaches trustgate.
+      const trusted = policy({ trustFilterHeaders: true });
+      expect(resolve({ headers: headers() }, trusted)).toEqual({
+        ok: false,
+        reason: expect.stringMatching(
+          /wasm filter SPIFFE ID ".*" on a connection where Envoy reports no peer principal/,
+        ),
+      });
+      // Only an explicit setting (the filter runs first, on another hop) accepts it.
+      expect(
+        resolve({ headers: headers() }, policy({ trustFilterHeaders: true, filterIdentityWithoutPeer: true })),
+      ).toMatchObject({
+        ok: true,
+        identity: { spiffeId: { uri: ORDER } },
+      });
+      // A fingerprint alone never makes an identity either way.
+      expect(resolve({ headers: { "x-trustgate-peer-cert-sha256": order.fingerprint } }, trusted)).toEqual({
+        ok: false,
+        reason: "certificate fingerprint without identity",
+      });
+    });
+
     it("must agree with the principal and the certificate", () => {
       const trusted = policy({ trustFilterHeaders: true });
       expect(

@@ -34,6 +34,13 @@ export interface IdentitySettings {
   readonly trustDomains: ReadonlySet<string>;
   /** The sidecars run trustgate's wasm filter, so its `x-trustgate-peer-*` headers are facts, not claims. */
   readonly trustFilterHeaders: boolean;
+  /**
+   * Accept the filter's SPIFFE ID when Envoy reports no peer principal. The filter reads the same connection Envoy
+   * does, so on one hop the two always agree: a filter header without a principal is a client's forgery that the
+   * filter never got to strip (in Istio a WasmPlugin runs after the CUSTOM ext_authz call). Only a deployment where
+   * the filter is guaranteed to run first on another hop may turn this on.
+   */
+  readonly filterIdentityWithoutPeer?: boolean;
   /** Operator revocations: a revoked identity or certificate is refused whatever the policies say. */
   readonly revocations?: RevocationLookup;
 }
@@ -99,6 +106,11 @@ export function resolveCallerIdentity(
     const claimedId = header(inputs.headers, FILTER_SPIFFE_ID_HEADER);
     if (claimedId !== undefined && claimedId !== "") {
       if (spiffeId === null) {
+        if (settings.filterIdentityWithoutPeer !== true) {
+          return reject(
+            `wasm filter SPIFFE ID "${claimedId}" on a connection where Envoy reports no peer principal: the filter did not set it (it runs after ext_authz, or not at all), so it is the caller's claim`,
+          );
+        }
         const parsed = parseSpiffeId(claimedId);
         if (!parsed.ok) return reject(`wasm filter SPIFFE ID "${claimedId}" is not valid: ${parsed.error}`);
         spiffeId = parsed.id;

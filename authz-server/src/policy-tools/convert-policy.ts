@@ -6,11 +6,12 @@
  * trustgate would refuse is not converted. Converting to Istio warns about trustgate's own condition keys, which
  * Istio does not know. Pure.
  */
-import { type Document, isMap, isSeq, LineCounter, parseAllDocuments, type YAMLMap } from "yaml";
+import { type Document, isMap, isSeq, type LineCounter, type YAMLMap } from "yaml";
 import { compilePolicy } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { parsePolicyText } from "../policy/policy-files.js";
 import { ISTIO_KIND, policyKind, TRUSTGATE_API_VERSION, TRUSTGATE_KIND } from "../policy/policy-kinds.js";
+import { DEFAULT_YAML_LIMITS, formatYamlProblem, parseYamlDocuments } from "../util/safe-yaml.js";
 
 export type ConvertTarget = "trustgate" | "istio";
 
@@ -69,9 +70,11 @@ function lineOf(counter: LineCounter, node: { range?: [number, number, number] |
 }
 
 export function convertPolicyText(text: string, file: string, to: ConvertTarget): ConvertResult {
-  const counter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
-  const list: Document[] = Array.isArray(docs) ? docs : [docs as unknown as Document];
+  // Within the YAML limits, like every policy file: a problem is an error line, never an exception.
+  const parsed = parseYamlDocuments(text, DEFAULT_YAML_LIMITS);
+  if (!parsed.ok) return { ok: false, errors: parsed.problems.map((p) => formatYamlProblem(file, p)) };
+  const counter = parsed.lineCounter;
+  const list: Document[] = parsed.documents.map((d) => d.doc);
   const errors: string[] = [];
   const warnings: string[] = [];
   const out: string[] = [];

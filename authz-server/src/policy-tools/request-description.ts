@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { FALCO_PRIORITIES, RISK_LEVELS } from "../model/risk-view.js";
+import { ownRecord } from "../util/own-record.js";
 
 const priority = z
   .string()
@@ -41,7 +42,7 @@ export const requestDescriptionSchema = z
       .object({
         ...peerFields,
         namespace: z.string().optional(),
-        labels: z.record(z.string(), z.string()).optional(),
+        labels: ownRecord(z.string()).optional(),
       })
       .strict()
       .default({}),
@@ -50,14 +51,14 @@ export const requestDescriptionSchema = z
     method: z.string().optional(),
     path: z.string().optional(),
     host: z.string().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+    headers: ownRecord(z.string()).optional(),
     /** The TLS session's SNI; without it the CheckRequest carries no TLS session (connection.sni is unknown). */
     sni: z.string().optional(),
     /**
      * A verified JWT payload (the claims), as Envoy's jwt_authn filter forwards it; null: the filter's metadata is
      * forwarded but the request has no token. Omitted: no JWT metadata at all.
      */
-    jwt: z.record(z.string(), z.unknown()).nullable().optional(),
+    jwt: ownRecord(z.unknown()).nullable().optional(),
   })
   .strict();
 

@@ -10,6 +10,7 @@ import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import { isPolicyTestFile, listYamlFiles } from "../policy/policy-files.js";
 import type { PolicySet } from "../policy/policy-set.js";
+import type { YamlLimits } from "../util/safe-yaml.js";
 import { type Explanation, explain, formatExplanation } from "./explain.js";
 import { readTestFile, type TestCase } from "./test-file.js";
 
@@ -44,6 +45,8 @@ export interface RunOptions {
   readonly trustDomains?: readonly string[];
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
   readonly nowMs?: number;
+  /** Limits on policy and test files (default: DEFAULT_YAML_LIMITS). */
+  readonly limits?: YamlLimits;
 }
 
 export function checkCase(testCase: TestCase, set: PolicySet, options: RunOptions): CaseResult {
@@ -67,7 +70,11 @@ export function checkCase(testCase: TestCase, set: PolicySet, options: RunOption
 
 export async function runPolicyTests(paths: readonly string[], options: RunOptions): Promise<TestRun> {
   const policyPaths = options.policyPaths ?? paths;
-  const loaded = await loadPolicySet(policyPaths, { rootNamespace: options.rootNamespace, compile: options.compile });
+  const loaded = await loadPolicySet(policyPaths, {
+    rootNamespace: options.rootNamespace,
+    compile: options.compile,
+    limits: options.limits,
+  });
   const testFiles = await listYamlFiles(paths, isPolicyTestFile);
   // Shown relative to the working directory when inside it, else as given.
   const files = testFiles.map((f) => {
@@ -88,7 +95,7 @@ export async function runPolicyTests(paths: readonly string[], options: RunOptio
   let brokenFiles = 0;
   const results: CaseResult[] = [];
   for (let i = 0; i < testFiles.length; i++) {
-    const read = await readTestFile(testFiles[i]!, files[i]);
+    const read = await readTestFile(testFiles[i]!, files[i], options.limits);
     if (!read.ok) {
       fileErrors.push(...read.errors);
       brokenFiles++;

@@ -2,11 +2,18 @@
  * Policy unit test files (`*.test.yaml` beside the policies): a list of cases, each a request description and the
  * expected decision (and optionally the deciding policy, rule, or a reason fragment).
  */
-import { readFile } from "node:fs/promises";
-import { type Document, isMap, isNode, isSeq, LineCounter, parseDocument } from "yaml";
+import { readFile, stat } from "node:fs/promises";
+import { type Document, isMap, isNode, isSeq, type LineCounter } from "yaml";
 import { z } from "zod";
 import { didYouMean } from "../util/did-you-mean.js";
 import { issuePath } from "../util/format-issues.js";
+import {
+  DEFAULT_YAML_LIMITS,
+  formatYamlProblem,
+  parseYamlDocuments,
+  sizeProblem,
+  type YamlLimits,
+} from "../util/safe-yaml.js";
 import { objectKeysAt } from "../util/schema-keys.js";
 import { type RequestDescription, requestDescriptionSchema } from "./request-description.js";
 
@@ -91,24 +98,28 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], doc: Document, coun
   return found.sort((a, b) => a.line - b.line).map((f) => `${display}:${f.line}: ${f.text}`);
 }
 
-export async function readTestFile(file: string, display = file): Promise<TestFileResult> {
+export async function readTestFile(
+  file: string,
+  display = file,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): Promise<TestFileResult> {
   let text: string;
   try {
+    const tooBig = sizeProblem((await stat(file)).size, limits);
+    if (tooBig) return { ok: false, errors: [formatYamlProblem(display, tooBig)] };
     text = await readFile(file, "utf8");
   } catch (err) {
     return { ok: false, errors: [`${display}: cannot read: ${(err as Error).message}`] };
   }
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, merge: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map(
-        (e) => `${display}:${counter.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split("\n")[0]}`,
-      ),
-    };
+  // Within the YAML limits: an alias bomb or absurd nesting is a line of the report, never an exception.
+  const yaml = parseYamlDocuments(text, limits, { merge: true });
+  if (!yaml.ok) return { ok: false, errors: yaml.problems.map((p) => formatYamlProblem(display, p)) };
+  if (yaml.documents.length !== 1) {
+    return { ok: false, errors: [`${display}:1: a policy test file holds exactly one YAML document`] };
   }
-  const parsed = fileSchema.safeParse(doc.toJS({ maxAliasCount: 1000 }));
+  const counter = yaml.lineCounter;
+  const { doc, value } = yaml.documents[0]!;
+  const parsed = fileSchema.safeParse(value);
   if (!parsed.success) return { ok: false, errors: describeIssues(parsed.error.issues, doc, counter, display) };
   const cases = doc.get("cases", true);
   const testCases = parsed.data.cases.map((c, i) => {

@@ -85,11 +85,27 @@ function compileDryRun(c: Compiler, metadata: Record<string, unknown> | null, ac
   return parsed;
 }
 
+export interface PolicyCompileResult {
+  readonly policy: CompiledPolicy | null;
+  readonly errors: PolicyLoadError[];
+}
+
 /** Compiles one YAML document. Returns the policy, or null with errors describing every problem found. */
-export function compilePolicy(
+export function compilePolicy(doc: PolicyDocument, options: CompileOptions = {}): PolicyCompileResult {
+  const steps = compilePolicySteps(doc, options);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * compilePolicy one rule at a time: the generator pauses after each rule, so a caller that must stay responsive
+ * (the server, reloading a large policy next to live Checks) can spread one big policy over several turns.
+ */
+export function* compilePolicySteps(
   doc: PolicyDocument,
   options: CompileOptions = {},
-): { policy: CompiledPolicy | null; errors: PolicyLoadError[] } {
+): Generator<void, PolicyCompileResult, void> {
   const c = new Compiler(doc);
   const root = doc.value;
   if (!isPlainObject(root)) {
@@ -160,14 +176,15 @@ export function compilePolicy(
   if (rawRules !== undefined && rawRules !== null && !Array.isArray(rawRules)) {
     c.error(["spec", "rules"], `expected a list of rules, got ${describe(rawRules)}`);
   } else if (Array.isArray(rawRules)) {
-    rawRules.forEach((item, i) => {
+    for (let i = 0; i < rawRules.length; i++) {
+      if (i > 0) yield;
       c.currentRule = i;
-      const rule = compileRule(c, ctx, item, ["spec", "rules", i], i);
-      if (!rule) return;
+      const rule = compileRule(c, ctx, rawRules[i], ["spec", "rules", i], i);
+      if (!rule) continue;
       const allowDecision =
         action === "ALLOW" ? decision("allow", `allowed by ALLOW policy ${c.policyId} rule ${i}`, c.policyId, i) : null;
       rules.push({ ...rule, allowDecision, line: doc.lineAt(["spec", "rules", i]) });
-    });
+    }
     c.currentRule = null;
   }
   if (action === "DENY" && (!Array.isArray(rawRules) || rawRules.length === 0)) {

@@ -7,7 +7,7 @@
  *
  * The readings, all ASCII lower-cased (DENY path matching ignores case): the path itself; the path with
  * percent-encoded unreserved characters decoded and runs of `/` merged; and that, with every segment cut at its
- * first `;`. Dot segments never get here: the request path refuses them (extauthz/request-path.ts).
+ * first `;` or `%3B`. Dot segments never get here: the request path refuses them (extauthz/request-path.ts).
  */
 import { asciiLowerCase } from "../util/ascii.js";
 
@@ -62,8 +62,11 @@ function merged(segments: readonly string[]): string {
 
 function withoutParameters(segments: readonly string[]): string[] {
   return segments.map((segment) => {
-    const semicolon = segment.indexOf(";");
-    return semicolon === -1 ? segment : segment.slice(0, semicolon);
+    // `;` starts the parameters, and so does `%3b` for servers that decode the path before cutting them.
+    const raw = segment.indexOf(";");
+    const encoded = segment.indexOf("%3b");
+    const cut = raw === -1 ? encoded : encoded === -1 ? raw : Math.min(raw, encoded);
+    return cut === -1 ? segment : segment.slice(0, cut);
   });
 }
 

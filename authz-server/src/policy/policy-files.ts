@@ -5,7 +5,8 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type Document, isCollection, isNode, LineCounter, parseAllDocuments } from "yaml";
+import { type Document, isCollection, isNode, type LineCounter } from "yaml";
+import { DEFAULT_YAML_LIMITS, parseYamlDocuments, type YamlLimits } from "../util/safe-yaml.js";
 import type { PathSegment, PolicyDocument } from "./compile-policy.js";
 import type { PolicyLoadError } from "./compiled.js";
 
@@ -65,29 +66,28 @@ export interface ParsedFile {
   readonly errors: PolicyLoadError[];
 }
 
-/** Parses YAML text into documents; syntax errors become load errors with their line. */
-export function parsePolicyText(text: string, file: string): ParsedFile {
-  const counter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
-  const documents: PolicyDocument[] = [];
-  const errors: PolicyLoadError[] = [];
-  const list = Array.isArray(docs) ? docs : [docs];
-  for (const doc of list) {
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        errors.push({
-          file,
-          line: counter.linePos(e.pos[0]).line,
-          policy: "",
-          rule: null,
-          field: "",
-          message: `YAML syntax error: ${e.message.split("\n")[0]}`,
-        });
-      }
-      continue;
-    }
-    if (doc.contents === null) continue; // an empty document between `---` separators
-    documents.push({ file, value: doc.toJS({ maxAliasCount: 100 }), lineAt: lineLookup(doc, counter) });
+/**
+ * Parses YAML text into documents within `limits`; syntax errors and exceeded limits become load errors with their
+ * line (never an exception).
+ */
+export function parsePolicyText(text: string, file: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): ParsedFile {
+  const parsed = parseYamlDocuments(text, limits);
+  if (!parsed.ok) {
+    return {
+      documents: [],
+      errors: parsed.problems.map((p) => ({
+        file,
+        line: p.line,
+        policy: "",
+        rule: null,
+        field: "",
+        message: p.message,
+      })),
+    };
   }
-  return { documents, errors };
+  const counter = parsed.lineCounter;
+  return {
+    documents: parsed.documents.map(({ value, doc }) => ({ file, value, lineAt: lineLookup(doc, counter) })),
+    errors: [],
+  };
 }

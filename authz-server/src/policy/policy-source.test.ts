@@ -9,12 +9,7 @@ const doc = (name: string, kind = "AuthorizationPolicy", apiVersion = "security.
 
 function files(...names: string[]): LoadResult {
   const { policies } = compileYaml(names.map((n) => doc(n)).join("---\n"), "policies/shop.yaml");
-  return {
-    ok: true,
-    set: new PolicySet(policies, "istio-system", "files"),
-    files: ["policies/shop.yaml"],
-    sources: [],
-  };
+  return { ok: true, set: new PolicySet(policies, "istio-system", "files"), files: ["policies/shop.yaml"] };
 }
 
 function source(names: string[], digest: string): PolicySource {

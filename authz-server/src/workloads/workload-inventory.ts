@@ -3,11 +3,18 @@
  * labels and the container names / pod-name prefixes / images Falco reports for them. Used to fill in destination
  * labels Envoy did not send, to lint policy selectors and principals, and by the Falco `static` mapping.
  */
-import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
+import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
 import { parseSpiffeId, trustDomainError } from "../identity/spiffe-id.js";
 import { formatIssues } from "../util/format-issues.js";
+import { ownRecord } from "../util/own-record.js";
+import {
+  DEFAULT_YAML_LIMITS,
+  formatYamlProblem,
+  parseYamlValue,
+  sizeProblem,
+  type YamlLimits,
+} from "../util/safe-yaml.js";
 import { type Workload, WorkloadInventory } from "./workload-index.js";
 
 export { type Workload, WorkloadInventory };
@@ -18,7 +25,7 @@ const workloadSchema = z
     namespace: z.string().min(1),
     serviceAccount: z.string().min(1),
     spiffeId: z.string().optional(),
-    labels: z.record(z.string(), z.string()).default({}),
+    labels: ownRecord(z.string()).default(() => Object.create(null)),
     containers: z.array(z.string().min(1)).default([]),
     podPrefixes: z.array(z.string().min(1)).default([]),
     images: z.array(z.string().min(1)).default([]),
@@ -54,19 +61,21 @@ export function parseWorkloadInventory(value: unknown, file: string, defaultTrus
   return { ok: true, inventory: new WorkloadInventory(workloads) };
 }
 
-export async function loadWorkloadInventory(file: string, defaultTrustDomain: string): Promise<InventoryResult> {
+export async function loadWorkloadInventory(
+  file: string,
+  defaultTrustDomain: string,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): Promise<InventoryResult> {
   if (file === "") return { ok: true, inventory: WorkloadInventory.empty() };
   let text: string;
   try {
+    const tooBig = sizeProblem((await stat(file)).size, limits);
+    if (tooBig) return { ok: false, error: `workloads file ${formatYamlProblem(file, tooBig)}` };
     text = await readFile(file, "utf8");
   } catch (err) {
     return { ok: false, error: `cannot read workloads file ${file}: ${(err as Error).message}` };
   }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (err) {
-    return { ok: false, error: `workloads file ${file} is not valid YAML: ${(err as Error).message}` };
-  }
-  return parseWorkloadInventory(value, file, defaultTrustDomain);
+  const parsed = parseYamlValue(text, limits);
+  if (!parsed.ok) return { ok: false, error: `workloads file ${formatYamlProblem(file, parsed.problem)}` };
+  return parseWorkloadInventory(parsed.value, file, defaultTrustDomain);
 }

@@ -9,6 +9,7 @@ import { Writable } from "node:stream";
 import { type RunningServer, startServer } from "../../src/app/trustgate-server.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { testConfig } from "./config.js";
+import { TS_WORKER_EXEC_ARGV } from "./ts-worker.js";
 
 export interface TestServer {
   readonly server: RunningServer;
@@ -50,7 +51,9 @@ export async function startTestServer(
     policies: { dir: policyDir, watch: false },
   };
   const resolved = testConfig(deepMerge(base, config));
-  const server = await startServer(resolved, createLogger("info", sink));
+  const server = await startServer(resolved, createLogger("info", sink), process.env, {
+    policyWorker: { execArgv: TS_WORKER_EXEC_ARGV },
+  });
   return {
     server,
     grpcAddress: `127.0.0.1:${server.grpcPort}`,

@@ -60,7 +60,7 @@ export function unattributed(reason: UnattributedReason, detail: string): Mappin
  * and `"host"` (the container id of host processes). Non-strings are never identifiers.
  */
 export function workloadValue(fields: OutputFields, key: string): string | null {
-  const value = fields[key];
+  const value = Object.hasOwn(fields, key) ? fields[key] : undefined;
   if (typeof value !== "string") return null;
   if (value === "" || value === "<NA>" || value === "host") return null;
   return value;

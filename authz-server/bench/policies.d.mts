@@ -1,0 +1,4 @@
+// Types of policies.mjs for the TypeScript tests that reuse its generators.
+export declare function benchPolicies(): string;
+export declare const BENCH_POLICY_COUNT: number;
+export declare function largePolicyFile(bytes: number, revision: number): string;

@@ -1,0 +1,190 @@
+/**
+ * The fuzzer's oracle: which requests the policy set (policies.ts) must deny, decided the way a backend server would
+ * read the request — written for the test, sharing no code with trustgate. It is one-sided: it names requests that
+ * must be denied; anything else may be allowed or denied.
+ *
+ * - Paths: every way a common server may read the path counts. A server may treat `\` as `/`, percent-decode once,
+ *   strip `;parameters` from each segment (before or after decoding, as Tomcat, Jetty and Spring variously do),
+ *   merge slashes (before or after resolving dot segments) and resolve `.`/`..` (RFC 3986). If any of those readings
+ *   is a path a DENY covers, the request must be denied; if any is under the order API, only the order workload
+ *   may be allowed.
+ * - Hosts: DNS names are case-insensitive and `name.` is the same name as `name`; a port is not part of the name.
+ *   A host that is `admin.internal` under those rules must be denied.
+ * - Identity: only what Envoy reports (source.principal, and the SAN of source.certificate when it sends one) is the
+ *   caller. Headers are never identity, whatever they claim.
+ * - Scope: the policies are the destination workload's (namespace `shop`); the oracle judges requests to it only
+ *   (a request to another namespace has no policy, which Istio allows).
+ */
+import { X509Certificate } from "node:crypto";
+import {
+  DENIED_EXACT,
+  DENIED_HOST,
+  DENIED_PREFIXES,
+  DESTINATION,
+  ORDER,
+  ORDER_ONLY_EXACT,
+  ORDER_ONLY_PREFIXES,
+} from "./policies.js";
+
+export interface OracleInput {
+  /** destination.principal as Envoy reports it. */
+  readonly destination: string;
+  /** null: a TCP check, no HTTP request. */
+  readonly http: { readonly path: string; readonly host: string } | null;
+  readonly principal: string;
+  /** As Envoy sends it: URL-encoded PEM, or "". */
+  readonly certificate: string;
+}
+
+export interface Forbidden {
+  readonly rule: "denied-path" | "denied-host" | "order-only-path";
+  readonly detail: string;
+  /** Readings that need `;parameters` stripped to reach a covered path (for classifying findings). */
+  readonly viaSemicolon: boolean;
+  /** The host only matches once a trailing dot is removed. */
+  readonly viaTrailingDot: boolean;
+}
+
+function decodeOnce(path: string): string {
+  // Byte-wise: %XX → the byte; invalid escapes stay as they are (servers differ; the raw form is another reading).
+  const bytes: number[] = [];
+  for (let i = 0; i < path.length; i++) {
+    if (path[i] === "%" && /^[0-9a-fA-F]{2}$/.test(path.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(path.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else for (const b of Buffer.from(path[i]!, "utf8")) bytes.push(b);
+  }
+  return Buffer.from(bytes).toString("latin1");
+}
+
+function stripParameters(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => {
+      const semicolon = segment.indexOf(";");
+      return semicolon === -1 ? segment : segment.slice(0, semicolon);
+    })
+    .join("/");
+}
+
+function mergeSlashes(path: string): string {
+  return path.replace(/\/{2,}/g, "/");
+}
+
+/** RFC 3986 remove_dot_segments on an absolute path. */
+function resolveDots(path: string): string {
+  const input = path.split("/").slice(1);
+  const output: string[] = [];
+  for (let i = 0; i < input.length; i++) {
+    const segment = input[i]!;
+    const last = i === input.length - 1;
+    if (segment === ".") {
+      if (last) output.push("");
+    } else if (segment === "..") {
+      output.pop();
+      if (last) output.push("");
+    } else output.push(segment);
+  }
+  return `/${output.join("/")}`;
+}
+
+export interface Reading {
+  readonly path: string;
+  readonly strippedParameters: boolean;
+}
+
+/** Every reading of the request target's path that the server behaviours above produce. */
+export function readings(target: string): Reading[] {
+  const cut = target.search(/[?#]/);
+  const raw = cut === -1 ? target : target.slice(0, cut);
+  const read = (strip: boolean): Set<string> => {
+    const out = new Set<string>();
+    for (const backslash of [false, true]) {
+      for (const decode of strip ? (["none", "before", "after"] as const) : (["none", "before"] as const)) {
+        for (const mergeFirst of [false, true]) {
+          let p = backslash ? raw.replaceAll("\\", "/") : raw;
+          if (decode === "before") p = decodeOnce(p);
+          if (strip) p = stripParameters(p);
+          if (decode === "after") p = decodeOnce(p);
+          if (backslash) p = p.replaceAll("\\", "/");
+          if (!p.startsWith("/")) continue;
+          out.add(mergeFirst ? resolveDots(mergeSlashes(p)) : mergeSlashes(resolveDots(p)));
+        }
+      }
+    }
+    return out;
+  };
+  const plain = read(false);
+  const stripped = read(true);
+  return [
+    ...[...plain].map((path) => ({ path, strippedParameters: false })),
+    ...[...stripped].filter((path) => !plain.has(path)).map((path) => ({ path, strippedParameters: true })),
+  ];
+}
+
+function covered(path: string, exact: readonly string[], prefixes: readonly string[]): boolean {
+  return exact.includes(path) || prefixes.some((p) => path.startsWith(p));
+}
+
+/** The DNS name an authority names: lower case, without port, without the trailing dot of the absolute form. */
+export function hostName(authority: string): { name: string; hadTrailingDot: boolean } {
+  let host = authority.toLowerCase();
+  if (host.startsWith("[")) return { name: host, hadTrailingDot: false }; // IPv6 literal
+  const port = /:\d*$/.exec(host);
+  if (port) host = host.slice(0, port.index);
+  const hadTrailingDot = host.endsWith(".") && !host.endsWith("..");
+  return { name: hadTrailingDot ? host.slice(0, -1) : host, hadTrailingDot };
+}
+
+function certificateSan(certificate: string): string | null {
+  try {
+    const san = new X509Certificate(decodeURIComponent(certificate)).subjectAltName ?? "";
+    const uri = /URI:([^,\s]+)/.exec(san);
+    return uri ? uri[1]! : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when Envoy reports the order workload as the caller, and nothing it reports disagrees. */
+function callerIsOrder(input: OracleInput): boolean {
+  const ids: Array<string | null> = [];
+  if (input.principal !== "") ids.push(input.principal);
+  if (input.certificate !== "") ids.push(certificateSan(input.certificate));
+  return ids.length > 0 && ids.every((id) => id === ORDER);
+}
+
+/** Why the request must be denied; empty when the oracle does not forbid allowing it. */
+export function mustDeny(input: OracleInput): Forbidden[] {
+  if (input.http === null || input.destination !== DESTINATION) return [];
+  const out: Forbidden[] = [];
+  const all = readings(input.http.path);
+  const denied = all.filter((r) => covered(r.path, DENIED_EXACT, DENIED_PREFIXES));
+  if (denied.length > 0) {
+    out.push({
+      rule: "denied-path",
+      detail: `read as ${denied[0]!.path}`,
+      viaSemicolon: denied.every((r) => r.strippedParameters),
+      viaTrailingDot: false,
+    });
+  }
+  const orderOnly = all.filter((r) => covered(r.path, ORDER_ONLY_EXACT, ORDER_ONLY_PREFIXES));
+  if (orderOnly.length > 0 && !callerIsOrder(input)) {
+    out.push({
+      rule: "order-only-path",
+      detail: `read as ${orderOnly[0]!.path} by a caller that is not ${ORDER}`,
+      viaSemicolon: orderOnly.every((r) => r.strippedParameters),
+      viaTrailingDot: false,
+    });
+  }
+  const host = hostName(input.http.host);
+  if (host.name === DENIED_HOST) {
+    out.push({
+      rule: "denied-host",
+      detail: `host ${input.http.host}`,
+      viaSemicolon: false,
+      viaTrailingDot: host.hadTrailingDot,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * The policy set the fuzzer runs trustgate with, and the facts the oracle knows about it. Written for the fuzzer:
+ * the oracle (oracle.ts) encodes what these policies promise, independently of how trustgate evaluates them.
+ */
+
+export const NAMESPACE = "shop";
+export const DESTINATION = "spiffe://cluster.local/ns/shop/sa/api";
+export const ORDER = "spiffe://cluster.local/ns/services/sa/order";
+export const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
+
+/** Paths a DENY covers: exactly `/admin`, and everything under `/admin/` and `/api/internal/`. */
+export const DENIED_EXACT = ["/admin"];
+export const DENIED_PREFIXES = ["/admin/", "/api/internal/"];
+/** Paths only ORDER may call. */
+export const ORDER_ONLY_EXACT = ["/orders"];
+export const ORDER_ONLY_PREFIXES = ["/orders/"];
+/** The host a DENY covers. */
+export const DENIED_HOST = "admin.internal";
+
+export const POLICIES = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-paths, namespace: ${NAMESPACE}}
+spec:
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin", "/admin/*", "/api/internal/*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin-host, namespace: ${NAMESPACE}}
+spec:
+  action: DENY
+  rules:
+  - to: [{operation: {hosts: ["${DENIED_HOST}"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-orders-to-others, namespace: ${NAMESPACE}}
+spec:
+  action: DENY
+  rules:
+  # The order API: for the order workload only.
+  - from: [{source: {notPrincipals: ["cluster.local/ns/services/sa/order"]}}]
+    to: [{operation: {paths: ["/orders", "/orders/*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-all, namespace: ${NAMESPACE}}
+spec:
+  # Everything else is allowed, so the DENY policies above are the only thing in the way.
+  rules: [{}]
+`;
