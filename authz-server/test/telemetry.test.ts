@@ -167,8 +167,11 @@ describe("with tracing off (the default)", () => {
       const l = decisionLines(server);
       return l.length >= 2 ? l : undefined;
     }, "two decision lines");
-    expect(lines[0]).toMatchObject({ trace_id: TRACE, span_id: PARENT });
-    expect(lines[1]).not.toHaveProperty("trace_id");
+    // With worker processes the two lines can come from different workers, in either order: tell them by path.
+    const traced = lines.find((l) => l.path !== "/untraced");
+    const untraced = lines.find((l) => l.path === "/untraced");
+    expect(traced).toMatchObject({ trace_id: TRACE, span_id: PARENT });
+    expect(untraced).not.toHaveProperty("trace_id");
     expect(server.output.stdout).toContain('"traces":"off"');
   });
 });
