@@ -28,6 +28,11 @@ export interface PolicyWorkerOptions {
   readonly timeoutMs?: number;
   /** Size of one message from the worker, in JSON characters. */
   readonly chunkChars?: number;
+  /**
+   * An idle worker thread is ended after this long (a thread holds a whole JavaScript heap, some 15 MB, between
+   * reloads that may be days apart); the next load starts a new one.
+   */
+  readonly idleMs?: number;
 }
 
 export interface LoadParameters {
@@ -50,11 +55,13 @@ export class PolicyWorkerClient {
   private worker: Worker | null = null;
   private nextId = 1;
   private pending: ((message: WorkerMessage | Error) => void) | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: PolicyWorkerOptions = {}) {}
 
   load(parameters: LoadParameters): Promise<WorkerLoadResult> {
     if (this.pending) throw new Error("one policy load at a time");
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     const where = parameters.paths.join(", ");
     const failed = (message: string): WorkerLoadResult => ({
       ok: false,
@@ -72,6 +79,10 @@ export class PolicyWorkerClient {
       const finish = (result: WorkerLoadResult) => {
         clearTimeout(timer);
         this.pending = null;
+        this.idleTimer = setTimeout(() => {
+          if (this.pending === null) void this.close();
+        }, this.options.idleMs ?? 10_000);
+        this.idleTimer.unref();
         resolve(result);
       };
       this.pending = (message) => {
