@@ -546,6 +546,8 @@ async function main() {
     console.log(
       `decision logs: every decision (the default) → stdout → /dev/null; 'deny log only' = log.decisions: deny; node ${NODE_OPTIONS.join(" ")}\n`,
     );
+    // Idle RSS once start-up has settled (trustgate ends its policy worker thread 10 s after the initial load).
+    await new Promise((r) => setTimeout(r, 12_000));
     for (const s of servers) {
       s.pids = processTree(s.child.pid);
       s.rssBefore = s.pids.map((pid) => status(pid, "VmRSS"));
@@ -643,7 +645,7 @@ async function main() {
       `  1 in flight, all logged: p99 ${w1.lat.p99.toFixed(3)} ms (target ≤ 0.5 ms); p50 ÷ no-op p50 ${(w1.lat.p50 / noop.lat.p50).toFixed(2)}× (target ≤ 1.3×); --workers 2: p99 ${w2.lat.p99.toFixed(3)} ms, p50 ÷ no-op ${(w2.lat.p50 / noop.lat.p50).toFixed(2)}×`,
     );
 
-    console.log("\nRSS MB of every process (primary first): before the rounds / peak during / 3 s after");
+    console.log("\nRSS MB of every process (primary first): idle before the rounds / peak during / 3 s after");
     for (const s of servers) {
       console.log(
         `  ${s.name.padEnd(24)} ${s.rssBefore.map((x) => fmt(x)).join(" / ")}  |  ${s.rssPeak.map((x) => fmt(x)).join(" / ")}  |  ${s.rssAfter.map((x) => fmt(x)).join(" / ")}`,
