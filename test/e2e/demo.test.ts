@@ -35,13 +35,21 @@ function startDemo(): {
   return { child, output, exit };
 }
 
-/** What may differ between two runs (times, timestamps, scores), and line wrapping, made equal. */
+/**
+ * What may differ between two runs (times, timestamps, scores), and line wrapping, made equal. Also who denies order
+ * while it is at critical risk: trustgate's DENY policy, or — once that sidecar's filter has polled the revocation
+ * list, which races with the table — the sidecar itself. Both are the demo working.
+ */
 function normalise(text: string): string {
   return text
     .replace(/\s+/g, " ")
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "<time>")
     .replace(/\b\d+(\.\d+)? (ms|s)\b/g, "<n> $2")
     .replace(/score \d+(\.\d+)?/g, "score <n>")
+    .replace(
+      /DENY (istio-system\/deny-critical-runtime-risk: caller risk critical, highest alert critical \(Falco "Terminal shell in container" \(Critical, <time>\)\)|local\/revoked: peer identity "spiffe:\/\/cluster\.local\/ns\/services\/sa\/order" is revoked)/g,
+      "DENY <order at critical risk>",
+    )
     .trim();
 }
 
@@ -88,7 +96,7 @@ describe("npm run demo", () => {
     expect(stdout).toMatch(
       /^order +→ payment +POST \/api\/v1\/payment\/42 +DENY +istio-system\/deny-critical-runtime-risk: /m,
     );
-    expect(normalise(stdout)).toContain('(Falco "Terminal shell in container" (Critical, <time>))');
+    expect(stdout.replace(/\s+/g, " ")).toMatch(/\(Falco "Terminal shell in container" \(Critical, \d{4}-[^)]*Z\)\)/);
     expect(stdout).toMatch(/^order +→ payment .*DENY +local\/revoked: /m);
     expect(stdout).toMatch(
       /^summary: 31 calls, \d+ allowed, \d+ denied, every decision as the example policies intend$/m,
@@ -120,7 +128,10 @@ describe("npm run demo", () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     const pid = Number(/trustgate pid (\d+)/.exec(demo.output.stdout)?.[1]);
-    expect(pid).toBeGreaterThan(0);
+    expect(
+      pid,
+      `the demo did not reach its first section:\n${demo.output.stdout}\n${demo.output.stderr}`,
+    ).toBeGreaterThan(0);
     const sent = Date.now();
     demo.child.kill("SIGTERM");
     const code = await demo.exit;
