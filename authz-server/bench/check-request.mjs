@@ -43,11 +43,19 @@ export function benchRequest() {
 }
 
 /** The request as a gRPC length-prefixed message (what goes into the HTTP/2 DATA frame). */
-export function framedBenchRequest() {
-  const message = checkCodec().encodeRequest(benchRequest());
+export function framedBenchRequest(request = benchRequest()) {
+  const message = checkCodec().encodeRequest(request);
   const frame = Buffer.alloc(5 + message.length);
   frame.writeUInt8(0, 0);
   frame.writeUInt32BE(message.length, 1);
   message.copy(frame, 5);
   return frame;
+}
+
+/** The benchmark request without trace headers: every Check then starts a new trace (a root span when traced). */
+export function untracedBenchRequest() {
+  const request = benchRequest();
+  const headers = request.attributes.request.http.headers;
+  for (const name of ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled"]) delete headers[name];
+  return request;
 }

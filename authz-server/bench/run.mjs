@@ -9,7 +9,9 @@
 // time per Check (from /proc, all its processes), p50/p99 with one request in flight, alert → deny on every worker,
 // RSS of every serving process before, during and after the rounds, Check latency during a Falco alert burst, and
 // while a policy file of the largest allowed size (yaml.maxFileBytes) is reloaded over and over. `--reload-only`
-// runs just that last part.
+// runs just that last part. `--tracing` measures OpenTelemetry tracing instead: the same trustgate with tracing off
+// (fed requests with and without trace headers), with every Check traced, and with 1 % of Checks traced, exporting
+// OTLP to a sink process.
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
@@ -19,7 +21,7 @@ import net, { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CHECK_PATH, framedBenchRequest } from "./check-request.mjs";
+import { CHECK_PATH, framedBenchRequest, untracedBenchRequest } from "./check-request.mjs";
 import { BENCH_POLICY_COUNT, benchPolicies, largePolicyFile } from "./policies.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,6 +29,7 @@ const repo = join(here, "..", "..");
 const quick = process.argv.includes("--quick");
 const soak = process.argv.includes("--soak");
 const reloadOnly = process.argv.includes("--reload-only");
+const tracingOnly = process.argv.includes("--tracing");
 // The default yaml.maxFileBytes: the largest policy file trustgate accepts without a configuration change.
 const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
@@ -53,6 +56,8 @@ if (spawnSync("h2load", ["--version"]).error) {
 const work = mkdtempSync(join(tmpdir(), "trustgate-bench-"));
 const requestFile = join(work, "check-request.bin");
 writeFileSync(requestFile, framedBenchRequest());
+const untracedRequestFile = join(work, "check-request-untraced.bin");
+writeFileSync(untracedRequestFile, framedBenchRequest(untracedBenchRequest()));
 const policyDir = join(work, "policies");
 spawnSync("mkdir", ["-p", policyDir]);
 writeFileSync(join(policyDir, "bench.yaml"), benchPolicies());
@@ -106,9 +111,9 @@ function setAffinity(pids, cpuList) {
 const ALL_CPUS = `0-${cpus().length - 1}`;
 
 /** h2load arguments for gRPC Check calls with the benchmark request (`seconds`: a timed run instead of a count). */
-function h2loadArgs(port, { requests, seconds, clients, streams, logFile }) {
+function h2loadArgs(port, { requests, seconds, clients, streams, logFile, data = requestFile }) {
   const amount = seconds === undefined ? ["-n", String(requests)] : ["-D", String(seconds)];
-  const args = [...amount, "-c", String(clients), "-m", String(streams), "-t", "1", "-d", requestFile];
+  const args = [...amount, "-c", String(clients), "-m", String(streams), "-t", "1", "-d", data];
   args.push("-H", "content-type: application/grpc", "-H", "te: trailers");
   if (logFile) args.push("--log-file", logFile);
   args.push(`http://127.0.0.1:${port}${CHECK_PATH}`);
@@ -502,7 +507,88 @@ async function soakRun(server) {
   }
 }
 
+/**
+ * Tracing cost: one trustgate process each with tracing off, every Check traced (`always_on`) and 1 % traced
+ * (`traceidratio` 0.01), all exporting OTLP/HTTP to a sink process, fed the request without trace headers (so each
+ * Check is a new trace and the ratio sampler sees random trace ids); and tracing off fed the usual request, whose
+ * B3 headers the decision lines then name. Rounds alternate between the four.
+ */
+async function tracingBench() {
+  const sinkPort = await freePort();
+  const sink = spawn(process.execPath, [join(here, "otlp-sink.mjs"), String(sinkPort)], { stdio: "ignore" });
+  await waitForPort(sinkPort, sink, "OTLP sink");
+  const endpoint = `http://127.0.0.1:${sinkPort}`;
+  const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const traced = (sampler, arg) => ({
+    OTEL_TRACES_EXPORTER: "otlp",
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_TRACES_SAMPLER: sampler,
+    ...(arg ? { OTEL_TRACES_SAMPLER_ARG: arg } : {}),
+  });
+  const servers = [
+    { ...startTrustgate("tracing off", ports[0], ports[1], 1), data: untracedRequestFile },
+    // The same, fed requests that carry B3 headers: what naming the caller's trace in decision lines costs.
+    { ...startTrustgate("  B3 headers in", ports[6], ports[7], 1), data: requestFile },
+    { ...startTrustgate("traced 100 %", ports[2], ports[3], 1, traced("always_on")), data: untracedRequestFile },
+    {
+      ...startTrustgate("traced 1 %", ports[4], ports[5], 1, traced("traceidratio", "0.01")),
+      data: untracedRequestFile,
+    },
+  ];
+  try {
+    for (const s of servers) await waitReady(s);
+    for (const s of servers) await assertDecidedAllTheWay(s.port);
+    for (const s of servers) {
+      h2load(s.port, { requests: 20_000, clients: 4, streams: 16, data: s.data });
+      s.pids = processTree(s.child.pid);
+      s.rps = [];
+      s.cpu = [];
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const s of servers) {
+        const before = cpuMicros(s.pids);
+        s.rps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16, data: s.data }));
+        s.cpu.push((cpuMicros(s.pids) - before) / THROUGHPUT_REQUESTS);
+      }
+    }
+    for (const s of servers) {
+      const logFile = join(work, `${s.name.replaceAll(/\W+/g, "-")}-latency.log`);
+      h2load(s.port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1, logFile, data: s.data });
+      s.lat = logPercentiles(logFile);
+    }
+    const [off] = servers;
+    console.log(
+      `tracing cost — ${BENCH_POLICY_COUNT} policies, --workers 1, every decision logged, ${ROUNDS} alternating rounds × ${THROUGHPUT_REQUESTS} requests (c4 m16), OTLP/HTTP to a sink on 127.0.0.1; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
+    console.log(
+      `${"".padEnd(16)}${"req/s".padStart(10)}${"CPU µs/Check".padStart(15)}${"vs off".padStart(10)}${"p50".padStart(10)}${"p99".padStart(10)}`,
+    );
+    for (const s of servers) {
+      const ratio = median(s.cpu.map((x, r) => x / off.cpu[r]));
+      console.log(
+        `${s.name.padEnd(16)}${median(s.rps).toFixed(0).padStart(10)}${median(s.cpu).toFixed(1).padStart(15)}${`${ratio.toFixed(2)}×`.padStart(10)}${`${s.lat.p50.toFixed(3)} ms`.padStart(10)}${`${s.lat.p99.toFixed(3)} ms`.padStart(10)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 6000)); // the batch span processor exports every 5 s
+    const received = await (await fetch(`${endpoint}/received`)).json();
+    console.log(`the sink received ${received.requests} OTLP exports, ${(received.bytes / 1e6).toFixed(1)} MB`);
+  } finally {
+    for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGTERM");
+    sink.kill("SIGTERM");
+  }
+}
+
 async function main() {
+  if (tracingOnly) {
+    try {
+      await tracingBench();
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   const ports = await Promise.all(Array.from({ length: 7 }, () => freePort()));
   const noopPort = ports[6];
   const noop = {
