@@ -714,7 +714,7 @@ async function main() {
     // Ratios per round (each against the server measured right before it in the same round), then their median.
     const perRound = (a, b, key) => a[key].map((x, r) => x / b[key][r]);
     const cpuKey = PIN ? "pinnedCpu" : "cpu";
-    console.log("\nthe issue's ratios (median of per-round ratios, range in brackets):");
+    console.log("\nthe target ratios (median of per-round ratios, range in brackets):");
     console.log(
       `  --workers 2 ÷ --workers 1 req/s, unpinned, all logged:  ${ratioCell(perRound(w2, w1, "rps"))}   target ≥ 1.4×`,
     );

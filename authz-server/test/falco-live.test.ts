@@ -1,5 +1,5 @@
 /**
- * The issue's "live" promise, end to end on real sockets: an alert accepted over HTTP changes the very next Check
+ * The "live" promise, end to end on real sockets: an alert accepted over HTTP changes the very next Check
  * over gRPC, with a real policy; deny reasons name the alert; access comes back when the alert ages out (short
  * half-life); destination risk and feed freshness work the same way. Also measures the ingest → changed-decision
  * latency on this machine (printed; not asserted as a performance claim).
