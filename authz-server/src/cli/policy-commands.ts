@@ -76,6 +76,18 @@ async function inventory(flags: CommonPolicyFlags, limits: YamlLimits): Promise<
   return loaded.inventory;
 }
 
+/** The policies of `policyDirs` (which must exist: `what` names them in the error), with the mesh's settings. */
+async function loadPolicies(policyDirs: readonly string[], flags: CommonPolicyFlags, what: string) {
+  await requirePaths(policyDirs, what);
+  const mesh = await meshSettings(flags);
+  const loaded = await loadPolicySet(policyDirs, {
+    rootNamespace: flags.rootNamespace,
+    compile: mesh.compile,
+    limits: mesh.limits,
+  });
+  return { mesh, loaded };
+}
+
 /** Every path must exist: a typo is named with what a relative path was resolved against. */
 async function requirePaths(paths: readonly string[], what: string): Promise<void> {
   for (const path of paths) {
@@ -158,13 +170,11 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
   try {
     const dirs = [...paths, ...(flags.policyDir ?? [])];
     const policyDirs = dirs.length > 0 ? dirs : defaultPolicyDirs();
-    await requirePaths(policyDirs, "the policy files or directories to lint (or --policy-dir)");
-    const mesh = await meshSettings(flags);
-    const loaded = await loadPolicySet(policyDirs, {
-      rootNamespace: flags.rootNamespace,
-      compile: mesh.compile,
-      limits: mesh.limits,
-    });
+    const { mesh, loaded } = await loadPolicies(
+      policyDirs,
+      flags,
+      "the policy files or directories to lint (or --policy-dir)",
+    );
     if (!loaded.ok) {
       const errors = loaded.errors.map(formatLoadError);
       if (flags.json) console.log(JSON.stringify({ errors: loaded.errors, warnings: [] }, null, 2));
@@ -376,13 +386,11 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
     const request = await description(flags);
     if (flags.server !== undefined) return await explainOnServer({ ...flags, server: flags.server }, request);
     const policyDirs = flags.policyDir ?? defaultPolicyDirs();
-    await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
-    const mesh = await meshSettings(flags);
-    const loaded = await loadPolicySet(policyDirs, {
-      rootNamespace: flags.rootNamespace,
-      compile: mesh.compile,
-      limits: mesh.limits,
-    });
+    const { mesh, loaded } = await loadPolicies(
+      policyDirs,
+      flags,
+      "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)",
+    );
     if (!loaded.ok) {
       console.error(
         `trustgate explain: policies did not load from ${policyDirs.join(", ")}:\n${loaded.errors.map(formatLoadError).join("\n")}`,
