@@ -33,6 +33,10 @@ describe("the oracle", () => {
       rule: "denied-host",
       viaTrailingDot: false,
     });
+    for (const host of ["admin.internal:443:443", " user@admin%2Einternal", "admin.internal%2e\t"]) {
+      expect(mustDeny(http("/x", host))[0], host).toMatchObject({ rule: "denied-host" });
+    }
+    expect(mustDeny(http("/x", "admin.internal.example"))).toEqual([]);
     expect(mustDeny(http("/orders/1"))[0]).toMatchObject({ rule: "order-only-path" });
     expect(mustDeny({ ...http("/orders/1"), principal: ORDER })).toEqual([]);
     expect(mustDeny(http("/api/v1/items"))).toEqual([]);

@@ -214,7 +214,7 @@ function mutateHost(r: Random, classes: string[]): string {
     host += r.pick([":443", ":80", ":", ":8080", ":99999"]);
     classes.push("host:port");
   }
-  if (r.chance(0.05)) {
+  if (r.chance(0.08)) {
     host = r.pick([
       "",
       "[::1]:443",
@@ -223,6 +223,13 @@ function mutateHost(r: Random, classes: string[]): string {
       "admin.internal\u0000",
       "admın.internal",
       "admin%2einternal",
+      "admin.internal:443:443",
+      "user@admin.internal",
+      "\tadmin.internal",
+      "admin.internal ",
+      "ADMIN%2Einternal.:80",
+      "admin.internal%2e",
+      "x@ADMIN.INTERNAL.:8443",
     ]);
     classes.push("host:odd");
   }

@@ -9,7 +9,8 @@
  *   is a path a DENY covers, the request must be denied; if any is under the order API, only the order workload
  *   may be allowed.
  * - Hosts: DNS names are case-insensitive and `name.` is the same name as `name`; a port is not part of the name.
- *   A host that is `admin.internal` under those rules must be denied.
+ *   A lenient server also reads a malformed authority: it trims white space, drops `user@`, percent-decodes, and
+ *   reads the host up to the first `:`. A host that is `admin.internal` under any of those readings must be denied.
  * - Identity: only what Envoy reports (source.principal, and the SAN of source.certificate when it sends one) is the
  *   caller. Headers are never identity, whatever they claim.
  * - Scope: the policies are the destination workload's (namespace `shop`); the oracle judges requests to it only
@@ -136,6 +137,22 @@ export function hostName(authority: string): { name: string; hadTrailingDot: boo
   return { name: hadTrailingDot ? host.slice(0, -1) : host, hadTrailingDot };
 }
 
+/** The host a lenient server reads from any authority (see the header comment), lower case, trailing dots dropped. */
+export function lenientHostName(authority: string): string {
+  let host = authority.replace(/^[ \t]+|[ \t]+$/g, "");
+  host = host.slice(host.lastIndexOf("@") + 1);
+  try {
+    host = decodeURIComponent(host);
+  } catch {
+    // read as written
+  }
+  if (!host.startsWith("[")) host = host.split(":")[0]!;
+  return host
+    .replace(/[ \t]+$/, "")
+    .replace(/\.+$/, "")
+    .toLowerCase();
+}
+
 function certificateSan(certificate: string): string | null {
   try {
     const san = new X509Certificate(decodeURIComponent(certificate)).subjectAltName ?? "";
@@ -178,7 +195,7 @@ export function mustDeny(input: OracleInput): Forbidden[] {
     });
   }
   const host = hostName(input.http.host);
-  if (host.name === DENIED_HOST) {
+  if (host.name === DENIED_HOST || lenientHostName(input.http.host) === DENIED_HOST) {
     out.push({
       rule: "denied-host",
       detail: `host ${input.http.host}`,

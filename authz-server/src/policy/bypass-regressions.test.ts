@@ -60,6 +60,26 @@ describe("trailing-dot hosts do not slip past DENY host rules", () => {
   );
 });
 
+describe("malformed authorities are read the way a lenient server reads them by DENY host rules", () => {
+  it.each([
+    "admin.internal:443:443",
+    " admin.internal",
+    "admin.internal\t",
+    "user@admin.internal",
+    "admin%2Einternal",
+    "admin.internal%2e",
+    "ADMIN.internal.:",
+  ])("%j is denied", (host) => {
+    expect(decide(adversarial, { path: "/api/x", host }).allowed).toBe(false);
+  });
+
+  it("other hosts are still allowed", () => {
+    for (const host of ["api.internal", "admin.internal.example", "notadmin.internal:443", "xn--admin.internal"]) {
+      expect(decide(adversarial, { path: "/api/x", host }).allowed, host).toBe(true);
+    }
+  });
+});
+
 describe("ALLOW rules never match more than Istio", () => {
   const allowHost = `${head("a")}spec:\n  rules:\n  - to: [{operation: {hosts: ["httpbin.bar"]}}]\n`;
   it.each(["httpbin.bar:8000", "httpbin.bar."])("hosts [httpbin.bar] does not allow %s", (host) => {

@@ -5,7 +5,9 @@
  *
  * For positive checks in DENY rules, `HostWideMatcher` also matches the same host with a trailing dot and with any
  * port, on both sides: a DENY on `admin.internal` also denies `admin.internal.`, `admin.internal:443` and
- * `Admin.Internal.:443`, which DNS and most servers treat as the same name.
+ * `Admin.Internal.:443`, which DNS and most servers treat as the same name. A malformed authority is also read the
+ * way a lenient server would read it (surrounding white space, `user@`, percent-escapes and everything from the
+ * first `:` dropped): ` admin.internal`, `x@admin.internal`, `admin%2Einternal`, `admin.internal:443:443`.
  */
 import type { RequestModel } from "../../model/request-model.js";
 import { asciiLowerCase } from "../../util/ascii.js";
@@ -41,6 +43,31 @@ function canonicalAuthority(authority: string): string {
   return bare === host ? authority : bare + port;
 }
 
+/** Plain authorities (letters, digits, `-`, `.`, an optional `:port`) need no lenient reading. */
+const PLAIN_AUTHORITY = /^[A-Za-z0-9.-]*(:\d*)?$/;
+
+/**
+ * The host a lenient server reads from a malformed authority, or null when the authority is plain or an IPv6
+ * literal (the other readings cover those).
+ */
+export function lenientHost(authority: string): string | null {
+  if (PLAIN_AUTHORITY.test(authority)) return null;
+  let host = authority.trim();
+  const at = host.lastIndexOf("@");
+  if (at >= 0) host = host.slice(at + 1);
+  if (host.includes("%")) {
+    try {
+      host = decodeURIComponent(host);
+    } catch {
+      // Not valid percent-encoding: read as written.
+    }
+  }
+  if (host.startsWith("[")) return null;
+  const colon = host.indexOf(":");
+  if (colon >= 0) host = host.slice(0, colon);
+  return withoutTrailingDots(host.trim());
+}
+
 export class HostWideMatcher implements Matcher {
   private readonly set: PatternSet;
 
@@ -62,6 +89,8 @@ export class HostWideMatcher implements Matcher {
     const canonical = canonicalAuthority(host);
     if (this.set.test(canonical)) return true;
     const [bare, port] = splitPort(canonical);
-    return port !== "" && this.set.test(withoutTrailingDots(bare));
+    if (port !== "" && this.set.test(withoutTrailingDots(bare))) return true;
+    const lenient = lenientHost(host);
+    return lenient !== null && this.set.test(lenient);
   }
 }
