@@ -183,7 +183,17 @@ export function* compilePolicySteps(
       if (!rule) continue;
       const allowDecision =
         action === "ALLOW" ? decision("allow", `allowed by ALLOW policy ${c.policyId} rule ${i}`, c.policyId, i) : null;
-      rules.push({ ...rule, allowDecision, line: doc.lineAt(["spec", "rules", i]) });
+      const line = doc.lineAt(["spec", "rules", i]);
+      rules.push({
+        index: rule.index,
+        from: rule.from,
+        to: rule.to,
+        when: rule.when,
+        needsIdentity: rule.needsIdentity,
+        readsRisk: rule.readsRisk,
+        allowDecision,
+        line,
+      });
     }
     c.currentRule = null;
   }
@@ -202,7 +212,7 @@ export function* compilePolicySteps(
       name: name as string,
       action,
       selector,
-      rules,
+      rules: rules.slice(),
       dryRun,
       file: doc.file,
       line: doc.lineAt([]),

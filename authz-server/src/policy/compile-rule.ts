@@ -9,6 +9,23 @@ import type { Clause, CompiledRule, FieldCheck } from "./compiled.js";
 import { type Compiler, describe, isPlainObject, own, type PathSegment } from "./compiler.js";
 import { conditionKey, type FieldSpec, OPERATION_FIELDS, SOURCE_FIELDS } from "./field-specs.js";
 
+const NO_PATH: readonly string[] = Object.freeze([]);
+const NO_CHECKS: readonly FieldCheck[] = Object.freeze([]);
+
+/**
+ * Field labels (`to[0].operation.paths`) repeat across every rule of a set: one shared copy of each, instead of a
+ * freshly concatenated string per check. Bounded, since condition keys are the author's.
+ */
+const LABELS = new Map<string, string>();
+const LABELS_KEPT = 4096;
+
+function label(text: string): string {
+  const known = LABELS.get(text);
+  if (known !== undefined) return known;
+  if (LABELS.size < LABELS_KEPT) LABELS.set(text, text);
+  return text;
+}
+
 function addField(
   c: Compiler,
   ctx: FieldContext,
@@ -36,14 +53,14 @@ function compileClause(
   path: readonly PathSegment[],
   wrapper: "source" | "operation",
   fields: ReadonlyMap<string, FieldSpec>,
-  label: string,
+  clauseLabel: string,
 ): Clause | null {
   const outer = c.map(value, path, [wrapper]);
   if (outer === null) return null;
   const inner = own(outer, wrapper);
   const innerPath = [...path, wrapper];
   if (inner === undefined || inner === null) {
-    c.error(path, `"${label.split("[")[0]}.${wrapper}" must not be empty`);
+    c.error(path, `"${clauseLabel.split("[")[0]}.${wrapper}" must not be empty`);
     return null;
   }
   if (!isPlainObject(inner)) {
@@ -60,12 +77,21 @@ function compileClause(
       ok = false;
       continue;
     }
-    const field = `${label}.${wrapper}.${key}`;
-    const input = { ...spec, key: "", path: [], allowed: null, field };
+    const field = label(`${clauseLabel}.${wrapper}.${key}`);
+    const input = {
+      attribute: spec.attribute,
+      kind: spec.kind,
+      negate: spec.negate,
+      key: "",
+      path: NO_PATH,
+      allowed: null,
+      field,
+    };
     if (!addField(c, ctx, input, fieldValue, fieldPath, checks)) ok = false;
   }
   if (!ok) return null;
-  const set = (name: string) => checks.some((check) => check.field.endsWith(`.${name}`));
+  const set = (name: string) =>
+    own(inner, name) !== undefined && checks.some((check) => check.field.endsWith(`.${name}`));
   if (set("serviceAccounts") || set("notServiceAccounts")) {
     for (const other of ["principals", "notPrincipals", "namespaces", "notNamespaces"]) {
       if (set(other)) {
@@ -75,10 +101,14 @@ function compileClause(
     }
   }
   if (checks.length === 0) {
-    c.error(innerPath, `"${label.split("[")[0]}.${wrapper}" must not be empty: give at least one field with values`);
+    c.error(
+      innerPath,
+      `"${clauseLabel.split("[")[0]}.${wrapper}" must not be empty: give at least one field with values`,
+    );
     return null;
   }
-  return ok ? checks : null;
+  // A copy exactly as long as its contents: compiled sets keep tens of thousands of these lists.
+  return ok ? checks.slice() : null;
 }
 
 function compileCondition(
@@ -105,7 +135,16 @@ function compileCondition(
   for (const which of ["values", "notValues"] as const) {
     const list = own(condition, which);
     if (list === undefined) continue;
-    const input = { ...resolved.spec, negate: which === "notValues", field: `when[${index}] ${key}` };
+    const spec = resolved.spec;
+    const input = {
+      attribute: spec.attribute,
+      kind: spec.kind,
+      key: spec.key,
+      path: spec.path,
+      allowed: spec.allowed,
+      negate: which === "notValues",
+      field: label(`when[${index}] ${key}`),
+    };
     if (!addField(c, ctx, input, list, [...path, which], checks)) ok = false;
   }
   if (ok && checks.length === 0) {
@@ -140,14 +179,14 @@ export function compileRule(
       ok = false;
       return null;
     }
-    const out: Clause[] = [];
+    const out = new Array<Clause>(list.length);
     list.forEach((item, i) => {
       const clause =
         key === "from"
           ? compileClause(c, ctx, item, [...path, key, i], "source", SOURCE_FIELDS, `from[${i}]`)
           : compileClause(c, ctx, item, [...path, key, i], "operation", OPERATION_FIELDS, `to[${i}]`);
       if (clause === null) ok = false;
-      else out.push(clause);
+      else out[i] = clause;
     });
     return out;
   };
@@ -173,7 +212,7 @@ export function compileRule(
     index,
     from,
     to,
-    when,
+    when: when.length === 0 ? NO_CHECKS : when.slice(),
     needsIdentity: all.some((check) => isIdentity(check.attribute)),
     readsRisk: all.some((check) => isRisk(check.attribute)),
   };

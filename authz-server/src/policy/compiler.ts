@@ -71,12 +71,13 @@ export class Compiler {
       this.error(path, `expected a list of strings, got ${describe(value)}`);
       return null;
     }
-    const out: string[] = [];
+    // Sized up front: compiled checks keep this list, and a pushed-to array would keep spare capacity with it.
+    const out = new Array<string>(value.length);
     let ok = true;
     value.forEach((item, i) => {
       // Ports are often written as YAML numbers; everything else must be a string.
-      if (typeof item === "string") out.push(item);
-      else if (typeof item === "number" && Number.isInteger(item)) out.push(String(item));
+      if (typeof item === "string") out[i] = item;
+      else if (typeof item === "number" && Number.isInteger(item)) out[i] = String(item);
       else {
         this.error([...path, i], `expected a string, got ${describe(item)}`);
         ok = false;

@@ -9,25 +9,27 @@
  */
 import type { RequestModel } from "../../model/request-model.js";
 import { globMatches } from "./glob.js";
-import type { Pattern } from "./istio-pattern.js";
+import { type Pattern, sortPatterns } from "./istio-pattern.js";
 import type { Matcher } from "./matcher.js";
 
 const SCHEME = "spiffe://";
 
 /** Istio principal patterns over the full URI (`spiffe://` is put in front of every value except `*`). */
 export class PrincipalMatcher implements Matcher {
-  private any = false;
-  private readonly exact = new Set<string>();
-  private readonly prefixes: string[] = [];
-  private readonly suffixes: string[] = [];
+  private readonly any: boolean;
+  private readonly exact: ReadonlySet<string> | null;
+  private readonly prefixes: readonly string[];
+  private readonly suffixes: readonly string[];
 
   constructor(patterns: readonly Pattern[]) {
-    for (const p of patterns) {
-      if (p.kind === "any") this.any = true;
-      else if (p.kind === "exact") this.exact.add(SCHEME + p.value);
-      else if (p.kind === "prefix") this.prefixes.push(SCHEME + p.value);
-      else this.suffixes.push(p.value);
-    }
+    // Exact and prefix values are matched against the whole URI; suffixes as written (see test).
+    const sorted = sortPatterns(patterns, (p) =>
+      p.kind === "suffix" ? p.value : p.kind === "any" ? "" : SCHEME + p.value,
+    );
+    this.any = sorted.any;
+    this.exact = sorted.exact;
+    this.prefixes = sorted.prefixes;
+    this.suffixes = sorted.suffixes;
   }
 
   matches(model: RequestModel): boolean {
@@ -36,7 +38,7 @@ export class PrincipalMatcher implements Matcher {
 
   test(uri: string): boolean {
     if (uri === "") return false;
-    if (this.any || this.exact.has(uri)) return true;
+    if (this.any || this.exact?.has(uri)) return true;
     for (const p of this.prefixes) if (uri.startsWith(p)) return true;
     // Envoy: the regex `spiffe://.*<suffix>` — the suffix must fit after the scheme.
     for (const s of this.suffixes) {

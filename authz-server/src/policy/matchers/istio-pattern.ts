@@ -32,28 +32,65 @@ export interface PatternOptions {
   readonly transform?: (s: string) => string;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Patterns sorted by kind, in the compact form matchers keep: `exact` is null when there is none and the lists are
+ * exactly as long as their contents (a large policy set holds tens of thousands of these; arrays grown by push would
+ * carry spare capacity and every empty Set its own hash table).
+ */
+export interface SortedPatterns {
+  readonly any: boolean;
+  readonly exact: ReadonlySet<string> | null;
+  readonly prefixes: readonly string[];
+  readonly suffixes: readonly string[];
+}
+
+export function sortPatterns(
+  patterns: readonly Pattern[],
+  transform: (p: Pattern) => string = (p) => (p.kind === "any" ? "" : p.value),
+): SortedPatterns {
+  let any = false;
+  let exact: Set<string> | null = null;
+  let prefixes = 0;
+  let suffixes = 0;
+  for (const p of patterns) {
+    if (p.kind === "any") any = true;
+    else if (p.kind === "exact") (exact ??= new Set()).add(transform(p));
+    else if (p.kind === "prefix") prefixes++;
+    else suffixes++;
+  }
+  const of = (kind: "prefix" | "suffix", count: number): readonly string[] => {
+    if (count === 0) return NONE;
+    const out = new Array<string>(count);
+    let i = 0;
+    for (const p of patterns) if (p.kind === kind) out[i++] = transform(p);
+    return out;
+  };
+  return { any, exact, prefixes: of("prefix", prefixes), suffixes: of("suffix", suffixes) };
+}
+
 /** A list of patterns matched against one string: any pattern matching is a match. */
 export class PatternSet {
-  private any = false;
-  private readonly exact = new Set<string>();
-  private readonly prefixes: string[] = [];
-  private readonly suffixes: string[] = [];
+  private readonly any: boolean;
+  private readonly exact: ReadonlySet<string> | null;
+  private readonly prefixes: readonly string[];
+  private readonly suffixes: readonly string[];
   private readonly anyIncludesEmpty: boolean;
 
   constructor(patterns: readonly Pattern[], options: PatternOptions) {
-    const t = options.transform ?? ((s: string) => s);
+    const t = options.transform;
+    const sorted = sortPatterns(patterns, t && ((p) => t(p.kind === "any" ? "" : p.value)));
+    this.any = sorted.any;
+    this.exact = sorted.exact;
+    this.prefixes = sorted.prefixes;
+    this.suffixes = sorted.suffixes;
     this.anyIncludesEmpty = options.anyIncludesEmpty;
-    for (const p of patterns) {
-      if (p.kind === "any") this.any = true;
-      else if (p.kind === "exact") this.exact.add(t(p.value));
-      else if (p.kind === "prefix") this.prefixes.push(t(p.value));
-      else this.suffixes.push(t(p.value));
-    }
   }
 
   test(value: string): boolean {
     if (this.any && (this.anyIncludesEmpty || value !== "")) return true;
-    if (this.exact.has(value)) return true;
+    if (this.exact?.has(value)) return true;
     for (const p of this.prefixes) if (value.startsWith(p)) return true;
     for (const s of this.suffixes) if (value.endsWith(s)) return true;
     return false;
