@@ -296,7 +296,14 @@ async function latencyDuring(port, name, during) {
 function startTrustgate(name, grpcPort, httpPort, workers, extraEnv = {}) {
   const child = spawn(
     process.execPath,
-    [...NODE_OPTIONS, ...SERVER_NODE_ARGS, join(repo, "authz-server", "bin", "trustgate.js"), "serve", "--workers", String(workers)],
+    [
+      ...NODE_OPTIONS,
+      ...SERVER_NODE_ARGS,
+      join(repo, "authz-server", "bin", "trustgate.js"),
+      "serve",
+      "--workers",
+      String(workers),
+    ],
     {
       cwd: repo,
       stdio: ["ignore", "ignore", "inherit"],

@@ -56,7 +56,10 @@ export function sortPatterns(
   let suffixes = 0;
   for (const p of patterns) {
     if (p.kind === "any") any = true;
-    else if (p.kind === "exact") (exact ??= new Set()).add(transform(p));
+    else if (p.kind === "exact") {
+      exact ??= new Set();
+      exact.add(transform(p));
+    }
     else if (p.kind === "prefix") prefixes++;
     else suffixes++;
   }
