@@ -59,8 +59,7 @@ export function sortPatterns(
     else if (p.kind === "exact") {
       exact ??= new Set();
       exact.add(transform(p));
-    }
-    else if (p.kind === "prefix") prefixes++;
+    } else if (p.kind === "prefix") prefixes++;
     else suffixes++;
   }
   const of = (kind: "prefix" | "suffix", count: number): readonly string[] => {
