@@ -10,7 +10,7 @@ import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
 import { PolicySet } from "../policy/policy-set.js";
 import { type PolicySource, withSourcePolicies } from "../policy/policy-source.js";
 import type { TransferredDocument } from "./policy-worker-protocol.js";
-import { compileInSlices } from "./sliced-compile.js";
+import { COMPILE_SLICE_MS, compileInSlices } from "./sliced-compile.js";
 
 /** A source's contribution as plain data (without its compiled policies). */
 export interface SourceInputs {
@@ -41,7 +41,7 @@ export async function buildPolicySet(
   sources: readonly SourceInputs[],
   rootNamespace: string,
   compile: CompileOptions,
-  sliceMs = 0.2,
+  sliceMs = COMPILE_SLICE_MS,
 ): Promise<BuildResult> {
   const compiled = await compileInSlices(documents, sliceMs, compile);
   if (!compiled.ok) return compiled;

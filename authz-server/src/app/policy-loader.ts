@@ -19,7 +19,7 @@ import type { YamlLimits } from "../util/safe-yaml.js";
 import type { PolicyMetrics } from "./policy-metrics.js";
 import { PolicyWorkerClient, type PolicyWorkerOptions } from "./policy-worker-client.js";
 import type { TransferredDocument } from "./policy-worker-protocol.js";
-import { compileInSlices } from "./sliced-compile.js";
+import { COMPILE_SLICE_MS, compileInSlices } from "./sliced-compile.js";
 
 export class PolicyLoadFailed extends Error {
   constructor(readonly messages: string[]) {
@@ -120,7 +120,7 @@ export class PolicyLoader {
     const compile = this.options.compile ?? {};
     const loaded = await this.worker.load({ paths: dirs, rootNamespace, limits, lint, compile, lowPriority });
     if (!loaded.ok) return loaded;
-    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? 0.2, compile);
+    const compiled = await compileInSlices(loaded.documents, this.options.sliceMs ?? COMPILE_SLICE_MS, compile);
     if (!compiled.ok) return compiled;
     const files = {
       ok: true as const,
