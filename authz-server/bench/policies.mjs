@@ -122,8 +122,16 @@ export function largePolicyFile(bytes, revision) {
   }
   yaml += big;
   for (let i = 0; ; i++) {
-    const ns = `bulk-${i % 200}`;
-    const policy = `${header(ns, `p${i}`)}spec:
+    const policy = ordinaryPolicy(`bulk-${i % 200}`, i, revision);
+    if (yaml.length + policy.length > bytes) break;
+    yaml += policy;
+  }
+  return yaml;
+}
+
+/** A workload's ALLOW policy with two rules (principals, methods, paths, a header condition; a namespace). */
+function ordinaryPolicy(ns, i, revision) {
+  return `${header(ns, `p${i}`)}spec:
   selector: {matchLabels: {app: app-${i}}}
   rules:
   - from: [{source: {principals: ["cluster.local/ns/${ns}/sa/a${i}", "cluster.local/ns/services/sa/*"]}}]
@@ -132,8 +140,14 @@ export function largePolicyFile(bytes, revision) {
   - from: [{source: {namespaces: [${ns}]}}]
     to: [{operation: {notMethods: [DELETE]}}]
 `;
-    if (yaml.length + policy.length > bytes) break;
-    yaml += policy;
-  }
+}
+
+/**
+ * Ordinary policies number `first` to `first + count - 1`, spread over `namespaces` namespaces none of which the
+ * benchmark request goes to.
+ */
+export function manyPolicies(first, count, namespaces) {
+  let yaml = "";
+  for (let i = first; i < first + count; i++) yaml += ordinaryPolicy(`many-${i % namespaces}`, i, 0);
   return yaml;
 }

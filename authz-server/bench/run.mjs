@@ -22,7 +22,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHECK_PATH, framedBenchRequest, untracedBenchRequest } from "./check-request.mjs";
-import { BENCH_POLICY_COUNT, benchPolicies, largePolicyFile } from "./policies.mjs";
+import { BENCH_POLICY_COUNT, benchPolicies, largePolicyFile, manyPolicies } from "./policies.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..");
@@ -30,6 +30,7 @@ const quick = process.argv.includes("--quick");
 const soak = process.argv.includes("--soak");
 const reloadOnly = process.argv.includes("--reload-only");
 const tracingOnly = process.argv.includes("--tracing");
+const memoryOnly = process.argv.includes("--memory");
 // The default yaml.maxFileBytes: the largest policy file trustgate accepts without a configuration change.
 const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
@@ -608,7 +609,74 @@ async function tracingBench() {
   }
 }
 
+/** Extra policies for the memory row, over as many namespaces as a large mesh has. */
+const EXTRA_POLICIES = 5_000;
+const EXTRA_NAMESPACES = 500;
+/** How long after the warm-up load RSS is read: V8's memory reducer gives back what the load and start-up left. */
+const MEMORY_SETTLE_MS = 30_000;
+
+/**
+ * RSS per process of trustgate `--workers 1` and `--workers 2`, with the benchmark's 50 policies and with 5,000 more
+ * in 500 namespaces: each server is started, warmed with the c4 m16 load, left alone for MEMORY_SETTLE_MS, then
+ * read. The serving processes are the single process and the two workers (the primary of `--workers 2` only parses).
+ */
+async function memoryBench() {
+  const manyDir = join(work, "many-policies");
+  spawnSync("mkdir", ["-p", manyDir]);
+  writeFileSync(join(manyDir, "bench.yaml"), benchPolicies());
+  // Files of 500 policies: each stays under the default yaml.maxFileBytes.
+  for (let first = 0; first < EXTRA_POLICIES; first += 500) {
+    writeFileSync(join(manyDir, `many-${first}.yaml`), manyPolicies(first, 500, EXTRA_NAMESPACES));
+  }
+  const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const big = { TRUSTGATE_POLICY_DIR: manyDir };
+  const servers = [
+    { ...startTrustgate(`--workers 1, ${BENCH_POLICY_COUNT} policies`, ports[0], ports[1], 1), set: "small" },
+    { ...startTrustgate(`--workers 1, +${EXTRA_POLICIES}`, ports[2], ports[3], 1, big), set: "large" },
+    { ...startTrustgate(`--workers 2, ${BENCH_POLICY_COUNT} policies`, ports[4], ports[5], 2), set: "small" },
+    { ...startTrustgate(`--workers 2, +${EXTRA_POLICIES}`, ports[6], ports[7], 2, big), set: "large" },
+  ];
+  try {
+    for (const s of servers) await waitReady(s);
+    for (const s of servers) await assertDecidedAllTheWay(s.port);
+    for (const s of servers) h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 });
+    await new Promise((r) => setTimeout(r, MEMORY_SETTLE_MS));
+    console.log(
+      `RSS MB per process, ${MEMORY_SETTLE_MS / 1000} s after ${THROUGHPUT_REQUESTS} Checks at c4 m16 (peak since start in brackets):`,
+    );
+    for (const s of servers) {
+      const pids = processTree(s.child.pid);
+      s.rss = pids.map((pid) => status(pid, "VmRSS"));
+      const peaks = pids.map((pid) => status(pid, "VmHWM"));
+      const shown = s.rss.map((r, i) => `${r.toFixed(0)} (${peaks[i].toFixed(0)})`).join(" / ");
+      console.log(`  ${s.name.padEnd(30)} ${s.workers === 1 ? "process" : "primary / workers"}: ${shown}`);
+    }
+    for (const workers of [1, 2]) {
+      const [small, large] = [
+        servers.find((s) => s.workers === workers && s.set === "small"),
+        servers.find((s) => s.workers === workers && s.set === "large"),
+      ];
+      // The serving processes: the single process, or the workers (everything after the primary).
+      const serving = (s) => (workers === 1 ? s.rss : s.rss.slice(1));
+      const added = Math.max(...serving(large)) - Math.max(...serving(small));
+      console.log(
+        `--workers ${workers}: ${EXTRA_POLICIES} more policies add ${added.toFixed(0)} MB per serving process (target ≤ 60 MB)`,
+      );
+    }
+  } finally {
+    for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGTERM");
+  }
+}
+
 async function main() {
+  if (memoryOnly) {
+    try {
+      await memoryBench();
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   if (tracingOnly) {
     try {
       await tracingBench();
