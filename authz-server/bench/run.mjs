@@ -669,17 +669,11 @@ async function memoryBench() {
 }
 
 async function main() {
-  if (memoryOnly) {
+  // The parts that start servers of their own.
+  const standalone = memoryOnly ? memoryBench : tracingOnly ? tracingBench : null;
+  if (standalone) {
     try {
-      await memoryBench();
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-    return;
-  }
-  if (tracingOnly) {
-    try {
-      await tracingBench();
+      await standalone();
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
