@@ -3,7 +3,9 @@
  * from the CLI so that a worker loads only what answering Checks needs.
  */
 import { runWorker } from "./cluster-worker.js";
+import { limitHeapGrowth } from "./heap-growth.js";
 
+limitHeapGrowth();
 process.exitCode = await runWorker();
 // Timers and the cluster IPC channel would keep a drained worker alive; it has nothing left to do.
 process.exit();

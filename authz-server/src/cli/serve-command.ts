@@ -5,6 +5,7 @@
  */
 
 import { availableCpus } from "../app/available-cpus.js";
+import { limitHeapGrowth } from "../app/heap-growth.js";
 import { type RunningServer, startServer } from "../app/trustgate-server.js";
 import { loadConfig } from "../config/load-config.js";
 import { createLogger, flushLogger } from "../observability/logger.js";
@@ -41,6 +42,7 @@ const FLAG_NAMES: Readonly<Record<string, string>> = {
 };
 
 export async function serve(flags: ServeFlags): Promise<number> {
+  limitHeapGrowth();
   const dirs = flags.policyDir ?? [];
   const loaded = await loadConfig(
     flags.config,
