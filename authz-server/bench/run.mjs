@@ -729,8 +729,10 @@ async function main() {
     console.log(
       `decision logs: every decision (the default) → stdout → /dev/null; 'deny log only' = log.decisions: deny; node ${NODE_OPTIONS.join(" ")}\n`,
     );
-    // Idle RSS once start-up has settled (trustgate ends its policy worker thread 10 s after the initial load).
-    await new Promise((r) => setTimeout(r, 12_000));
+    // Idle RSS once start-up has settled: trustgate ends its policy worker thread 10 s after the initial load, and
+    // V8's memory reducer gives the start-up garbage back some seconds later (a single process read 90 MB at 12 s,
+    // 76 MB from 20 s on).
+    await new Promise((r) => setTimeout(r, 25_000));
     for (const s of servers) {
       s.pids = processTree(s.child.pid);
       s.rssBefore = s.pids.map((pid) => status(pid, "VmRSS"));
