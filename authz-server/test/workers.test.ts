@@ -149,6 +149,28 @@ describe("two workers sharing one primary", () => {
     expect(p99).toBeLessThanOrEqual(50 + controlP99);
   });
 
+  it("once POST /v1/falco or /v1/revocations has answered, the next Check on every worker decides with it", async () => {
+    const clients = [byWorker.get(1)![0]!, byWorker.get(2)![0]!];
+    // No polling: the answer waits until both workers have applied the change (without that, a Check in the first
+    // milliseconds after the answer could land on a worker that did not have it yet).
+    for (const i of [110, 111, 112, 113, 114, 118]) {
+      for (const c of clients) expect(allowed(await c.check(call(workloadId(i))))).toBe(true);
+      await alertAbout(serve, i);
+      const after = await Promise.all(clients.map((c) => c.check(call(workloadId(i)))));
+      expect(after.map(allowed), `workload ${i}, right after the ingest answer`).toEqual([false, false]);
+    }
+    const victim = workloadId(119);
+    for (const c of clients) expect(allowed(await c.check(call(victim)))).toBe(true);
+    const revoked = await fetch(`${serve.httpUrl}/v1/revocations`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ spiffeId: victim, reason: "stolen key" }),
+    });
+    expect(revoked.status).toBe(200);
+    const after = await Promise.all(clients.map((c) => c.check(call(victim))));
+    expect(after.map(allowed), "right after the revocation answer").toEqual([false, false]);
+  });
+
   it("an operator revocation and a risk clear reach both workers", async () => {
     const clients = [byWorker.get(1)![0]!, byWorker.get(2)![0]!];
     const victim = workloadId(115);

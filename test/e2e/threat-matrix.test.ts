@@ -347,8 +347,8 @@ describe("runtime attack", () => {
       expect(ingest.status).toBe(200);
       expect(ingest.body).toMatchObject({ accepted: 1, mapped: 1, identities: [ORDER] });
 
-      // With several workers the alert reaches each of them a few milliseconds after the ingest answer (the primary
-      // pushes it on their state channels), so a Check in that window may still be allowed: poll, within a second.
+      // The ingest answer waits until every worker has the alert (authz-server/test/workers.test.ts holds that to
+      // the next Check), but only for 250 ms: on a loaded machine a worker can take longer, so poll, within a second.
       let denied = await mesh.call("order", "payment", "/api/v1/payment/42", "POST");
       while (denied.status === 200 && now() - ingest.respondedAt < 1000) {
         denied = await mesh.call("order", "payment", "/api/v1/payment/42", "POST");

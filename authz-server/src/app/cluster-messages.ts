@@ -57,6 +57,8 @@ export type ToWorker =
       readonly channel: ChannelName;
       /** When the primary sent it (Date.now()): workers measure how long state takes to reach them. */
       readonly sentMs: number;
+      /** Rises with every state message; the worker answers `state-applied` with it once applied. */
+      readonly seq: number;
       readonly replace?: unknown;
       readonly events?: readonly unknown[];
     }
@@ -69,6 +71,8 @@ export type FromWorker =
   | { readonly t: "trustgate:ready"; readonly port: number }
   | { readonly t: "trustgate:failed"; readonly error: string }
   | { readonly t: "trustgate:policy-active"; readonly version: string }
+  /** Every state message up to `seq` is applied: Checks from here on see it. */
+  | { readonly t: "trustgate:state-applied"; readonly seq: number }
   /** Checks since the last report whose caller had an identity, and of those, how many carried a certificate. */
   | { readonly t: "trustgate:sightings"; readonly identities: number; readonly certificates: number }
   | { readonly t: "trustgate:metrics"; readonly id: number; readonly metrics: unknown };

@@ -273,6 +273,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
     switch (message.t) {
       case "trustgate:state":
         state.apply(message);
+        send({ t: "trustgate:state-applied", seq: message.seq });
         stateDelay?.labels(message.channel).observe((Date.now() - message.sentMs) / 1000);
         break;
       case "trustgate:metrics-request":

@@ -73,6 +73,8 @@ export interface FalcoRisk {
   readonly revocations: SharedRevocations;
   readonly mapper: WorkloadMapper;
   readonly endpoint: FalcoEndpoint;
+  /** What ingest answers wait for: with worker processes, until every worker has the ingested alerts. */
+  settleWith(settled: () => Promise<void>): void;
   /** host:port (or unix path) of the separate ingest listener, when configured and started. */
   readonly ingestAddress: () => string | null;
   start(): Promise<void>;
@@ -145,6 +147,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     logger,
     now,
   });
+  let settled: () => Promise<void> = () => Promise.resolve();
   const endpoint: FalcoEndpoint = {
     ingest,
     credentials,
@@ -152,6 +155,7 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     limits: new IngestLimits(ingestSettings),
     metrics: falcoMetrics,
     logger,
+    settled: () => settled(),
   };
   const listener = ingestSettings.addr ? new IngestListener(falcoIngestHandler(endpoint), logger) : null;
   let ingestAddress: string | null = null;
@@ -164,6 +168,9 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     revocations,
     mapper,
     endpoint,
+    settleWith(fn) {
+      settled = fn;
+    },
     ingestAddress: () => ingestAddress,
 
     async start() {

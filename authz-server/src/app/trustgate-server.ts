@@ -40,7 +40,7 @@ import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
 import type { PolicyWorkerOptions } from "./policy-worker-client.js";
 import { compileOptionsOf, GRPC_ADDR_SETTING, requestSettingsOf } from "./settings.js";
 import { StartUpCleanup } from "./start-up-cleanup.js";
-import { WorkerPool, type WorkersView } from "./worker-pool.js";
+import { STATE_SETTLE_TIMEOUT_MS, WorkerPool, type WorkersView } from "./worker-pool.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -316,15 +316,19 @@ async function start(
     pool === null ? metrics.registry : clusterMetrics(metrics.registry, () => pool.collectMetrics()),
     readiness,
   );
+  // With workers, an operator or Falco change is answered once every worker decides with it.
+  const settled = pool === null ? undefined : () => pool.settled(STATE_SETTLE_TIMEOUT_MS);
+  if (settled !== undefined) falcoRisk.settleWith(settled);
   registerRevocationRoutes(router, {
     revocations: falcoRisk.revocations,
     adminToken,
     trustFilterHeaders: config.identity.trustFilterHeaders,
     sightings,
     logger,
+    settled,
   });
   registerFalcoRoutes(router, falcoRisk.endpoint);
-  registerRiskRoutes(router, falcoRisk.risk, adminToken, logger);
+  registerRiskRoutes(router, falcoRisk.risk, adminToken, logger, settled);
   registerExplainRoutes(router, {
     policies,
     risk,

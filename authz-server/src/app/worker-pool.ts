@@ -79,6 +79,11 @@ const WORKER_NODE_OPTIONS = ["--max-semi-space-size=4"];
 const STABLE_AFTER_MS = 10_000;
 const MAX_RESTART_DELAY_MS = 10_000;
 const METRICS_TIMEOUT_MS = 2_000;
+/**
+ * The longest an ingest or operator answer waits for the workers to apply the change. They take a few milliseconds;
+ * a worker busy with a large policy set applies it in order all the same, after the answer.
+ */
+export const STATE_SETTLE_TIMEOUT_MS = 250;
 
 export class WorkerPool implements CheckServing {
   private readonly members = new Map<number, Member>();
@@ -241,6 +246,11 @@ export class WorkerPool implements CheckServing {
     });
   }
 
+  /** Resolves once every worker has applied the state changes made so far (or after `timeoutMs`). */
+  settled(timeoutMs: number): Promise<void> {
+    return this.options.state.settled(timeoutMs);
+  }
+
   private onMessage(member: Member, message: FromWorker): void {
     switch (message.t) {
       case "trustgate:hello":
@@ -260,6 +270,9 @@ export class WorkerPool implements CheckServing {
         break;
       case "trustgate:policy-active":
         member.policyVersion = message.version;
+        break;
+      case "trustgate:state-applied":
+        this.options.state.acknowledged(member.target, message.seq);
         break;
       case "trustgate:sightings":
         this.options.sightings.identities += message.identities;

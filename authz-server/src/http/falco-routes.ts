@@ -26,6 +26,11 @@ export interface FalcoEndpoint {
   readonly limits: IngestLimits;
   readonly metrics: FalcoMetrics;
   readonly logger: Logger;
+  /**
+   * Resolves once what was just ingested is in force wherever Checks are answered (every worker process), so that a
+   * Check sent after the answer sees it. Absent: Checks are answered in this process, in force at once.
+   */
+  readonly settled?: () => Promise<void>;
 }
 
 export function falcoIngestHandler(endpoint: FalcoEndpoint): Handler {
@@ -102,7 +107,11 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
     const source = sourceOf(req);
     const urgentTake = await limits.take("urgent", source, urgent);
     const routineTake = await limits.take("routine", source, routine);
-    if (urgentTake.ok && routineTake.ok) return sendJson(res, 200, await ingest.ingest(parsed.alerts));
+    if (urgentTake.ok && routineTake.ok) {
+      const summary = await ingest.ingest(parsed.alerts);
+      await endpoint.settled?.();
+      return sendJson(res, 200, summary);
+    }
 
     // Whatever class still has budget gets in: a flood of Notices never keeps out the Critical alert with it.
     const refused = !urgentTake.ok ? (!routineTake.ok ? "all" : "urgent") : "routine";
@@ -123,6 +132,7 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
     const admitted =
       refused === "all" ? [] : parsed.alerts.filter((a) => isUrgent(a.priority) === (refused === "routine"));
     const summary = admitted.length > 0 ? await ingest.ingest(admitted) : undefined;
+    if (summary !== undefined) await endpoint.settled?.();
     return sendJson(
       res,
       429,

@@ -21,6 +21,8 @@ export interface RevocationRouteDeps {
   readonly trustFilterHeaders: boolean;
   readonly sightings: CertificateSightings;
   readonly logger: Logger;
+  /** Resolves once a change is in force wherever Checks are answered (see FalcoEndpoint.settled). */
+  readonly settled?: () => Promise<void>;
 }
 
 const MAX_BY = 200;
@@ -175,6 +177,7 @@ export function registerRevocationRoutes(router: Router, deps: RevocationRouteDe
       },
       kind === "spiffeId" ? "identity revoked" : `certificate revoked${warning ? ` (warning: ${warning})` : ""}`,
     );
+    await deps.settled?.();
     answer(res, change, { revoked: subject, ...(warning ? { warning } : {}) });
   });
 
@@ -199,6 +202,7 @@ export function registerRevocationRoutes(router: Router, deps: RevocationRouteDe
       },
       "revocation lifted",
     );
+    await deps.settled?.();
     answer(res, change, { restored: subject });
   });
 

@@ -19,7 +19,14 @@ export interface RiskOperations {
   clear(spiffeId: string): number;
 }
 
-export function registerRiskRoutes(router: Router, risk: RiskOperations, adminToken: string, logger: Logger): void {
+/** `settled`: resolves once a change is in force wherever Checks are answered (see FalcoEndpoint.settled). */
+export function registerRiskRoutes(
+  router: Router,
+  risk: RiskOperations,
+  adminToken: string,
+  logger: Logger,
+  settled: () => Promise<void> = () => Promise.resolve(),
+): void {
   router.on("GET", "/v1/risk", (_req, res, url) => {
     const id = url.searchParams.get("id");
     if (id === null) return sendJson(res, 200, { feed: risk.feedView(), identities: risk.viewAll() });
@@ -28,7 +35,7 @@ export function registerRiskRoutes(router: Router, risk: RiskOperations, adminTo
     sendJson(res, 200, { feed: risk.feedView(), identity: risk.view(parsed.id.uri) });
   });
 
-  router.on("DELETE", "/v1/risk", (req, res, url) => {
+  router.on("DELETE", "/v1/risk", async (req, res, url) => {
     const auth = checkAdminToken(req, adminToken);
     if (!auth.ok) return sendJson(res, auth.status, { error: auth.error });
     const id = url.searchParams.get("id");
@@ -47,6 +54,7 @@ export function registerRiskRoutes(router: Router, risk: RiskOperations, adminTo
       },
       `operator cleared the Falco risk of ${parsed.id.uri} (${removed} alerts, was ${before.level})`,
     );
+    await settled();
     sendJson(res, 200, {
       cleared: parsed.id.uri,
       removedAlerts: removed,
