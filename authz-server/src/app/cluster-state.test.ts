@@ -68,5 +68,7 @@ describe("StateHub.settled", () => {
     const started = performance.now();
     await hub.settled(50);
     expect(performance.now() - started).toBeGreaterThanOrEqual(40);
+    // The timed-out wait is gone: a later acknowledgement has nothing left to wake.
+    expect((hub as unknown as { waiters: unknown[] }).waiters).toHaveLength(0);
   });
 });

@@ -64,12 +64,19 @@ export class StateHub {
     const seq = this.seq;
     if (this.allApplied(seq)) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
-        clearTimeout(timer);
+      const waiter: Waiter = {
+        seq,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      // A worker that never answers must not keep every timed-out waiter listed.
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
         resolve();
-      }
-      this.waiters.push({ seq, done });
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 
