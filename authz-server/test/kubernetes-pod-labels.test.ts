@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type KubeApiServer, startKubeApiServer } from "../../test/support/kube-api-server.js";
 import { CheckClient } from "../src/grpc/check-client.js";
 import { checkRequest } from "./support/fixtures.js";
-import { kubeConfig, type Obj, tgp, waitFor } from "./support/kube-policies.js";
+import { denyAdminOn, kubeConfig, type Obj, waitFor } from "./support/kube-policies.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let api: KubeApiServer;
@@ -44,14 +44,7 @@ beforeEach(async () => {
     ip: "10.2.0.9",
     labels: { app: "payment" },
   });
-  api.create(
-    "trustgatepolicies",
-    tgp("services", "deny-admin", {
-      action: "DENY",
-      selector: { matchLabels: { app: "payment" } },
-      rules: [{ to: [{ operation: { paths: ["/admin"] } }] }],
-    }),
-  );
+  api.create("trustgatepolicies", denyAdminOn("services", "payment"));
 });
 
 afterEach(async () => {

@@ -11,7 +11,7 @@ import { type KubeApiServer, startKubeApiServer } from "../../test/support/kube-
 import { type RedisProcess, startRedis } from "../../test/support/redis.js";
 import type { CheckClient } from "../src/grpc/check-client.js";
 import { checkRequest } from "./support/fixtures.js";
-import { kubeConfig, tgp } from "./support/kube-policies.js";
+import { denyAdminOn, kubeConfig, tgp } from "./support/kube-policies.js";
 import type { ServeProcess } from "./support/process.js";
 import {
   ADMIN_TOKEN,
@@ -371,14 +371,7 @@ describe("two workers with the Kubernetes policy source and cluster labels", () 
         ip: "10.1.0.5",
         labels: { app: "payment" },
       });
-      api.create(
-        "trustgatepolicies",
-        tgp("services", "deny-admin", {
-          action: "DENY",
-          selector: { matchLabels: { app: "payment" } },
-          rules: [{ to: [{ operation: { paths: ["/admin"] } }] }],
-        }),
-      );
+      api.create("trustgatepolicies", denyAdminOn("services", "payment"));
       const configFile = join(setup.dir, "k8s.yaml");
       await writeFile(configFile, JSON.stringify(kubeConfig(api.kubeconfigPath, { status: { write: false } })));
       serve = await startWorkers(setup, 2, { TRUSTGATE_CONFIG: configFile });

@@ -26,6 +26,15 @@ export function allowPath(name: string, path: string, namespace = "services"): O
   });
 }
 
+/** DENY `/admin` on the workloads labelled `app: <app>` of the namespace (the pod-label tests' policy). */
+export function denyAdminOn(namespace: string, app: string): Obj {
+  return tgp(namespace, "deny-admin", {
+    action: "DENY",
+    selector: { matchLabels: { app } },
+    rules: [{ to: [{ operation: { paths: ["/admin"] } }] }],
+  });
+}
+
 export async function waitFor<T>(
   probe: () => Promise<T | undefined> | T | undefined,
   what: string,
