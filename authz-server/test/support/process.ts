@@ -74,6 +74,21 @@ export interface ServeProcess {
 
 /** Starts `trustgate serve` and waits until it reports ready. */
 export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  // Another test process may take a port between freePort() and the child's listen: start again on fresh ports then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServeOnce(args, env);
+    } catch (error) {
+      const lostPortRace =
+        error instanceof PortTakenError && !("TRUSTGATE_GRPC_ADDR" in env || "TRUSTGATE_HTTP_ADDR" in env);
+      if (!lostPortRace || attempt === 3) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startServeOnce(args: string[], env: Record<string, string>): Promise<ServeProcess> {
   requireBuild();
   const grpcPort = await freePort();
   const httpPort = await freePort();
@@ -98,7 +113,11 @@ export async function startServe(args: string[], env: Record<string, string> = {
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`trustgate serve exited early:\n${output.stdout}\n${output.stderr}`);
+    if (child.exitCode !== null) {
+      const message = `trustgate serve exited early:\n${output.stdout}\n${output.stderr}`;
+      const portTaken = /already in use|already uses port/.test(output.stderr);
+      throw portTaken ? new PortTakenError(message) : new Error(message);
+    }
     try {
       const r = await fetch(`${httpUrl}/readyz`);
       if (r.ok) break;
