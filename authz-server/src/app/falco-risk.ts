@@ -12,7 +12,6 @@ import { FalcoMetrics } from "../falco/falco-metrics.js";
 import { FalcoIngest } from "../falco/ingest.js";
 import { IngestLimits } from "../falco/ingest-limits.js";
 import { AlertMapper } from "../falco/mapping/alert-mapper.js";
-import type { KubernetesMapper } from "../falco/mapping/kubernetes-mapper.js";
 import { LabelMapper } from "../falco/mapping/label-mapper.js";
 import { StaticMapper } from "../falco/mapping/static-mapper.js";
 import type { WorkloadMapper } from "../falco/mapping/workload-mapper.js";
@@ -21,6 +20,7 @@ import { falcoIngestHandler } from "../http/falco-routes.js";
 import { ingestConfigured } from "../http/ingest-auth.js";
 import { IngestListener } from "../http/ingest-listener.js";
 import { RevocationList } from "../identity/revocation-list.js";
+import type { KubernetesMapper } from "../kube/kubernetes-mapper.js";
 import type { Logger } from "../observability/logger.js";
 import { formatWarning } from "../policy-tools/lint.js";
 import { lintWorkloads } from "../policy-tools/workload-lint.js";
@@ -54,7 +54,7 @@ async function createMapper(config: Config, inventory: WorkloadInventory, logger
     case "label":
       return new LabelMapper(mapping.label, mapping.trustDomain);
     case "kubernetes": {
-      const { KubernetesMapper } = await import("../falco/mapping/kubernetes-mapper.js");
+      const { KubernetesMapper } = await import("../kube/kubernetes-mapper.js");
       return new KubernetesMapper({
         trustDomain: mapping.trustDomain,
         kubeconfig: mapping.kubeconfig,

@@ -4,7 +4,7 @@
  * account, labels, addresses, phase). A new worker gets the current pods as one list.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import type { PodObserver } from "../falco/mapping/pod-directory.js";
+import type { PodObserver } from "../kube/pod-directory.js";
 import type { PodEvent } from "./cluster-messages.js";
 
 /** A pod with only the fields the label index reads. */

@@ -24,7 +24,7 @@ import type { PolicySet } from "../policy/policy-set.js";
 import type { PolicySource, SourcePolicies } from "../policy/policy-source.js";
 import type { LintWarning } from "../policy-tools/lint.js";
 import type { KubeApi } from "./kube-api.js";
-import { ListWatch, type WatchEventType } from "./list-watch.js";
+import { ListWatch, type WatchEventType, wholeList } from "./list-watch.js";
 import { compileObject, contentDigest, objectKey, objectOrigin, type TrustgatePolicyObject } from "./policy-object.js";
 import type { StatusVerdict } from "./policy-status.js";
 
@@ -107,7 +107,7 @@ export class KubernetesPolicySource implements PolicySource {
           path: collectionPath(namespace),
           what: `${TRUSTGATE_KIND} objects ${namespace === null ? "in all namespaces" : `in ${namespace}`}`,
           logger: options.logger,
-          onList: (items) => this.replace(namespace, items),
+          list: wholeList((items) => this.replace(namespace, items)),
           onEvent: (type, object) => this.apply(type, object),
           watchTimeoutSeconds: options.watchTimeoutSeconds,
           minBackoffMs: options.minBackoffMs,

@@ -26,6 +26,35 @@ export interface KubeObject {
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 
+/**
+ * Takes a list page by page, so a large collection (every pod of a cluster) never sits in memory whole. A list that
+ * fails half-way is begun again later without its end(): consumers build the new state aside and switch at end().
+ */
+export interface ListConsumer<T> {
+  begin(): void;
+  page(items: T[]): void;
+  /** The list is complete: the state is exactly what the pages since begin() held. */
+  end(): void;
+}
+
+/** A ListConsumer for small collections: the whole list at once. */
+export function wholeList<T>(onList: (items: T[]) => void): ListConsumer<T> {
+  let items: T[] = [];
+  return {
+    begin: () => {
+      items = [];
+    },
+    page: (page) => {
+      items.push(...page);
+    },
+    end: () => {
+      const complete = items;
+      items = [];
+      onList(complete);
+    },
+  };
+}
+
 export interface ListWatchOptions<T extends KubeObject> {
   readonly kubeConfig: KubeConfig;
   readonly api: KubeApi;
@@ -35,7 +64,7 @@ export interface ListWatchOptions<T extends KubeObject> {
   readonly what: string;
   readonly logger: Logger;
   /** The complete state (the first list, and every relist). */
-  readonly onList: (items: T[]) => void;
+  readonly list: ListConsumer<T>;
   readonly onEvent: (type: WatchEventType, object: T) => void;
   readonly pageSize?: number;
   /** Asked of the server per watch; it ends the watch then (with a bookmark) and we resume. Default 5–10 min. */
@@ -100,22 +129,23 @@ export class ListWatch<T extends KubeObject> {
   }
 
   private async list(): Promise<void> {
-    const items: T[] = [];
+    const consumer = this.options.list;
     let token: string | undefined;
     let resourceVersion = "";
+    consumer.begin();
     do {
       const page = await this.options.api.request<ListPage<T>>("GET", this.options.path, {
         query: { limit: this.options.pageSize ?? 500, continue: token },
         timeoutMs: 60_000,
       });
-      items.push(...(page.items ?? []));
+      consumer.page(page.items ?? []);
       // The first page's resourceVersion is the list's (later pages are served from the same snapshot).
       if (token === undefined) resourceVersion = page.metadata?.resourceVersion ?? "";
       token = page.metadata?.continue || undefined;
     } while (token !== undefined && !this.stopping.signal.aborted);
     if (this.stopping.signal.aborted) return;
     this.stats.lists += 1;
-    this.options.onList(items);
+    consumer.end();
     this.resourceVersion = resourceVersion;
     this.synced = true;
   }

@@ -10,7 +10,7 @@
  * ReplicaSet) share one frozen object. Label maps have no prototype, so a label key can never name a built-in.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import type { PodObserver } from "../falco/mapping/pod-directory.js";
+import type { PodObserver } from "./pod-directory.js";
 
 export type Labels = Readonly<Record<string, string>>;
 

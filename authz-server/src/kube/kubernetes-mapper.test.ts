@@ -2,10 +2,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type KubeApiServer, startKubeApiServer } from "../../../../test/support/kube-api-server.js";
-import { createLogger } from "../../observability/logger.js";
+import { type KubeApiServer, startKubeApiServer } from "../../../test/support/kube-api-server.js";
+import type { MappingOutcome } from "../falco/mapping/workload-mapper.js";
+import { createLogger } from "../observability/logger.js";
 import { KubernetesMapper } from "./kubernetes-mapper.js";
-import type { MappingOutcome } from "./workload-mapper.js";
 
 let api: KubeApiServer;
 let mapper: KubernetesMapper | null = null;
@@ -120,6 +120,16 @@ describe("kubernetes mapping against a real API server (list + watch)", () => {
     expect(await m.mapPod("shop", "new-pod")).toMatchObject({ ok: false, reason: "lookup-failed" });
     expect(m.mapPod("services", "order-7c9f8d6b5-x2x4q")).toEqual({ ok: true, spiffeId: ORDER });
     api = await startKubeApiServer(); // for afterEach
+  });
+
+  it("watches pods as the policy watch does: bookmarks and a server-side timeout, so a dead stream is noticed", async () => {
+    await startMapper();
+    await until(() => api.openWatches === 1, "the watch");
+    const watch = api.requests.find((r) => r.startsWith("GET /api/v1/pods?") && r.includes("watch=true"));
+    const query = new URLSearchParams(watch!.split("?")[1]);
+    expect(query.get("allowWatchBookmarks")).toBe("true");
+    expect(Number(query.get("timeoutSeconds"))).toBeGreaterThanOrEqual(300);
+    expect(query.get("resourceVersion")).not.toBe("");
   });
 
   it("re-watches from its resourceVersion when the server ends a watch, and relists on 410 Gone", async () => {

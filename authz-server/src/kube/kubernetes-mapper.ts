@@ -4,10 +4,7 @@
  * registration give that service account. The kubeconfig comes from `falco.mapping.kubeconfig` or the standard
  * places (KUBECONFIG, ~/.kube/config, in-cluster service account).
  */
-import { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "../../observability/logger.js";
-import { serviceAccountSpiffeId } from "./kubernetes-names.js";
-import { type Lookup, PodDirectory } from "./pod-directory.js";
+import { serviceAccountSpiffeId } from "../falco/mapping/kubernetes-names.js";
 import {
   type MappingOutcome,
   mapped,
@@ -15,7 +12,10 @@ import {
   unattributed,
   type WorkloadMapper,
   workloadValue,
-} from "./workload-mapper.js";
+} from "../falco/mapping/workload-mapper.js";
+import type { Logger } from "../observability/logger.js";
+import { loadKubeConfig } from "./kube-config.js";
+import { type Lookup, PodDirectory } from "./pod-directory.js";
 
 export interface KubernetesMapperOptions {
   readonly trustDomain: string;
@@ -24,20 +24,6 @@ export interface KubernetesMapperOptions {
   readonly maxPods: number;
   readonly logger: Logger;
   readonly initialSyncTimeoutMs?: number;
-}
-
-export function loadKubeConfig(file: string, what = "falco.mapping.strategy kubernetes"): KubeConfig {
-  const kc = new KubeConfig();
-  if (file === "") kc.loadFromDefault();
-  else kc.loadFromFile(file);
-  const cluster = kc.getCurrentCluster();
-  // With nothing found, the client library falls back to an unauthenticated http://localhost:8080: refuse instead.
-  if (!cluster || (file === "" && cluster.name === "cluster" && cluster.server === "http://localhost:8080")) {
-    throw new Error(
-      `${what}: no Kubernetes cluster in ${file || "the default kubeconfig or in-cluster configuration"}`,
-    );
-  }
-  return kc;
 }
 
 export class KubernetesMapper implements WorkloadMapper {
