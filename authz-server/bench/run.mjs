@@ -765,7 +765,12 @@ async function main() {
       }
     }
     for (const s of servers) s.rssPeak = s.pids.map((pid) => status(pid, "VmHWM"));
-    for (const s of servers) s.lat = latency(s.port, s.name.replaceAll(/\W+/g, "-"), false);
+    for (const s of servers) {
+      const before = cpuMicros(s.pids);
+      s.lat = latency(s.port, s.name.replaceAll(/\W+/g, "-"), false);
+      // With one request in flight every decision is an event-loop turn of its own: per-turn costs show here.
+      s.cpuOneInFlight = (cpuMicros(s.pids) - before) / LATENCY_REQUESTS;
+    }
     await new Promise((r) => setTimeout(r, 3000));
     for (const s of servers) s.rssAfter = s.pids.map((pid) => status(pid, "VmRSS"));
 
@@ -826,6 +831,9 @@ async function main() {
     );
     console.log(
       `  decision log cost per Check (all logged − deny only, median): ${(median(w1[cpuKey]) - median(w1deny[cpuKey])).toFixed(1)} µs   target ≤ 5 µs`,
+    );
+    console.log(
+      `  1 in flight, CPU per Check: all logged ${w1.cpuOneInFlight.toFixed(1)} µs, deny log only ${w1deny.cpuOneInFlight.toFixed(1)} µs, no-op ${noop.cpuOneInFlight.toFixed(1)} µs: decision log cost ${(w1.cpuOneInFlight - w1deny.cpuOneInFlight).toFixed(1)} µs   target ≤ 5 µs`,
     );
     console.log(
       `  1 in flight, all logged: p99 ${w1.lat.p99.toFixed(3)} ms (target ≤ 0.5 ms); p50 ÷ no-op p50 ${(w1.lat.p50 / noop.lat.p50).toFixed(2)}× (target ≤ 1.3×); --workers 2: p99 ${w2.lat.p99.toFixed(3)} ms, p50 ÷ no-op ${(w2.lat.p50 / noop.lat.p50).toFixed(2)}×`,
