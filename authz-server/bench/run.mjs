@@ -11,7 +11,9 @@
 // while a policy file of the largest allowed size (yaml.maxFileBytes) is reloaded over and over. `--reload-only`
 // runs just that last part. `--tracing` measures OpenTelemetry tracing instead: the same trustgate with tracing off
 // (fed requests with and without trace headers), with every Check traced, and with 1 % of Checks traced, exporting
-// OTLP to a sink process.
+// OTLP to a sink process. `--log-cost` measures the decision log's CPU cost alone, over several processes per setting
+// (one process can run a few µs faster or slower than another for its whole life, which a single pair cannot tell from
+// the cost of logging).
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
@@ -31,6 +33,7 @@ const soak = process.argv.includes("--soak");
 const reloadOnly = process.argv.includes("--reload-only");
 const tracingOnly = process.argv.includes("--tracing");
 const memoryOnly = process.argv.includes("--memory");
+const logCostOnly = process.argv.includes("--log-cost");
 // The default yaml.maxFileBytes: the largest policy file trustgate accepts without a configuration change.
 const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
@@ -669,9 +672,87 @@ async function memoryBench() {
   }
 }
 
+/** Processes per setting in `--log-cost`: one process can run a few µs faster or slower than another all its life. */
+const LOG_COST_PROCESSES = 3;
+
+/**
+ * The decision log's CPU cost, measured across several processes per setting: LOG_COST_PROCESSES trustgates that log
+ * every decision and as many that log denies only (the benchmark request is allowed, so they log nothing), and the
+ * no-op server. Round after round each process in turn is put on CPU 1, with h2load on CPU 0, for c4 m16 and then for
+ * one request in flight; CPU per Check comes from /proc. The cost is the median of the all-logged processes minus the
+ * median of the deny-only ones.
+ */
+async function logCostBench() {
+  const ports = await Promise.all(Array.from({ length: 4 * LOG_COST_PROCESSES + 1 }, () => freePort()));
+  const servers = [];
+  for (let i = 0; i < LOG_COST_PROCESSES; i++) {
+    servers.push({ ...startTrustgate(`all logged #${i + 1}`, ports[4 * i], ports[4 * i + 1], 1), group: "all" });
+    servers.push({
+      ...startTrustgate(`deny log only #${i + 1}`, ports[4 * i + 2], ports[4 * i + 3], 1, {
+        TRUSTGATE_DECISION_LOG: "deny",
+      }),
+      group: "deny",
+    });
+  }
+  const noopPort = ports[4 * LOG_COST_PROCESSES];
+  servers.push({
+    name: "no-op Check server",
+    port: noopPort,
+    group: "noop",
+    child: spawn(process.execPath, [join(here, "noop-server.mjs"), String(noopPort)], {
+      stdio: ["ignore", "ignore", "inherit"],
+    }),
+  });
+  try {
+    for (const s of servers) await waitReady(s);
+    for (const s of servers.filter((x) => x.group !== "noop")) await assertDecidedAllTheWay(s.port);
+    for (const s of servers) {
+      s.pids = processTree(s.child.pid);
+      s.loaded = [];
+      s.oneInFlight = [];
+      h2load(s.port, { requests: 20_000, clients: 4, streams: 16 });
+    }
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const s of servers) {
+        setAffinity(s.pids, "1");
+        let before = cpuMicros(s.pids);
+        h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }, true);
+        s.loaded.push((cpuMicros(s.pids) - before) / THROUGHPUT_REQUESTS);
+        before = cpuMicros(s.pids);
+        h2load(s.port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1 }, true);
+        s.oneInFlight.push((cpuMicros(s.pids) - before) / LATENCY_REQUESTS);
+        setAffinity(s.pids, ALL_CPUS);
+      }
+    }
+    console.log(
+      `decision log cost — ${LOG_COST_PROCESSES} processes per setting, ${ROUNDS} rounds; each process on CPU 1 in turn, h2load on CPU 0; CPU µs per Check (median of rounds)`,
+    );
+    console.log(`${"".padEnd(24)}${"c4 m16".padStart(10)}${"1 in flight".padStart(14)}`);
+    for (const s of servers) {
+      console.log(
+        `  ${s.name.padEnd(22)}${median(s.loaded).toFixed(1).padStart(10)}${median(s.oneInFlight).toFixed(1).padStart(14)}`,
+      );
+    }
+    const groupMedian = (group, key) => median(servers.filter((s) => s.group === group).map((s) => median(s[key])));
+    for (const [key, label] of [
+      ["loaded", "c4 m16"],
+      ["oneInFlight", "1 in flight"],
+    ]) {
+      const all = groupMedian("all", key);
+      const deny = groupMedian("deny", key);
+      const noop = groupMedian("noop", key);
+      console.log(
+        `${label}: decision log cost ${(all - deny).toFixed(1)} µs (target ≤ 5 µs); all logged ÷ deny only ${(all / deny).toFixed(2)}× (≤ 1.1×); all logged ÷ no-op ${(all / noop).toFixed(2)}× (≤ 1.2×)`,
+      );
+    }
+  } finally {
+    for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGTERM");
+  }
+}
+
 async function main() {
   // The parts that start servers of their own.
-  const standalone = memoryOnly ? memoryBench : tracingOnly ? tracingBench : null;
+  const standalone = memoryOnly ? memoryBench : tracingOnly ? tracingBench : logCostOnly ? logCostBench : null;
   if (standalone) {
     try {
       await standalone();
