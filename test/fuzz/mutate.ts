@@ -47,7 +47,7 @@ const ORDER_CERT = pem("order.pem");
 const BILLING_CERT = pem("billing.pem");
 
 /** Where requests aim: protected paths, and paths that lead there from an allowed prefix. */
-const TARGETS = ["/admin", "/admin/", "/admin/users", "/api/internal/keys", "/orders", "/orders/42"];
+const TARGETS = ["/admin", "/admin/", "/admin/users", "/api/internal/keys", "/orders", "/orders/42", "/reports/export"];
 const BENIGN = ["/", "/api/v1/items", "/static/app.js", "/health", "/api/v1/", "/adminx", "/api/internalx", "/ordersx"];
 const TRAVERSALS = [
   "../",
@@ -176,8 +176,14 @@ function mutatePath(r: Random, classes: string[]): string {
         classes.push("path:query");
         break;
       case 5:
-        path = path.replace(/\//g, () => (r.chance(0.3) ? "//" : "/"));
-        classes.push("path:slashes");
+        if (r.chance(0.5)) {
+          path = path.replace(/\//g, () => (r.chance(0.3) ? "//" : "/"));
+          classes.push("path:slashes");
+        } else {
+          // A trailing slash (or two) that many routers ignore.
+          path += r.pick(["/", "//", "/;", "%2f"]);
+          classes.push("path:trailing-slash");
+        }
         break;
       case 6:
         path = r.pick([

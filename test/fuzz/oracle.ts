@@ -5,9 +5,9 @@
  *
  * - Paths: every way a common server may read the path counts. A server may treat `\` as `/`, percent-decode once,
  *   strip `;parameters` from each segment (before or after decoding, as Tomcat, Jetty and Spring variously do),
- *   merge slashes (before or after resolving dot segments) and resolve `.`/`..` (RFC 3986). If any of those readings
- *   is a path a DENY covers, the request must be denied; if any is under the order API, only the order workload
- *   may be allowed.
+ *   merge slashes (before or after resolving dot segments), resolve `.`/`..` (RFC 3986) and ignore a trailing `/`
+ *   (Express by default, Rails, Spring MVC before 6). If any of those readings is a path a DENY covers, the request
+ *   must be denied; if any is under the order API, only the order workload may be allowed.
  * - Hosts: DNS names are case-insensitive and `name.` is the same name as `name`; a port is not part of the name.
  *   A lenient server also reads a malformed authority: it trims white space, drops `user@`, percent-decodes, and
  *   reads the host up to the first `:`. A host that is `admin.internal` under any of those readings must be denied.
@@ -109,7 +109,9 @@ export function readings(target: string): Reading[] {
           if (decode === "after") p = decodeOnce(p);
           if (backslash) p = p.replaceAll("\\", "/");
           if (!p.startsWith("/")) continue;
-          out.add(mergeFirst ? resolveDots(mergeSlashes(p)) : mergeSlashes(resolveDots(p)));
+          const resolved = mergeFirst ? resolveDots(mergeSlashes(p)) : mergeSlashes(resolveDots(p));
+          out.add(resolved);
+          if (resolved.length > 1 && resolved.endsWith("/")) out.add(resolved.slice(0, -1));
         }
       }
     }

@@ -8,8 +8,11 @@ export const DESTINATION = "spiffe://cluster.local/ns/shop/sa/api";
 export const ORDER = "spiffe://cluster.local/ns/services/sa/order";
 export const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
 
-/** Paths a DENY covers: exactly `/admin`, and everything under `/admin/` and `/api/internal/`. */
-export const DENIED_EXACT = ["/admin"];
+/**
+ * Paths a DENY covers: exactly `/admin` and `/reports/export`, and everything under `/admin/` and `/api/internal/`.
+ * `/reports/export` has no `/*` companion, so only a trailing-slash reading reaches it from `/reports/export/`.
+ */
+export const DENIED_EXACT = ["/admin", "/reports/export"];
 export const DENIED_PREFIXES = ["/admin/", "/api/internal/"];
 /** Paths only ORDER may call. */
 export const ORDER_ONLY_EXACT = ["/orders"];
@@ -23,7 +26,7 @@ metadata: {name: deny-admin-paths, namespace: ${NAMESPACE}}
 spec:
   action: DENY
   rules:
-  - to: [{operation: {paths: ["/admin", "/admin/*", "/api/internal/*"]}}]
+  - to: [{operation: {paths: ["/admin", "/admin/*", "/api/internal/*", "/reports/export"]}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

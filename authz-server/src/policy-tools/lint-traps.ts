@@ -102,8 +102,8 @@ function pathWarnings(p: CompiledPolicy, rule: CompiledRule, check: FieldCheck):
   out.push({
     rule,
     code: "deny-path-trap",
-    message: `${check.field}: Istio matches the path exactly as the proxy forwards it, so in Istio this DENY misses "//" runs, ";parameters" and other letter cases that many servers read as the same path — trustgate denies those too`,
-    fix: "for the same decision in Istio, set meshConfig.pathNormalization to MERGE_SLASHES or stricter and list the ';*' and case variants your servers accept, or allow paths positively with an ALLOW policy",
+    message: `${check.field}: Istio matches the path exactly as the proxy forwards it, so in Istio this DENY misses "//" runs, ";parameters", other letter cases and a trailing "/" that many servers read as the same path — trustgate denies those too`,
+    fix: "for the same decision in Istio, set meshConfig.pathNormalization to MERGE_SLASHES or stricter and list the ';*', case and trailing-'/' variants your servers accept, or allow paths positively with an ALLOW policy",
   });
   for (const v of check.written) {
     const base = v.endsWith("/*") ? v.slice(0, -2) : v.endsWith("/{**}") ? v.slice(0, -5) : null;

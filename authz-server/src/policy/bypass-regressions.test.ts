@@ -51,6 +51,30 @@ describe("';' path parameters and dot segments do not slip past DENY path rules"
   });
 });
 
+describe("a trailing slash does not slip past a DENY on the path without it", () => {
+  const exactOnly = `${head("deny-exact")}spec:
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin", "/reports/export"]}}]
+${head("allow")}spec:
+  rules:
+  - to: [{operation: {methods: [GET], paths: ["/*"]}}]
+`;
+  // Express (strict routing off, its default), Rails and Spring MVC before 6 serve these from the /admin handler.
+  it.each(["/admin/", "/ADMIN/", "/admin//", "/admin;x/", "/reports/export/"])("%s is denied", (path) => {
+    expect(decide(exactOnly, { path, host: "api.internal" }).allowed).toBe(false);
+  });
+
+  it("paths the DENY does not name are still allowed, and a DENY on /admin/* still leaves /admin to Istio's reading", () => {
+    expect(decide(exactOnly, { path: "/admin/x", host: "api.internal" }).allowed).toBe(true);
+    expect(decide(exactOnly, { path: "/reports/", host: "api.internal" }).allowed).toBe(true);
+    expect(decide(exactOnly, { path: "/", host: "api.internal" }).allowed).toBe(true);
+    const prefixOnly = exactOnly.replace('["/admin", "/reports/export"]', '["/admin/*"]');
+    expect(decide(prefixOnly, { path: "/admin", host: "api.internal" }).allowed).toBe(true);
+    expect(decide(prefixOnly, { path: "/admin/", host: "api.internal" }).allowed).toBe(false);
+  });
+});
+
 describe("trailing-dot hosts do not slip past DENY host rules", () => {
   it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])(
     "%s is denied",

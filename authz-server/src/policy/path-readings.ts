@@ -7,7 +7,10 @@
  *
  * The readings, all ASCII lower-cased (DENY path matching ignores case): the path itself; the path with
  * percent-encoded unreserved characters decoded and runs of `/` merged; and that, with every segment cut at its
- * first `;` or `%3B`. Dot segments never get here: the request path refuses them (extauthz/request-path.ts).
+ * first `;` or `%3B`. Each of them that ends in `/` is also read without it: Express (by default), Rails and Spring
+ * MVC before 6 serve `/admin/` from the `/admin` handler. Not the other way round: a DENY on `/admin/*` does not cover
+ * `/admin` in Istio, and trustgate keeps that (lint says so: deny-prefix-without-base). Dot segments never get here:
+ * the request path refuses them (extauthz/request-path.ts).
  */
 import { asciiLowerCase } from "../util/ascii.js";
 
@@ -70,6 +73,17 @@ function withoutParameters(segments: readonly string[]): string[] {
   });
 }
 
+/** Adds each reading without its trailing `/` (not `/` itself). */
+function withTrailingSlashReadings(readings: string[]): string[] {
+  for (let i = 0, n = readings.length; i < n; i++) {
+    const reading = readings[i]!;
+    if (reading.length <= 1 || reading.charCodeAt(reading.length - 1) !== 0x2f) continue;
+    const dropped = reading.slice(0, -1);
+    if (!readings.includes(dropped)) readings.push(dropped);
+  }
+  return readings;
+}
+
 /** The lower-cased readings of `path` (the first is the path itself), without duplicates. */
 export function pathReadings(path: string): readonly string[] {
   const lower = asciiLowerCase(path);
@@ -82,11 +96,11 @@ export function pathReadings(path: string): readonly string[] {
       break;
     }
   }
-  if (!special) return [lower];
+  if (!special) return withTrailingSlashReadings([lower]);
   const segments = asciiLowerCase(decodeUnreserved(lower)).split("/");
   const readings = [lower];
   for (const reading of [merged(segments), merged(withoutParameters(segments))]) {
     if (!readings.includes(reading)) readings.push(reading);
   }
-  return readings;
+  return withTrailingSlashReadings(readings);
 }
