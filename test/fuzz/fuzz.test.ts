@@ -21,9 +21,9 @@ describe("the oracle", () => {
   });
 
   it("names the requests that must be denied, and nothing else", () => {
-    const http = (path: string, host = "www.example.com") => ({
+    const http = (path: string, host = "www.example.com", method = "GET") => ({
       destination: DESTINATION,
-      http: { path, host },
+      http: { path, host, method },
       principal: "",
       certificate: "",
     });
@@ -40,6 +40,12 @@ describe("the oracle", () => {
     expect(mustDeny(http("/orders/1"))[0]).toMatchObject({ rule: "order-only-path" });
     expect(mustDeny({ ...http("/orders/1"), principal: ORDER })).toEqual([]);
     expect(mustDeny(http("/api/v1/items"))).toEqual([]);
+    for (const method of ["DELETE", "delete", "DeLeTe"]) {
+      expect(mustDeny(http("/api/v1/items", "www.example.com", method))[0], method).toMatchObject({
+        rule: "denied-method",
+      });
+    }
+    expect(mustDeny(http("/api/v1/items", "www.example.com", "DELETED"))).toEqual([]);
     expect(mustDeny(http("/ADMIN"))).toEqual([]); // case-sensitive, as Istio's path match
     expect(mustDeny({ destination: DESTINATION, http: null, principal: "", certificate: "" })).toEqual([]);
     // Another namespace's workload: these policies do not apply (no policy there: Istio allows).

@@ -137,14 +137,14 @@ function oracleInput(message: protobuf.Message) {
     attributes?: {
       source?: { principal?: unknown; certificate?: unknown } | null;
       destination?: { principal?: unknown } | null;
-      request?: { http?: { path?: unknown; host?: unknown } | null } | null;
+      request?: { http?: { path?: unknown; host?: unknown; method?: unknown } | null } | null;
     } | null;
   };
   const a = m.attributes;
   const http = a?.request?.http;
   return {
     destination: str(a?.destination?.principal),
-    http: http ? { path: str(http.path), host: str(http.host) } : null,
+    http: http ? { path: str(http.path), host: str(http.host), method: str(http.method) } : null,
     principal: str(a?.source?.principal),
     certificate: str(a?.source?.certificate),
   };

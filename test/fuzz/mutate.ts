@@ -126,6 +126,8 @@ const PRINCIPALS = [
   "spiffe://cluster.local/ns/../sa/order",
 ];
 const METHODS = ["GET", "POST", "DELETE", "get", "", "G\u0000T", "CONNECT", "X".repeat(300)];
+/** A DENY covers DELETE: the same method in other letter cases (an HTTP/2 `:method` is not case-checked). */
+const METHOD_CASES = ["delete", "Delete", "dELETE", "DELETe"];
 
 function encodeChar(c: string, upper: boolean): string {
   return [...Buffer.from(c, "utf8")]
@@ -253,6 +255,15 @@ function headers(r: Random, classes: string[]): Record<string, string> {
   return out;
 }
 
+function method(r: Random, classes: string[]): string {
+  if (r.chance(0.9)) return r.pick(["GET", "POST"]);
+  if (r.chance(0.3)) {
+    classes.push("method:case");
+    return r.pick(METHOD_CASES);
+  }
+  return r.pick(METHODS);
+}
+
 /** A CheckRequest (upstream field names) as Envoy would send it, with mutated fields. */
 export function checkRequestObject(r: Random, classes: string[]): Record<string, unknown> {
   const principal = r.pick(PRINCIPALS);
@@ -269,7 +280,7 @@ export function checkRequestObject(r: Random, classes: string[]): Record<string,
     ? undefined
     : {
         id: String(r.int(1e9)),
-        method: r.chance(0.9) ? r.pick(["GET", "POST"]) : r.pick(METHODS),
+        method: method(r, classes),
         path: mutatePath(r, classes),
         host,
         scheme: "http",

@@ -8,6 +8,8 @@
  *   merge slashes (before or after resolving dot segments), resolve `.`/`..` (RFC 3986) and ignore a trailing `/`
  *   (Express by default, Rails, Spring MVC before 6). If any of those readings is a path a DENY covers, the request
  *   must be denied; if any is under the order API, only the order workload may be allowed.
+ * - Methods: an HTTP/2 `:method` in other letter cases reaches servers that read it case-insensitively (Django's
+ *   class-based views call `request.method.lower()`), so DELETE in any ASCII case must be denied.
  * - Hosts: DNS names are case-insensitive and `name.` is the same name as `name`; a port is not part of the name.
  *   A lenient server also reads a malformed authority: it trims white space, drops `user@`, percent-decodes, and
  *   reads the host up to the first `:`. A host that is `admin.internal` under any of those readings must be denied.
@@ -20,6 +22,7 @@ import { X509Certificate } from "node:crypto";
 import {
   DENIED_EXACT,
   DENIED_HOST,
+  DENIED_METHOD,
   DENIED_PREFIXES,
   DESTINATION,
   ORDER,
@@ -31,14 +34,14 @@ export interface OracleInput {
   /** destination.principal as Envoy reports it. */
   readonly destination: string;
   /** null: a TCP check, no HTTP request. */
-  readonly http: { readonly path: string; readonly host: string } | null;
+  readonly http: { readonly path: string; readonly host: string; readonly method: string } | null;
   readonly principal: string;
   /** As Envoy sends it: URL-encoded PEM, or "". */
   readonly certificate: string;
 }
 
 export interface Forbidden {
-  readonly rule: "denied-path" | "denied-host" | "order-only-path";
+  readonly rule: "denied-path" | "denied-host" | "denied-method" | "order-only-path";
   readonly detail: string;
   /** Readings that need `;parameters` stripped to reach a covered path (for classifying findings). */
   readonly viaSemicolon: boolean;
@@ -193,6 +196,14 @@ export function mustDeny(input: OracleInput): Forbidden[] {
       rule: "order-only-path",
       detail: `read as ${orderOnly[0]!.path} by a caller that is not ${ORDER}`,
       viaSemicolon: orderOnly.every((r) => r.strippedParameters),
+      viaTrailingDot: false,
+    });
+  }
+  if (input.http.method.replace(/[a-z]/g, (c) => c.toUpperCase()) === DENIED_METHOD) {
+    out.push({
+      rule: "denied-method",
+      detail: `method ${input.http.method}`,
+      viaSemicolon: false,
       viaTrailingDot: false,
     });
   }

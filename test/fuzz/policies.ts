@@ -19,6 +19,8 @@ export const ORDER_ONLY_EXACT = ["/orders"];
 export const ORDER_ONLY_PREFIXES = ["/orders/"];
 /** The host a DENY covers. */
 export const DENIED_HOST = "admin.internal";
+/** The method a DENY covers (written in upper case, as Istio requires). */
+export const DENIED_METHOD = "DELETE";
 
 export const POLICIES = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -35,6 +37,14 @@ spec:
   action: DENY
   rules:
   - to: [{operation: {hosts: ["${DENIED_HOST}"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-method, namespace: ${NAMESPACE}}
+spec:
+  action: DENY
+  rules:
+  - to: [{operation: {methods: ["${DENIED_METHOD}"]}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

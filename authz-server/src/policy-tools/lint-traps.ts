@@ -162,6 +162,16 @@ export function trapWarnings(p: CompiledPolicy, request: RequestSettings | undef
         case Attribute.Path:
           out.push(...pathWarnings(p, rule, check));
           break;
+        case Attribute.Method:
+          if (p.action === "DENY" && !check.negate) {
+            out.push({
+              rule,
+              code: "deny-method-case",
+              message: `${check.field}: Istio compares the method case-sensitively, so in Istio this DENY misses an HTTP/2 request sent with ":method: ${(check.written[0] ?? "delete").toLowerCase()}", which servers such as Django's class-based views read as the same method — trustgate denies every letter case`,
+              fix: "for the same decision in Istio, allow methods positively with an ALLOW policy (its methods only match the upper-case spelling)",
+            });
+          }
+          break;
         case Attribute.RequestPrincipal:
           out.push(...requestPrincipalWarnings(rule, check));
           break;

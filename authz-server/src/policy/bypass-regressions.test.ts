@@ -75,6 +75,30 @@ ${head("allow")}spec:
   });
 });
 
+describe("another letter case of the method does not slip past a DENY on methods", () => {
+  const denyDelete = `${head("deny-delete")}spec:
+  action: DENY
+  rules:
+  - to: [{operation: {methods: [DELETE]}}]
+${head("allow")}spec:
+  rules:
+  - {}
+`;
+  // HTTP/2 does not case-check :method; Django's class-based views dispatch on request.method.lower().
+  it.each(["DELETE", "delete", "Delete", "dELETE"])("%s is denied", (method) => {
+    expect(decide(denyDelete, { method, path: "/api/x", host: "api.internal" }).allowed).toBe(false);
+  });
+
+  it("other methods stay allowed, and notMethods keeps Istio's exact reading", () => {
+    for (const method of ["GET", "DELETED", "POST"]) {
+      expect(decide(denyDelete, { method, path: "/api/x", host: "api.internal" }).allowed, method).toBe(true);
+    }
+    const allButGet = denyDelete.replace("methods: [DELETE]", "notMethods: [GET]");
+    expect(decide(allButGet, { method: "GET", path: "/api/x", host: "api.internal" }).allowed).toBe(true);
+    expect(decide(allButGet, { method: "get", path: "/api/x", host: "api.internal" }).allowed).toBe(false);
+  });
+});
+
 describe("trailing-dot hosts do not slip past DENY host rules", () => {
   it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])(
     "%s is denied",

@@ -5,6 +5,7 @@
  */
 import { FINGERPRINT_FORMAT, isFingerprint } from "../identity/fingerprint.js";
 import type { RequestModel } from "../model/request-model.js";
+import { asciiUpperCase } from "../util/ascii.js";
 import { Attribute } from "./attributes.js";
 import type { FieldCheck } from "./compiled.js";
 import type { ValueKind } from "./field-specs.js";
@@ -132,6 +133,11 @@ function valueProblem(input: FieldInput, v: string): string | null {
 }
 
 const readMethod: Reader = (m) => m.http?.method;
+/** DENY rules: the method in any letter case (an HTTP/2 `:method: delete` reaches servers that read it as DELETE). */
+const readMethodUpperCase: Reader = (m) => {
+  const method = m.http?.method;
+  return method === undefined ? undefined : asciiUpperCase(method);
+};
 const readSni: Reader = (m) => m.sni ?? undefined;
 const readFingerprint: Reader = (m) => (m.source.principal === "" ? undefined : m.source.certificateFingerprint);
 const readSubject: Reader = (m) => (m.source.principal === "" ? undefined : m.source.certificateSubject);
@@ -272,7 +278,13 @@ function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
     case "host":
       return { exact: hostMatcher(patterns(values)), wide: new HostWideMatcher(patterns(values)) };
     case "method":
-      return { exact: new StringMatcher(readMethod, patterns(values), { anyIncludesEmpty: true }) };
+      return {
+        exact: new StringMatcher(readMethod, patterns(values), { anyIncludesEmpty: true }),
+        wide: new StringMatcher(readMethodUpperCase, patterns(values), {
+          anyIncludesEmpty: true,
+          transform: asciiUpperCase,
+        }),
+      };
     case "path": {
       const compiled = pathPatterns(values);
       return { exact: new PathMatcher(compiled), wide: new PathWideMatcher(compiled) };

@@ -18,3 +18,19 @@ export function asciiLowerCase(s: string): string {
   }
   return out;
 }
+
+/** Upper-cases a-z only; returns the input itself when it has no lower-case ASCII letter. */
+export function asciiUpperCase(s: string): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) break;
+  }
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c >= 0x61 && c <= 0x7a ? String.fromCharCode(c - 0x20) : s[i];
+  }
+  return out;
+}
