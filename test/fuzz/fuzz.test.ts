@@ -26,6 +26,7 @@ describe("the oracle", () => {
       http: { path, host, method },
       principal: "",
       certificate: "",
+      sourceIp: "10.0.0.7",
     });
     expect(mustDeny(http("/api/..;/admin/secret"))[0]).toMatchObject({ rule: "denied-path", viaSemicolon: true });
     expect(mustDeny(http("/x", "Admin.Internal.:443"))[0]).toMatchObject({ rule: "denied-host", viaTrailingDot: true });
@@ -46,8 +47,16 @@ describe("the oracle", () => {
       });
     }
     expect(mustDeny(http("/api/v1/items", "www.example.com", "DELETED"))).toEqual([]);
+    for (const sourceIp of ["10.9.1.1", "::ffff:10.9.1.1", "::ffff:a09:101", "0:0:0:0:0:ffff:a09:101", "010.009.1.1"]) {
+      expect(mustDeny({ ...http("/api/v1/items"), sourceIp })[0], sourceIp).toMatchObject({ rule: "denied-source" });
+    }
+    for (const sourceIp of ["10.10.1.1", "64:ff9b::a09:101", "fd00::1", ""]) {
+      expect(mustDeny({ ...http("/api/v1/items"), sourceIp }), sourceIp).toEqual([]);
+    }
     expect(mustDeny(http("/ADMIN"))).toEqual([]); // case-sensitive, as Istio's path match
-    expect(mustDeny({ destination: DESTINATION, http: null, principal: "", certificate: "" })).toEqual([]);
+    expect(
+      mustDeny({ destination: DESTINATION, http: null, principal: "", certificate: "", sourceIp: "10.0.0.7" }),
+    ).toEqual([]);
     // Another namespace's workload: these policies do not apply (no policy there: Istio allows).
     expect(mustDeny({ ...http("/admin"), destination: "spiffe://cluster.local/ns/other/sa/x" })).toEqual([]);
   });

@@ -135,7 +135,11 @@ function oracleInput(message: protobuf.Message) {
   const str = (v: unknown) => (typeof v === "string" ? v : "");
   const m = message as unknown as {
     attributes?: {
-      source?: { principal?: unknown; certificate?: unknown } | null;
+      source?: {
+        principal?: unknown;
+        certificate?: unknown;
+        address?: { socketAddress?: { address?: unknown } | null } | null;
+      } | null;
       destination?: { principal?: unknown } | null;
       request?: { http?: { path?: unknown; host?: unknown; method?: unknown } | null } | null;
     } | null;
@@ -147,6 +151,7 @@ function oracleInput(message: protobuf.Message) {
     http: http ? { path: str(http.path), host: str(http.host), method: str(http.method) } : null,
     principal: str(a?.source?.principal),
     certificate: str(a?.source?.certificate),
+    sourceIp: str(a?.source?.address?.socketAddress?.address),
   };
 }
 

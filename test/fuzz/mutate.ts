@@ -255,6 +255,29 @@ function headers(r: Random, classes: string[]): Record<string, string> {
   return out;
 }
 
+/** Caller addresses around the denied 10.9.0.0/16: the same hosts in other spellings, neighbours, and junk. */
+const SOURCE_IPS = [
+  "10.9.1.1",
+  "::ffff:10.9.1.1",
+  "::FFFF:10.9.1.1",
+  "::ffff:a09:101",
+  "0:0:0:0:0:ffff:a09:101",
+  "010.009.001.001",
+  "10.9.1.1%eth0",
+  "10.10.1.1",
+  "::ffff:10.10.1.1",
+  "64:ff9b::a09:101",
+  "fd00::1",
+  "",
+  "not-an-address",
+];
+
+function sourceIp(r: Random, classes: string[]): string {
+  if (r.chance(0.85)) return "10.0.0.7";
+  classes.push("source-ip");
+  return r.pick(SOURCE_IPS);
+}
+
 function method(r: Random, classes: string[]): string {
   if (r.chance(0.9)) return r.pick(["GET", "POST"]);
   if (r.chance(0.3)) {
@@ -290,7 +313,7 @@ export function checkRequestObject(r: Random, classes: string[]): Record<string,
   const request: Record<string, unknown> = {
     attributes: {
       source: {
-        address: { socketAddress: { address: "10.0.0.7", portValue: 40000 + r.int(1000) } },
+        address: { socketAddress: { address: sourceIp(r, classes), portValue: 40000 + r.int(1000) } },
         principal,
         certificate,
       },

@@ -10,6 +10,8 @@
  *   must be denied; if any is under the order API, only the order workload may be allowed.
  * - Methods: an HTTP/2 `:method` in other letter cases reaches servers that read it case-insensitively (Django's
  *   class-based views call `request.method.lower()`), so DELETE in any ASCII case must be denied.
+ * - Caller addresses: `::ffff:10.9.1.1` and `::ffff:a09:101` are the IPv4 host 10.9.1.1, and a dotted quad with
+ *   leading zeros is that address to many parsers, so a DENY on 10.9.0.0/16 covers all of them.
  * - Hosts: DNS names are case-insensitive and `name.` is the same name as `name`; a port is not part of the name.
  *   A lenient server also reads a malformed authority: it trims white space, drops `user@`, percent-decodes, and
  *   reads the host up to the first `:`. A host that is `admin.internal` under any of those readings must be denied.
@@ -24,6 +26,7 @@ import {
   DENIED_HOST,
   DENIED_METHOD,
   DENIED_PREFIXES,
+  DENIED_SOURCE_PREFIX,
   DESTINATION,
   ORDER,
   ORDER_ONLY_EXACT,
@@ -38,10 +41,12 @@ export interface OracleInput {
   readonly principal: string;
   /** As Envoy sends it: URL-encoded PEM, or "". */
   readonly certificate: string;
+  /** source.address.socket_address.address, as sent. */
+  readonly sourceIp: string;
 }
 
 export interface Forbidden {
-  readonly rule: "denied-path" | "denied-host" | "denied-method" | "order-only-path";
+  readonly rule: "denied-path" | "denied-host" | "denied-method" | "denied-source" | "order-only-path";
   readonly detail: string;
   /** Readings that need `;parameters` stripped to reach a covered path (for classifying findings). */
   readonly viaSemicolon: boolean;
@@ -176,10 +181,31 @@ function callerIsOrder(input: OracleInput): boolean {
   return ids.length > 0 && ids.every((id) => id === ORDER);
 }
 
+/** The IPv4 address a caller address names, read leniently (mapped IPv6 forms, leading zeros); null for none. */
+export function ipv4Of(address: string): string | null {
+  const lower = address.toLowerCase();
+  const mapped = /^(?:0{0,4}:){5}ffff:(.+)$/.exec(lower) ?? /^::ffff:(.+)$/.exec(lower);
+  const rest = mapped ? mapped[1]! : lower;
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(rest);
+  if (mapped && hex) {
+    const hi = Number.parseInt(hex[1]!, 16);
+    const lo = Number.parseInt(hex[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  const quad = /^(\d{1,4})\.(\d{1,4})\.(\d{1,4})\.(\d{1,4})$/.exec(rest);
+  if (!quad) return null;
+  const parts = quad.slice(1).map(Number);
+  return parts.every((n) => n <= 255) ? parts.join(".") : null;
+}
+
 /** Why the request must be denied; empty when the oracle does not forbid allowing it. */
 export function mustDeny(input: OracleInput): Forbidden[] {
-  if (input.http === null || input.destination !== DESTINATION) return [];
+  if (input.destination !== DESTINATION) return [];
   const out: Forbidden[] = [];
+  if (ipv4Of(input.sourceIp)?.startsWith(DENIED_SOURCE_PREFIX)) {
+    out.push({ rule: "denied-source", detail: `caller ${input.sourceIp}`, viaSemicolon: false, viaTrailingDot: false });
+  }
+  if (input.http === null) return out;
   const all = readings(input.http.path);
   const denied = all.filter((r) => covered(r.path, DENIED_EXACT, DENIED_PREFIXES));
   if (denied.length > 0) {

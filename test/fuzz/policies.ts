@@ -19,6 +19,8 @@ export const ORDER_ONLY_EXACT = ["/orders"];
 export const ORDER_ONLY_PREFIXES = ["/orders/"];
 /** The host a DENY covers. */
 export const DENIED_HOST = "admin.internal";
+/** The caller addresses a DENY covers: 10.9.0.0/16. */
+export const DENIED_SOURCE_PREFIX = "10.9.";
 /** The method a DENY covers (written in upper case, as Istio requires). */
 export const DENIED_METHOD = "DELETE";
 
@@ -37,6 +39,14 @@ spec:
   action: DENY
   rules:
   - to: [{operation: {hosts: ["${DENIED_HOST}"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-source-range, namespace: ${NAMESPACE}}
+spec:
+  action: DENY
+  rules:
+  - from: [{source: {ipBlocks: ["10.9.0.0/16"]}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

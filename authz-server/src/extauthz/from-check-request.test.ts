@@ -226,6 +226,15 @@ describe("CheckRequest → request model", () => {
     ["no method", { method: "" }, "malformed", "no method"],
     ["an invalid principal", { source: { principal: "spiffe://Bad Domain/x" } }, "identity", "not a valid SPIFFE ID"],
     ["an unknown destination", { destination: {} }, "destination", "destination workload unknown"],
+    // Not an address Envoy writes: it would match no ipBlocks, so a DENY on the caller's range would miss it.
+    ["a source address with leading zeros", { source: { ip: "010.001.002.003" } }, "malformed", "source address"],
+    ["a source address with a zone", { source: { ip: "10.1.2.3%eth0" } }, "malformed", "not an IP address"],
+    [
+      "a destination address that is no IP",
+      { destination: { principal: PAYMENT, ip: "payment.local" } },
+      "malformed",
+      "destination address",
+    ],
   ])("refuses %s", (_name, input, kind, reason) => {
     const r =
       "attributes" in input ? fromCheckRequest(input as CheckRequestMessage, env()) : translate(input as RequestSpec);

@@ -3,6 +3,7 @@
  * cache: everything it needs is passed in. Returns a rejection instead of a model when the request cannot be decided
  * safely (malformed, or an identity that must not be trusted); the engine turns that into a deny.
  */
+import { isIP } from "node:net";
 import { type IdentitySettings, resolveCallerIdentity } from "../identity/caller-identity.js";
 import type { CertificateCache } from "../identity/certificate-cache.js";
 import { kubernetesServiceAccountOf, parseSpiffeId } from "../identity/spiffe-id.js";
@@ -65,6 +66,11 @@ const MAX_PATH_LENGTH = 8192;
 function addressOf(address: AddressMessage | null | undefined): { ip: string; port: number } {
   const socket = address?.socketAddress;
   return { ip: socket?.address ?? "", port: socket?.portValue ?? 0 };
+}
+
+/** Envoy writes socket addresses as plain IPv4/IPv6 (a pipe has none): anything else would match no ipBlocks at all. */
+function addressProblem(side: "source" | "destination", ip: string): string | null {
+  return ip === "" || isIP(ip) !== 0 ? null : `${side} address "${ip}" is not an IP address`;
 }
 
 function isEmpty(labels: Readonly<Record<string, string>> | undefined): boolean {
@@ -139,6 +145,8 @@ export function buildRequestModel(
   const caller = identity.identity;
   const sourceAddress = addressOf(source.address);
   const destinationAddress = addressOf(destination.address);
+  const badAddress = addressProblem("source", sourceAddress.ip) ?? addressProblem("destination", destinationAddress.ip);
+  if (badAddress !== null) return reject("malformed", badAddress, principal, spoofed);
   const callerUri = caller.spiffeId?.uri ?? "";
   const model = new RequestModel(
     {

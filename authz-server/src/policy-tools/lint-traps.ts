@@ -185,8 +185,23 @@ export function trapWarnings(p: CompiledPolicy, request: RequestSettings | undef
             });
           }
           break;
+        case Attribute.SourceIp:
+        case Attribute.DestinationIp:
         case Attribute.RemoteIp:
-          if (p.action === "DENY" && !check.negate && (request?.numTrustedProxies ?? 0) === 0) {
+          if (p.action === "DENY" && !check.negate && check.written.some((v) => !v.includes(":"))) {
+            out.push({
+              rule,
+              code: "deny-ip-mapped",
+              message: `${check.field}: Envoy's CIDR ranges never match an address of the other family, so in Istio this DENY misses a caller reported in IPv4-mapped IPv6 form (::ffff:10.1.2.3) — trustgate denies that form too`,
+              fix: 'for the same decision in Istio, list the mapped range as well (10.1.0.0/16 → "::ffff:10.1.0.0/112"), or allow addresses positively with an ALLOW policy',
+            });
+          }
+          if (
+            check.attribute === Attribute.RemoteIp &&
+            p.action === "DENY" &&
+            !check.negate &&
+            (request?.numTrustedProxies ?? 0) === 0
+          ) {
             out.push({
               rule,
               code: "deny-remote-ip-spoofable",

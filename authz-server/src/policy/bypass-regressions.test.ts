@@ -99,6 +99,35 @@ ${head("allow")}spec:
   });
 });
 
+describe("an IPv4-mapped IPv6 caller address does not slip past a DENY on its IPv4 range", () => {
+  const denyRange = `${head("deny-range")}spec:
+  action: DENY
+  rules:
+  - from: [{source: {ipBlocks: ["10.1.0.0/16", "192.168.1.5"]}}]
+${head("allow")}spec:
+  rules:
+  - {}
+`;
+  it.each(["10.1.2.3", "::ffff:10.1.2.3", "::ffff:a01:203", "0:0:0:0:0:ffff:a01:203", "::ffff:192.168.1.5"])(
+    "%s is denied",
+    (sourceIp) => {
+      expect(decide(denyRange, { sourceIp, path: "/x", host: "api.internal" }).allowed).toBe(false);
+    },
+  );
+
+  it("other addresses stay allowed, and ALLOW ipBlocks keep Envoy's reading (no cross-family match)", () => {
+    for (const sourceIp of ["10.2.0.1", "::ffff:10.2.0.1", "64:ff9b::a01:203", "fd00::1"]) {
+      expect(decide(denyRange, { sourceIp, path: "/x", host: "api.internal" }).allowed, sourceIp).toBe(true);
+    }
+    const allowRange = `${head("allow-range")}spec:
+  rules:
+  - from: [{source: {ipBlocks: ["10.1.0.0/16"]}}]
+`;
+    expect(decide(allowRange, { sourceIp: "10.1.2.3", path: "/x", host: "api.internal" }).allowed).toBe(true);
+    expect(decide(allowRange, { sourceIp: "::ffff:10.1.2.3", path: "/x", host: "api.internal" }).allowed).toBe(false);
+  });
+});
+
 describe("trailing-dot hosts do not slip past DENY host rules", () => {
   it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])(
     "%s is denied",

@@ -16,7 +16,7 @@ import {
   ServiceAccountMatcher,
   TrustDomainMatcher,
 } from "./matchers/identity-matcher.js";
-import { type IpBlock, IpMatcher, parseIpBlock } from "./matchers/ip-matcher.js";
+import { type IpBlock, IpMatcher, IpWideMatcher, parseIpBlock } from "./matchers/ip-matcher.js";
 import { istioPattern, type Pattern } from "./matchers/istio-pattern.js";
 import { ClaimMatcher, FilterMetadataMatcher, RequestPrincipalMatcher, valueAt } from "./matchers/jwt-matcher.js";
 import type { Matcher, Reader } from "./matchers/matcher.js";
@@ -239,6 +239,10 @@ function pathPatterns(values: readonly string[]): PathPattern[] {
   });
 }
 
+function ipMatchers(read: (m: RequestModel) => string, blocks: readonly IpBlock[]): Matchers {
+  return { exact: new IpMatcher(read, blocks), wide: new IpWideMatcher(read, blocks) };
+}
+
 function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
   const values = input.values;
   const patterns = (vs: readonly string[]): Pattern[] => vs.map(istioPattern);
@@ -268,11 +272,11 @@ function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
     case "trustDomain":
       return { exact: new TrustDomainMatcher(expandTrustDomains(ctx.bundle, values)) };
     case "sourceIp":
-      return { exact: new IpMatcher(readSourceIp, ipBlocks(values)) };
+      return ipMatchers(readSourceIp, ipBlocks(values));
     case "remoteIp":
-      return { exact: new IpMatcher(readRemoteIp, ipBlocks(values)) };
+      return ipMatchers(readRemoteIp, ipBlocks(values));
     case "destinationIp":
-      return { exact: new IpMatcher(readDestinationIp, ipBlocks(values)) };
+      return ipMatchers(readDestinationIp, ipBlocks(values));
     case "port":
       return { exact: new PortMatcher(values.map((v) => parsePort(v)!)) };
     case "host":

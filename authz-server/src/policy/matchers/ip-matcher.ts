@@ -55,3 +55,26 @@ export class IpMatcher implements Matcher {
     return version === 4 ? this.v4.check(ip, "ipv4") : this.v6.check(ip, "ipv6");
   }
 }
+
+/**
+ * The DENY-only variant: an IPv4-mapped IPv6 address (`::ffff:10.1.2.3`) also matches the IPv4 ranges and an IPv4
+ * address the `::ffff:` ranges, as they are the same host. Envoy reports an IPv4 peer of a dual-stack listener as
+ * IPv4, but a sender that reports the mapped form must not get around a DENY with it.
+ */
+export class IpWideMatcher implements Matcher {
+  private readonly all = new BlockList();
+
+  constructor(
+    private readonly read: (model: RequestModel) => string,
+    blocks: readonly IpBlock[],
+  ) {
+    for (const b of blocks) this.all.addSubnet(b.address, b.prefix, b.family);
+  }
+
+  matches(model: RequestModel): boolean {
+    const ip = this.read(model);
+    const version = isIP(ip);
+    if (version === 0) return false;
+    return this.all.check(ip, version === 4 ? "ipv4" : "ipv6");
+  }
+}
