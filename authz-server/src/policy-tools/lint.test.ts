@@ -181,6 +181,8 @@ describe("lint: Istio traps, each with the portable spelling", () => {
       "concrete value or prefix",
     ],
     ["DENY", `from: [{source: {remoteIpBlocks: ["1.2.3.4"]}}]`, "deny-remote-ip-spoofable", "ipBlocks"],
+    ["DENY", `to: [{operation: {methods: [DELETE]}}]`, "deny-method-case", "allow methods positively"],
+    ["DENY", `from: [{source: {ipBlocks: ["10.1.0.0/16"]}}]`, "deny-ip-mapped", '"::ffff:10.1.0.0/112"'],
     [
       "ALLOW",
       `from: [{source: {requestPrincipals: ["https://issuer"]}}]`,
@@ -194,6 +196,14 @@ describe("lint: Istio traps, each with the portable spelling", () => {
     const found = warnings.find((w) => w.code === code);
     expect(found, JSON.stringify(warnings.map((w) => w.code))).toBeDefined();
     expect(found!.fix).toContain(fix);
+  });
+
+  it("says nothing of the method's case or mapped addresses where Istio and trustgate already agree", () => {
+    const codes = (action: string, body: string) => trapLint(rule(action, body)).map((w) => w.code);
+    expect(codes("ALLOW", `to: [{operation: {methods: [DELETE]}}]`)).not.toContain("deny-method-case");
+    expect(codes("DENY", `to: [{operation: {notMethods: [GET]}}]`)).not.toContain("deny-method-case");
+    expect(codes("DENY", `from: [{source: {ipBlocks: ["fd00::/8"]}}]`)).not.toContain("deny-ip-mapped");
+    expect(codes("ALLOW", `from: [{source: {ipBlocks: ["10.0.0.0/8"]}}]`)).not.toContain("deny-ip-mapped");
   });
 
   it("flags a DENY prefix that leaves the base path out", () => {
