@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCheckRequest, type RequestSpec } from "../src/extauthz/build-check-request.js";
 import { CheckClient } from "../src/grpc/check-client.js";
 import { type OtlpReceiver, startOtlpReceiver } from "./support/otlp-receiver.js";
-import { type ServeProcess, startServe } from "./support/process.js";
+import { runCli, type ServeProcess, startServe } from "./support/process.js";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT = "00f067aa0ba902b7";
@@ -212,5 +212,29 @@ describe("misconfiguration", () => {
     await expect(startServe(["--policy-dir", policies], { OTEL_TRACES_EXPORTER: "zipkin" })).rejects.toThrow(
       /OTEL_TRACES_EXPORTER: "zipkin" is not supported/,
     );
+  });
+
+  // The workers refuse the exporter while the primary is sending them its state: a send to a worker that had just
+  // exited failed with EPIPE as an unhandled 'error' event and crashed the primary instead (3 starts in 20 before the fix).
+  it("with workers, ends with the workers' reason every time, never with a crash of the primary", async () => {
+    for (let run = 0; run < 8; run++) {
+      const r = await runCli(
+        [
+          "serve",
+          "--workers",
+          "2",
+          "--policy-dir",
+          policies,
+          "--grpc-addr",
+          "127.0.0.1:0",
+          "--http-addr",
+          "127.0.0.1:0",
+        ],
+        { env: { OTEL_TRACES_EXPORTER: "zipkin" } },
+      );
+      expect(r.code, r.stderr).not.toBe(0);
+      expect(r.stderr).toMatch(/OTEL_TRACES_EXPORTER: "zipkin" is not supported/);
+      expect(r.stderr).not.toMatch(/EPIPE|Unhandled 'error' event/);
+    }
   });
 });

@@ -47,7 +47,16 @@ const ORDER_CERT = pem("order.pem");
 const BILLING_CERT = pem("billing.pem");
 
 /** Where requests aim: protected paths, and paths that lead there from an allowed prefix. */
-const TARGETS = ["/admin", "/admin/", "/admin/users", "/api/internal/keys", "/orders", "/orders/42", "/reports/export"];
+const TARGETS = [
+  "/admin",
+  "/admin/",
+  "/admin/users",
+  "/api/internal/keys",
+  "/orders",
+  "/orders/42",
+  "/reports/export",
+  "/ops/restart",
+];
 const BENIGN = ["/", "/api/v1/items", "/static/app.js", "/health", "/api/v1/", "/adminx", "/api/internalx", "/ordersx"];
 const TRAVERSALS = [
   "../",
@@ -323,7 +332,8 @@ export function checkRequestObject(r: Random, classes: string[]): Record<string,
       },
       request: http ? { http } : undefined,
       contextExtensions: r.chance(0.1)
-        ? { "trustgate.label.__proto__": "x", "trustgate.namespace": "shop" }
+        ? // The destination's pods carry app=api (the oracle counts on it); __proto__ must stay an ordinary label.
+          { "trustgate.label.__proto__": "x", "trustgate.label.app": "api", "trustgate.namespace": "shop" }
         : undefined,
     },
   };

@@ -26,6 +26,7 @@ import {
   DENIED_HOST,
   DENIED_METHOD,
   DENIED_PREFIXES,
+  DENIED_SELECTED_PREFIXES,
   DENIED_SOURCE_PREFIX,
   DESTINATION,
   ORDER,
@@ -207,7 +208,9 @@ export function mustDeny(input: OracleInput): Forbidden[] {
   }
   if (input.http === null) return out;
   const all = readings(input.http.path);
-  const denied = all.filter((r) => covered(r.path, DENIED_EXACT, DENIED_PREFIXES));
+  const denied = all.filter(
+    (r) => covered(r.path, DENIED_EXACT, DENIED_PREFIXES) || covered(r.path, [], DENIED_SELECTED_PREFIXES),
+  );
   if (denied.length > 0) {
     out.push({
       rule: "denied-path",

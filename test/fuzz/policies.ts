@@ -14,6 +14,12 @@ export const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
  */
 export const DENIED_EXACT = ["/admin", "/reports/export"];
 export const DENIED_PREFIXES = ["/admin/", "/api/internal/"];
+/**
+ * Paths a DENY scoped to the destination's pods (`selector: app: api`) covers. The fuzzer's CheckRequests carry no
+ * destination labels and trustgate runs without an inventory, so nothing tells trustgate the labels: the DENY must
+ * still hold (the destination's pods do carry app=api).
+ */
+export const DENIED_SELECTED_PREFIXES = ["/ops/"];
 /** Paths only ORDER may call. */
 export const ORDER_ONLY_EXACT = ["/orders"];
 export const ORDER_ONLY_PREFIXES = ["/orders/"];
@@ -39,6 +45,15 @@ spec:
   action: DENY
   rules:
   - to: [{operation: {hosts: ["${DENIED_HOST}"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-ops-on-api, namespace: ${NAMESPACE}}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/ops/*"]}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -194,11 +194,19 @@ export class WorkerPool implements CheckServing {
     const id = this.nextId++;
     const worker = cluster.fork({ TRUSTGATE_WORKER_ID: String(id) });
     const { logger, state, output } = this.options;
+    // A worker can die between isConnected() and the write: the send then fails with EPIPE. With a callback the
+    // failure comes back here instead of as an 'error' event, which would crash the primary; its exit is handled below.
+    const sendFailed = (err: Error | null) => {
+      if (err) logger.debug({ event: "worker send failed", worker: id, error: err.message }, `worker ${id} gone`);
+    };
     const target = {
       send: (message: ToWorker) => {
-        if (worker.isConnected()) worker.send(message);
+        if (worker.isConnected()) worker.send(message, undefined, undefined, sendFailed);
       },
     };
+    worker.on("error", (err: Error) =>
+      logger.warn({ event: "worker channel error", worker: id, error: err.message }, `worker ${id}: ${err.message}`),
+    );
     const forwarder = new LineForwarder(output);
     const stdout = worker.process.stdout;
     const member: Member = {

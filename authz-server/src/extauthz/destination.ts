@@ -20,6 +20,12 @@ export function destinationNamespace(
   return extensions && Object.hasOwn(extensions, NAMESPACE_EXTENSION) ? extensions[NAMESPACE_EXTENSION]! : "";
 }
 
+/** Whether the sidecar put `trustgate.label.<name>` hints in its context_extensions. */
+export function hasLabelHints(extensions: Readonly<Record<string, string>> | undefined): boolean {
+  for (const k in extensions) if (k.startsWith(LABEL_EXTENSION_PREFIX)) return true;
+  return false;
+}
+
 /** Precedence: inventory < `destination.labels` < `trustgate.label.<name>` hints (both set by the sidecar itself). */
 export function destinationLabels(
   labels: Readonly<Record<string, string>> | undefined,
@@ -31,13 +37,7 @@ export function destinationLabels(
     hasLabels = true;
     break;
   }
-  let hasHints = false;
-  for (const k in extensions) {
-    if (k.startsWith(LABEL_EXTENSION_PREFIX)) {
-      hasHints = true;
-      break;
-    }
-  }
+  const hasHints = hasLabelHints(extensions);
   if (!hasHints) {
     if (!inventory) return hasLabels ? labels! : EMPTY_LABELS;
     if (!hasLabels) return inventory;

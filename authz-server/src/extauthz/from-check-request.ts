@@ -11,7 +11,7 @@ import { type HttpFacts, RequestModel } from "../model/request-model.js";
 import type { RiskView } from "../model/risk-view.js";
 import { asciiLowerCase } from "../util/ascii.js";
 import type { AddressMessage, CheckRequestMessage } from "./check-request.js";
-import { destinationLabels, destinationNamespace } from "./destination.js";
+import { destinationLabels, destinationNamespace, hasLabelHints } from "./destination.js";
 import { forwardedMetadata, type JwtSettings } from "./forwarded-metadata.js";
 import { headersOf, trustedHeaders } from "./request-headers.js";
 import { requestPath } from "./request-path.js";
@@ -148,6 +148,14 @@ export function buildRequestModel(
   const badAddress = addressProblem("source", sourceAddress.ip) ?? addressProblem("destination", destinationAddress.ip);
   if (badAddress !== null) return reject("malformed", badAddress, principal, spoofed);
   const callerUri = caller.spiffeId?.uri ?? "";
+  const knownLabels =
+    (env.clusterLabelsOf && isEmpty(destination.labels)
+      ? env.clusterLabelsOf(
+          namespace,
+          destinationId !== null ? kubernetesServiceAccountOf(destinationId.path) : "",
+          destinationAddress.ip,
+        )
+      : undefined) ?? (destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined);
   const model = new RequestModel(
     {
       ip: sourceAddress.ip,
@@ -164,17 +172,8 @@ export function buildRequestModel(
       port: destinationAddress.port,
       principal: destinationId !== null ? destinationPrincipal : "",
       namespace,
-      labels: destinationLabels(
-        destination.labels,
-        extensions,
-        (env.clusterLabelsOf && isEmpty(destination.labels)
-          ? env.clusterLabelsOf(
-              namespace,
-              destinationId !== null ? kubernetesServiceAccountOf(destinationId.path) : "",
-              destinationAddress.ip,
-            )
-          : undefined) ?? (destinationId !== null && env.labelsOf ? env.labelsOf(destinationPrincipal) : undefined),
-      ),
+      labels: destinationLabels(destination.labels, extensions, knownLabels),
+      labelsKnown: knownLabels !== undefined || !isEmpty(destination.labels) || hasLabelHints(extensions),
     },
     http,
     attributes.tlsSession ? (attributes.tlsSession.sni ?? "") : null,

@@ -33,6 +33,11 @@ export interface DestinationFacts {
   readonly principal: string;
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Whether anything told the destination's labels (the inventory, the pod watch, the sidecar's own labels or label
+   * hints). When nothing did, a policy's selector can be neither matched nor ruled out.
+   */
+  readonly labelsKnown: boolean;
 }
 
 export interface HttpFacts {

@@ -128,6 +128,39 @@ ${head("allow")}spec:
   });
 });
 
+describe("a selector that meets unknown destination labels is not skipped", () => {
+  const WEB = "spiffe://cluster.local/ns/services/sa/web";
+  const scoped = `${head("deny-admin")}spec:
+  selector: {matchLabels: {app: payment}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin"]}}]
+${head("payment-callers")}spec:
+  selector: {matchLabels: {app: payment}}
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/services/sa/order"]}}]
+`;
+  const call = (principal: string, path: string, labels: Record<string, string>) =>
+    evaluate(policySet(scoped), model({ principal, path, host: "payment", labels })).decision;
+
+  // Nothing told the labels (no inventory, no pod, no labels from the sidecar): before, both policies were skipped,
+  // so /admin and the web caller were allowed although Istio, which knows the pod's labels, denies them.
+  it("applies the DENY and keeps the ALLOW policy in force without letting it allow", () => {
+    expect(call(ORDER, "/admin", {}).allowed).toBe(false);
+    const web = call(WEB, "/api/x", {});
+    expect(web.allowed).toBe(false);
+    expect(web.reason).toContain("services/payment-callers cannot allow: nothing told the destination's labels");
+    expect(call(ORDER, "/api/x", {}).allowed).toBe(false); // stricter than Istio here: it cannot tell
+  });
+
+  it("decides as Istio once the labels are known", () => {
+    expect(call(ORDER, "/api/x", { app: "payment" }).allowed).toBe(true);
+    expect(call(WEB, "/api/x", { app: "payment" }).allowed).toBe(false);
+    expect(call(ORDER, "/admin", { app: "payment" }).allowed).toBe(false);
+    expect(call(WEB, "/admin", { app: "cart" }).allowed).toBe(true);
+  });
+});
+
 describe("trailing-dot hosts do not slip past DENY host rules", () => {
   it.each(["admin.internal", "admin.internal:443", "admin.internal.", "Admin.Internal.:443"])(
     "%s is denied",

@@ -119,21 +119,41 @@ export function ruleMatches(
   return from && to && when;
 }
 
-function selects(policy: CompiledPolicy, model: RequestModel): boolean {
-  if (policy.selector === null) return true;
+/** Whether a policy's selector picks the destination: yes, no, or unknown (nothing told its labels). */
+enum Selection {
+  No,
+  Yes,
+  Unknown,
+}
+
+/**
+ * Unknown counts as matched for DENY and AUDIT policies and, for ALLOW policies, as applying without the power to
+ * allow: whatever the destination's labels really are, trustgate then never allows what Istio denies.
+ */
+function selection(policy: CompiledPolicy, model: RequestModel): Selection {
+  if (policy.selector === null) return Selection.Yes;
+  if (!model.destination.labelsKnown) return Selection.Unknown;
   const labels = model.destination.labels;
   for (const [key, value] of policy.selector) {
-    if (!Object.hasOwn(labels, key) || labels[key] !== value) return false;
+    if (!Object.hasOwn(labels, key) || labels[key] !== value) return Selection.No;
   }
-  return true;
+  return Selection.Yes;
 }
+
+const UNKNOWN_LABELS =
+  "nothing told the destination's labels (no workload inventory entry, no pod from the pod watch, no labels or trustgate.label.* hints from the sidecar)";
 
 function scopeNote(policy: CompiledPolicy, set: PolicySet, model: RequestModel): string {
   const ns = model.destination.namespace;
   if (policy.namespace !== set.rootNamespace && policy.namespace !== ns) {
     return `namespace ${policy.namespace} is neither the destination's (${ns}) nor the root namespace (${set.rootNamespace})`;
   }
-  if (!selects(policy, model)) {
+  const selected = selection(policy, model);
+  if (selected === Selection.Unknown) {
+    const wanted = policy.selector!.map(([k, v]) => `${k}=${v}`).join(",");
+    return `selector ${wanted}: ${UNKNOWN_LABELS}, so it counts as applying${policy.action === "ALLOW" ? " but cannot allow" : ""}`;
+  }
+  if (selected === Selection.No) {
     const wanted = policy.selector!.map(([k, v]) => `${k}=${v}`).join(",");
     const have =
       Object.entries(model.destination.labels)
@@ -244,7 +264,7 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
 
   for (const g of groups) {
     for (const p of g.deny) {
-      if (!selects(p, model)) continue;
+      if (selection(p, model) === Selection.No) continue;
       if (p.dryRun && !includeDryRun) {
         skippedDryRun = true;
         if (!tracing) continue;
@@ -267,13 +287,24 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
 
   let allowed: Decision | null = null;
   const applicable: CompiledPolicy[] = [];
+  /** ALLOW policies that apply as far as anyone can tell, and cannot allow: their selector meets unknown labels. */
+  let unknownAllow: string[] | null = null;
   if (denied === null || tracing) {
     for (const g of groups) {
       for (const p of g.allow) {
-        if (!selects(p, model)) continue;
+        const selected = selection(p, model);
+        if (selected === Selection.No) continue;
         if (p.dryRun && !includeDryRun) {
           skippedDryRun = true;
           if (!tracing) continue;
+        }
+        if (selected === Selection.Unknown) {
+          traceOf(p);
+          if (p.dryRun && !includeDryRun) continue;
+          applicable.push(p);
+          if (unknownAllow === null) unknownAllow = [];
+          unknownAllow.push(p.id);
+          continue;
         }
         const rule = firstMatchingRule(p, model, traceOf(p));
         if (p.dryRun && !includeDryRun) continue;
@@ -290,7 +321,7 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   let audit: string[] | null = null;
   for (const g of groups) {
     for (const p of g.audit) {
-      if (!selects(p, model)) continue;
+      if (selection(p, model) === Selection.No) continue;
       if (p.dryRun && !includeDryRun) {
         skippedDryRun = true;
         if (!tracing) continue;
@@ -304,7 +335,8 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   if (tracing) {
     for (const p of set.policies) {
       const applies =
-        (p.namespace === set.rootNamespace || p.namespace === model.destination.namespace) && selects(p, model);
+        (p.namespace === set.rootNamespace || p.namespace === model.destination.namespace) &&
+        selection(p, model) !== Selection.No;
       if (!applies) {
         trace.policies.push({
           id: p.id,
@@ -327,9 +359,14 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   } else if (allowed !== null) result = allowed;
   else {
     const anonymous = model.source.principal === "" && applicable.some((p) => p.rules.some((r) => r.needsIdentity));
+    const known = unknownAllow === null ? applicable : applicable.filter((p) => !unknownAllow!.includes(p.id));
+    const unknownNote =
+      unknownAllow === null
+        ? ""
+        : `; ${unknownAllow.join(", ")} cannot allow: ${UNKNOWN_LABELS}, so ${unknownAllow.length === 1 ? "its selector" : "their selectors"} cannot be checked`;
     result = decision(
       anonymous ? "unauthenticated" : "deny",
-      `no ALLOW rule matched${anonymous ? " (the caller has no identity)" : ""}; ${closestMiss(applicable, model, set.rootNamespace)}`,
+      `no ALLOW rule matched${anonymous ? " (the caller has no identity)" : ""}${known.length > 0 ? `; ${closestMiss(known, model, set.rootNamespace)}` : ""}${unknownNote}`,
       DEFAULT_DENY_POLICY,
     );
   }
