@@ -195,8 +195,9 @@ export function createKubernetesPolicies(deps: KubernetesPoliciesDeps): Kubernet
       }
       source?.start();
       elector?.start();
-      // The pod watch fills in destination labels; Checks do not wait for it (the inventory still applies).
-      void ownPods?.start();
+      // The pod watch fills in destination labels. Until its first list, selectors meet unknown labels and fail
+      // closed, so SERVING waits for that list (at most the pod directory's initial-sync timeout, 5 s).
+      await ownPods?.start();
       if (source) {
         logger.info(
           {
