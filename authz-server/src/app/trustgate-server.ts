@@ -33,6 +33,7 @@ import { clusterMetrics } from "./cluster-metrics.js";
 import { StateHub } from "./cluster-state.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
 import type { KubernetesPolicies, KubernetesPoliciesDeps } from "./kubernetes-policies.js";
+import { selectorLabelsWarning } from "./label-sources.js";
 import { PodMirror } from "./pod-mirror.js";
 import { PolicyLoader } from "./policy-loader.js";
 import { PolicyMetrics } from "./policy-metrics.js";
@@ -362,6 +363,9 @@ async function start(
   });
   const httpAddress = typeof httpBound === "string" ? `unix:${httpBound}` : `${httpBound.address}:${httpBound.port}`;
   await kubernetes.start((trigger) => loader.reload(trigger));
+  const warnSelectors = selectorLabelsWarning(inventory.size > 0 || kubernetes.podLabels !== null, logger);
+  warnSelectors(policies.current);
+  policies.onSwap(warnSelectors);
   // gRPC health says SERVING only once a policy set is in force (with the Kubernetes source: after the first list).
   // (Each worker process does the same for itself.)
   if (policies.current !== null) serving.setServing(true);
