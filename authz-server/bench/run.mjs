@@ -180,6 +180,13 @@ function cpuMicros(pids) {
   return total;
 }
 
+/** Runs `run` and returns what it returned with the CPU time the processes used meanwhile, in µs. */
+function withCpu(pids, run) {
+  const before = cpuMicros(pids);
+  const result = run();
+  return { result, micros: cpuMicros(pids) - before };
+}
+
 function status(pid, field) {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -579,9 +586,11 @@ async function tracingBench() {
     }
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of servers) {
-        const before = cpuMicros(s.pids);
-        s.rps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16, data: s.data }));
-        s.cpu.push((cpuMicros(s.pids) - before) / THROUGHPUT_REQUESTS);
+        const run = withCpu(s.pids, () =>
+          h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16, data: s.data }),
+        );
+        s.rps.push(run.result);
+        s.cpu.push(run.micros / THROUGHPUT_REQUESTS);
       }
     }
     for (const s of servers) {
@@ -715,12 +724,14 @@ async function logCostBench() {
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of servers) {
         setAffinity(s.pids, "1");
-        let before = cpuMicros(s.pids);
-        h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }, true);
-        s.loaded.push((cpuMicros(s.pids) - before) / THROUGHPUT_REQUESTS);
-        before = cpuMicros(s.pids);
-        h2load(s.port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1 }, true);
-        s.oneInFlight.push((cpuMicros(s.pids) - before) / LATENCY_REQUESTS);
+        const loaded = withCpu(s.pids, () =>
+          h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }, true),
+        );
+        s.loaded.push(loaded.micros / THROUGHPUT_REQUESTS);
+        const single = withCpu(s.pids, () =>
+          h2load(s.port, { requests: LATENCY_REQUESTS, clients: 1, streams: 1 }, true),
+        );
+        s.oneInFlight.push(single.micros / LATENCY_REQUESTS);
         setAffinity(s.pids, ALL_CPUS);
       }
     }
@@ -829,28 +840,29 @@ async function main() {
     for (const s of servers) for (const pid of s.pids) resetPeak(pid);
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of servers) {
-        const before = cpuMicros(s.pids);
         const started = performance.now();
-        s.rps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }));
+        const run = withCpu(s.pids, () => h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }));
         const wallMicros = (performance.now() - started) * 1000;
-        const used = cpuMicros(s.pids) - before;
-        s.cpu.push(used / THROUGHPUT_REQUESTS);
-        s.cores.push(used / wallMicros);
+        s.rps.push(run.result);
+        s.cpu.push(run.micros / THROUGHPUT_REQUESTS);
+        s.cores.push(run.micros / wallMicros);
       }
       for (const s of servers.filter((x) => x.single && PIN)) {
         setAffinity(s.pids, "1");
-        const before = cpuMicros(s.pids);
-        s.pinnedRps.push(h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }, true));
-        s.pinnedCpu.push((cpuMicros(s.pids) - before) / THROUGHPUT_REQUESTS);
+        const run = withCpu(s.pids, () =>
+          h2load(s.port, { requests: THROUGHPUT_REQUESTS, clients: 4, streams: 16 }, true),
+        );
+        s.pinnedRps.push(run.result);
+        s.pinnedCpu.push(run.micros / THROUGHPUT_REQUESTS);
         setAffinity(s.pids, ALL_CPUS);
       }
     }
     for (const s of servers) s.rssPeak = s.pids.map((pid) => status(pid, "VmHWM"));
     for (const s of servers) {
-      const before = cpuMicros(s.pids);
-      s.lat = latency(s.port, s.name.replaceAll(/\W+/g, "-"), false);
+      const run = withCpu(s.pids, () => latency(s.port, s.name.replaceAll(/\W+/g, "-"), false));
+      s.lat = run.result;
       // With one request in flight every decision is an event-loop turn of its own: per-turn costs show here.
-      s.cpuOneInFlight = (cpuMicros(s.pids) - before) / LATENCY_REQUESTS;
+      s.cpuOneInFlight = run.micros / LATENCY_REQUESTS;
     }
     await new Promise((r) => setTimeout(r, 3000));
     for (const s of servers) s.rssAfter = s.pids.map((pid) => status(pid, "VmRSS"));
