@@ -148,8 +148,9 @@ export function buildRequestModel(
   const badAddress = addressProblem("source", sourceAddress.ip) ?? addressProblem("destination", destinationAddress.ip);
   if (badAddress !== null) return reject("malformed", badAddress, principal, spoofed);
   const callerUri = caller.spiffeId?.uri ?? "";
+  const sidecarLabels = !isEmpty(destination.labels);
   const knownLabels =
-    (env.clusterLabelsOf && isEmpty(destination.labels)
+    (env.clusterLabelsOf && !sidecarLabels
       ? env.clusterLabelsOf(
           namespace,
           destinationId !== null ? kubernetesServiceAccountOf(destinationId.path) : "",
@@ -173,7 +174,7 @@ export function buildRequestModel(
       principal: destinationId !== null ? destinationPrincipal : "",
       namespace,
       labels: destinationLabels(destination.labels, extensions, knownLabels),
-      labelsKnown: knownLabels !== undefined || !isEmpty(destination.labels) || hasLabelHints(extensions),
+      labelsKnown: knownLabels !== undefined || sidecarLabels || hasLabelHints(extensions),
     },
     http,
     attributes.tlsSession ? (attributes.tlsSession.sni ?? "") : null,
