@@ -27,6 +27,7 @@ import {
   readyz,
   startWorkers,
   type WorkerSetup,
+  workerOf,
   workerSetup,
   workloadId,
 } from "./support/workers.js";
@@ -86,6 +87,39 @@ describe("two workers sharing one primary", () => {
     const ready = await readyz(serve);
     expect(ready.status).toBe("ready");
     expect(ready.workers).toMatchObject({ desired: 2, serving: 2 });
+  });
+
+  it("hands each new connection to the worker holding the fewest, and counts closed ones out", async () => {
+    const open = async () => {
+      const r = await readyz(serve);
+      return new Map(r.workers.workers.map((w) => [w.id, w.connections]));
+    };
+    const before = await open();
+    const opened: CheckClient[] = [];
+    const connect = async () => {
+      const c = ownConnection(serve);
+      opened.push(c);
+      return workerOf(serve, c);
+    };
+    try {
+      for (let i = 0; i < 6; i++) await connect();
+      const spread = await open();
+      expect(spread.get(1)! + spread.get(2)!).toBe(before.get(1)! + before.get(2)! + 6);
+      expect(Math.abs(spread.get(1)! - spread.get(2)!)).toBeLessThanOrEqual(1);
+      // Worker 1 loses three connections: the next three all go to it (round-robin would alternate).
+      const onOne: CheckClient[] = [];
+      for (const c of opened) if ((await workerOf(serve, c)) === 1) onOne.push(c);
+      for (const c of onOne.slice(0, 3)) c.close();
+      await eventually(async () => ((await open()).get(1) === spread.get(1)! - 3 ? true : undefined), "closes counted");
+      const next = [await connect(), await connect(), await connect()];
+      expect(next).toEqual([1, 1, 1]);
+    } finally {
+      for (const c of opened) c.close();
+    }
+    await eventually(async () => {
+      const now = await open();
+      return now.get(1) === before.get(1) && now.get(2) === before.get(2) ? true : undefined;
+    }, "the counts back where they were");
   });
 
   it("a SIGHUP reload reaches both workers within a second, and Checks on both follow it", async () => {

@@ -63,12 +63,16 @@ export type ToWorker =
       readonly events?: readonly unknown[];
     }
   | { readonly t: "trustgate:metrics-request"; readonly id: number }
+  /** Comes with a client's gRPC connection (the socket travels as the message's handle, not yet read from). */
+  | { readonly t: "trustgate:connection" }
   | { readonly t: "trustgate:drain"; readonly graceMs: number };
 
 export type FromWorker =
   /** The worker listens for messages now (anything sent before could be lost): the primary sends init and state. */
   | { readonly t: "trustgate:hello" }
-  | { readonly t: "trustgate:ready"; readonly port: number }
+  | { readonly t: "trustgate:ready" }
+  /** A connection the primary handed over has closed: the primary counts each worker's open connections. */
+  | { readonly t: "trustgate:connection-closed" }
   | { readonly t: "trustgate:failed"; readonly error: string }
   | { readonly t: "trustgate:policy-active"; readonly version: string }
   /** Every state message up to `seq` is applied: Checks from here on see it. */

@@ -1,5 +1,6 @@
 /**
- * A worker process: answers Checks on the shared gRPC port with state that the primary pushes (cluster-messages.ts).
+ * A worker process: answers Checks on the connections the primary hands it (connection-dispatch.ts) with state that
+ * the primary pushes (cluster-messages.ts).
  * It reads no policy file, takes no Falco alert and talks to no Redis: the primary decides, the workers follow.
  *
  * - policies: the primary sends the file texts of its active set; the worker compiles them (compiled policies hold
@@ -14,6 +15,7 @@
  * The other way, a worker reports how many of its Checks carried the caller's certificate (the primary's revocation
  * endpoint asks whether fingerprint revocations can work here).
  */
+import { Socket } from "node:net";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Histogram } from "prom-client";
 import type { Config } from "../config/schema.js";
@@ -33,7 +35,7 @@ import { type CheckService, createCheckService } from "./check-service.js";
 import type { FromWorker, PodEvent, PolicySnapshot, ToWorker } from "./cluster-messages.js";
 import { isToWorker } from "./cluster-messages.js";
 import { buildPolicySet } from "./policy-inputs.js";
-import { compileOptionsOf, GRPC_ADDR_SETTING, requestSettingsOf } from "./settings.js";
+import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 
 type InitMessage = Extract<ToWorker, { t: "trustgate:init" }>;
 type StateMessage = Extract<ToWorker, { t: "trustgate:state" }>;
@@ -202,16 +204,34 @@ class Inbox {
   private queue: ToWorker[] = [];
   private handler: ((message: ToWorker) => void) | null = null;
   private waiter: (() => void) | null = null;
+  private takeConnection: ((socket: Socket) => void) | null = null;
 
   constructor() {
-    process.on("message", (message: unknown) => {
+    process.on("message", (message: unknown, handle: unknown) => {
       if (!isToWorker(message)) return;
+      if (message.t === "trustgate:connection") {
+        this.connection(handle);
+        return;
+      }
       if (this.handler !== null) this.handler(message);
       else {
         this.queue.push(message);
         this.waiter?.();
       }
     });
+  }
+
+  /** From now on handed connections go to `take` (the primary hands none before this worker is ready). */
+  acceptConnections(take: ((socket: Socket) => void) | null): void {
+    this.takeConnection = take;
+  }
+
+  private connection(handle: unknown): void {
+    if (!(handle instanceof Socket)) return;
+    // Counted by the primary from the hand-over on; told back when it closes, however that happens.
+    handle.once("close", () => send({ t: "trustgate:connection-closed" }));
+    if (this.takeConnection === null) handle.destroy();
+    else this.takeConnection(handle);
   }
 
   /** Waits for the init message (the primary sends it first). */
@@ -261,6 +281,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
   const drain = async (graceMs: number) => {
     if (draining) return;
     draining = true;
+    inbox.acceptConnections(null);
     if (service !== null) {
       service.setServing(false);
       await service.shutdown(graceMs);
@@ -317,9 +338,8 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
       request: requestSettingsOf(config),
       sightings,
       logFields: fields,
-      addressSetting: GRPC_ADDR_SETTING,
     });
-    const port = await service.listen();
+    inbox.acceptConnections(service.grpc.acceptHandedConnections());
     // gRPC health says SERVING once a policy set is in force (the primary may still wait for a Kubernetes list).
     const ready = service;
     if (state.policies.current !== null) ready.setServing(true);
@@ -330,7 +350,7 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
       { event: "worker serving", pid: process.pid, policy_version: state.policies.current?.version },
       `worker ${init.workerId} serving`,
     );
-    send({ t: "trustgate:ready", port });
+    send({ t: "trustgate:ready" });
   } catch (err) {
     const error = (err as Error).message;
     logger.fatal({ event: "worker start-up failed", error }, "worker start-up failed");

@@ -2,11 +2,12 @@
  * The primary's worker processes (Node's cluster): forks them, keeps them in step with the shared state (StateHub),
  * replaces one that dies, forwards their log lines to this process's stdout whole, and drains them on shutdown.
  *
- * The workers share the gRPC port through cluster's round-robin: the primary holds the listening socket and hands
- * each accepted connection to the next worker, so a worker that dies takes only its own connections (and the calls
- * in flight on them) with it; clients reconnect to the same port and reach a live worker.
+ * The primary holds the gRPC listening socket and hands each accepted connection to the serving worker with the
+ * fewest open connections (connection-dispatch.ts), so a worker that dies takes only its own connections (and the
+ * calls in flight on them) with it; clients reconnect to the same port and reach a live worker.
  */
 import cluster, { type Worker } from "node:cluster";
+import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
 import type { CertificateSightings } from "../engine/certificate-sightings.js";
@@ -18,6 +19,8 @@ import type { Workload } from "../workloads/workload-index.js";
 import type { CheckServing } from "./check-service.js";
 import { type FromWorker, isFromWorker, type ToWorker, workerConfig } from "./cluster-messages.js";
 import type { StateHub } from "./cluster-state.js";
+import { ConnectionDispatch, type ConnectionTaker } from "./connection-dispatch.js";
+import { GRPC_ADDR_SETTING } from "./settings.js";
 
 export interface WorkerPoolOptions {
   readonly count: number;
@@ -45,6 +48,8 @@ export interface WorkerView {
   /** The policy set version the worker has active ("" until it has one). */
   readonly policyVersion: string;
   readonly startedAt: string;
+  /** Open gRPC connections the primary handed this worker. */
+  readonly connections: number;
 }
 
 export interface WorkersView {
@@ -93,12 +98,15 @@ export class WorkerPool implements CheckServing {
   private started = false;
   private restarts = 0;
   private quickFailures = 0;
-  private boundPort = 0;
+  private readonly dispatch: ConnectionDispatch;
   private metricsRequest = 0;
   private readonly metricsWaiters = new Map<number, (worker: number, metrics: unknown) => void>();
 
   constructor(private readonly options: WorkerPoolOptions) {
     options.metrics.workersDesired.set(options.count);
+    this.dispatch = new ConnectionDispatch(options.config.grpc.addr, GRPC_ADDR_SETTING, (reason) =>
+      options.logger.warn({ event: "connection refused", reason }, `gRPC connection closed at once: ${reason}`),
+    );
     options.metrics.workersAlive.set(0);
     cluster.setupPrimary({
       exec: WORKER_MAIN,
@@ -109,29 +117,41 @@ export class WorkerPool implements CheckServing {
     });
   }
 
-  /** Starts every worker; resolves with the gRPC port once all of them serve, rejects if one cannot start. */
+  /**
+   * Starts every worker, then listens (a connection accepted before any worker serves would wait for nothing);
+   * resolves with the gRPC port, rejects if a worker cannot start or the address cannot be bound.
+   */
   async listen(): Promise<number> {
+    let port: number;
     try {
       await Promise.all(Array.from({ length: this.options.count }, () => this.fork()));
+      port = await this.dispatch.listen();
     } catch (err) {
       this.draining = true;
       for (const m of this.members.values()) m.worker.process.kill("SIGKILL");
       throw err;
     }
     this.started = true;
-    return this.boundPort;
+    return port;
+  }
+
+  /** Open gRPC connections per serving worker. */
+  openConnections(): ReadonlyMap<number, number> {
+    return this.dispatch.openConnections();
   }
 
   /** The pool's gRPC health is each worker's own; shutdown (drain) turns them all NOT_SERVING. */
   setServing(_serving: boolean): void {}
 
   view(): WorkersView {
+    const open = this.dispatch.openConnections();
     const workers = [...this.members.values()].map((m) => ({
       id: m.id,
       pid: m.worker.process.pid,
       state: m.state,
       policyVersion: m.policyVersion,
       startedAt: new Date(m.startedMs).toISOString(),
+      connections: open.get(m.id) ?? 0,
     }));
     return {
       desired: this.options.count,
@@ -166,6 +186,7 @@ export class WorkerPool implements CheckServing {
   /** Drains every worker (NOT_SERVING, in-flight calls finished) and waits for them to exit; kills after the grace. */
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
+    this.dispatch.close();
     const members = [...this.members.values()];
     // Done when every worker has exited and its last log lines have been read from its pipe.
     const exits = members.map((m) =>
@@ -178,6 +199,7 @@ export class WorkerPool implements CheckServing {
       ]),
     );
     for (const m of members) {
+      this.dispatch.remove(m.id);
       m.state = "draining";
       m.target.send({ t: "trustgate:drain", graceMs });
     }
@@ -202,6 +224,13 @@ export class WorkerPool implements CheckServing {
     const target = {
       send: (message: ToWorker) => {
         if (worker.isConnected()) worker.send(message, undefined, undefined, sendFailed);
+      },
+    };
+    const taker = {
+      take: (socket: Socket, done: (err: Error | null) => void) => {
+        if (!worker.isConnected()) return done(new Error("worker gone"));
+        const message: ToWorker = { t: "trustgate:connection" };
+        worker.send(message, socket, { keepOpen: false }, (err) => done(err ?? null));
       },
     };
     worker.on("error", (err: Error) =>
@@ -230,7 +259,7 @@ export class WorkerPool implements CheckServing {
       let settled = false;
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;
-        this.onMessage(member, message);
+        this.onMessage(member, message, taker);
         if (message.t === "trustgate:ready" && !settled) {
           settled = true;
           resolve();
@@ -240,6 +269,7 @@ export class WorkerPool implements CheckServing {
         }
       });
       worker.on("exit", (code, signal) => {
+        this.dispatch.remove(id);
         state.detach(target);
         this.members.delete(id);
         this.updateAlive();
@@ -259,7 +289,7 @@ export class WorkerPool implements CheckServing {
     return this.options.state.settled(timeoutMs);
   }
 
-  private onMessage(member: Member, message: FromWorker): void {
+  private onMessage(member: Member, message: FromWorker, taker: ConnectionTaker): void {
     switch (message.t) {
       case "trustgate:hello":
         member.target.send({
@@ -273,8 +303,11 @@ export class WorkerPool implements CheckServing {
         break;
       case "trustgate:ready":
         member.state = "serving";
-        if (this.boundPort === 0) this.boundPort = message.port;
+        if (!this.draining) this.dispatch.add(member.id, taker);
         this.updateAlive();
+        break;
+      case "trustgate:connection-closed":
+        this.dispatch.closed(member.id);
         break;
       case "trustgate:policy-active":
         member.policyVersion = message.version;

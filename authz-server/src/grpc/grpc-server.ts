@@ -3,6 +3,7 @@
  * h2c on host:port or a unix socket (`unix:/path`). Only transport lives here: decisions come from the Authorizer,
  * the CheckResponse from the ext_authz translation.
  */
+import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { Authorization } from "../engine/authorization.js";
 import type { Authorizer } from "../engine/authorizer.js";
@@ -102,6 +103,15 @@ export class GrpcServer {
         resolve(port);
       });
     });
+  }
+
+  /**
+   * Serves connections accepted elsewhere instead of binding an address: a worker process gets them from the
+   * primary (app/connection-dispatch.ts). Returns what takes each one.
+   */
+  acceptHandedConnections(): (socket: Duplex) => void {
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    return (socket) => injector.injectConnection(socket);
   }
 
   get port(): number {

@@ -144,7 +144,7 @@ export async function readyz(serve: ServeProcess): Promise<{
     desired: number;
     serving: number;
     restarts: number;
-    workers: Array<{ id: number; pid: number; state: string; policyVersion: string }>;
+    workers: Array<{ id: number; pid: number; state: string; policyVersion: string; connections: number }>;
   };
 }> {
   return (await fetch(`${serve.httpUrl}/readyz`)).json() as never;
