@@ -4,7 +4,7 @@
  * reach both (the alert within the 50 ms bound); long log lines from both stay whole; a killed worker costs only its
  * in-flight Checks and is replaced; SIGTERM drains both and exits 0 without dropping a Check.
  */
-import { rm, writeFile } from "node:fs/promises";
+import { readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KubeApiServer, startKubeApiServer } from "../../test/support/kube-api-server.js";
@@ -18,6 +18,7 @@ import {
   alertAbout,
   call,
   clientsByWorker,
+  completeLines,
   decisionLines,
   denyPaths,
   eventually,
@@ -36,15 +37,28 @@ function allowed(response: Awaited<ReturnType<CheckClient["check"]>>): boolean {
   return response.status.code === 0;
 }
 
-describe("two workers sharing one primary", () => {
+// stdout a socket (Node's spawn, systemd's journal): the workers' lines pass through the primary. stdout a pipe (a
+// container runtime, a shell): the workers write their lines to it themselves, and longer lines under the primary's gate.
+describe.each(["socket", "pipe"] as const)("two workers sharing one primary, stdout a %s", (stdout) => {
   let setup: WorkerSetup;
   let serve: ServeProcess;
   let byWorker: Map<number, CheckClient[]>;
 
   beforeAll(async () => {
     setup = await workerSetup();
-    serve = await startWorkers(setup);
+    serve = await startWorkers(setup, 2, {}, stdout);
     byWorker = await clientsByWorker(serve, 2);
+  });
+
+  it("gives the workers the primary's stdout only when it is a pipe", async () => {
+    const ready = await readyz(serve);
+    const primaryOut = await readlink(`/proc/${serve.child.pid}/fd/1`);
+    for (const w of ready.workers.workers) {
+      const fd4 = await readlink(`/proc/${w.pid}/fd/4`).catch(() => null);
+      if (stdout === "pipe") expect(fd4).toBe(primaryOut);
+      else expect(fd4).not.toBe(primaryOut);
+    }
+    expect(primaryOut).toMatch(stdout === "pipe" ? /trustgate-fifo-/ : /^socket:/);
   });
 
   afterAll(async () => {
@@ -254,13 +268,51 @@ describe("two workers sharing one primary", () => {
       return l.length >= expected ? l : undefined;
     }, "the long decision lines");
     // Every line of stdout is one whole JSON document (decisionLines parsed them all), and each long one is intact.
-    for (const l of serve.output.stdout.split("\n").filter((x) => x !== "")) expect(() => JSON.parse(l)).not.toThrow();
+    for (const l of completeLines(serve).filter((x) => x !== "")) expect(() => JSON.parse(l)).not.toThrow();
     for (const l of long) {
       const value = (l.headers as Record<string, string>)["x-evidence"]!;
       const i = Number(value.split(":")[0]);
       expect(value).toBe(big(i)["x-evidence"]);
     }
     expect(new Set(long.map((l) => l.worker))).toEqual(new Set([1, 2]));
+  });
+
+  it("long and short lines written at the same time by both workers all arrive whole", async () => {
+    const clients = [...byWorker.values()].flat();
+    const tag = `mixed-${stdout}`;
+    const evidence = (k: number, i: number) => `${tag}:${k}:${i}:${"m".repeat(5_000 + i * 37)}`;
+    const perClient = 400;
+    await Promise.all(
+      clients.map(async (c, k) => {
+        // 16 Checks in flight per client; every tenth one logs a line too long for one atomic write.
+        for (let i = 0; i < perClient; i += 16) {
+          await Promise.all(
+            Array.from({ length: 16 }, (_, j) =>
+              (i + j) % 10 === 0
+                ? c.check(call(workloadId(2), "/blocked", { "x-evidence": evidence(k, i + j) }))
+                : c.check(call(workloadId(1), `/${tag}/${k}/${i + j}`)),
+            ),
+          );
+        }
+      }),
+    );
+    const expectedLong = clients.length * (perClient / 10);
+    const expectedShort = clients.length * perClient - expectedLong;
+    await eventually(() => {
+      const lines = decisionLines(serve);
+      const long = lines.filter((d) =>
+        (d.headers as Record<string, string> | undefined)?.["x-evidence"]?.startsWith(`${tag}:`),
+      );
+      const short = lines.filter((d) => String(d.path).startsWith(`/${tag}/`));
+      return long.length >= expectedLong && short.length >= expectedShort ? true : undefined;
+    }, "every line of the mixed run");
+    for (const l of completeLines(serve).filter((x) => x !== "")) expect(() => JSON.parse(l)).not.toThrow();
+    for (const d of decisionLines(serve)) {
+      const value = (d.headers as Record<string, string> | undefined)?.["x-evidence"];
+      if (!value?.startsWith(`${tag}:`)) continue;
+      const [, k, i] = value.split(":");
+      expect(value).toBe(evidence(Number(k), Number(i)));
+    }
   });
 });
 

@@ -42,6 +42,12 @@ export interface PolicySnapshot {
   readonly sources: readonly SourceInputs[];
 }
 
+/**
+ * The file descriptor at which a worker finds the primary's stdout, when the workers write their lines to it directly
+ * (observability/shared-output.ts); the worker's own stdout (1) stays a pipe to the primary, for longer lines.
+ */
+export const SHARED_STDOUT_FD = 4;
+
 export type ToWorker =
   | {
       readonly t: "trustgate:init";
@@ -51,6 +57,9 @@ export type ToWorker =
       readonly workloads: readonly Workload[];
       /** The primary has cluster destination labels: the worker keeps them from the pods channel. */
       readonly podLabels: boolean;
+      /** Write log lines to SHARED_STDOUT_FD directly; `outputHeld`: held until the primary's next release. */
+      readonly sharedOutput: boolean;
+      readonly outputHeld: boolean;
     }
   | {
       readonly t: "trustgate:state";
@@ -63,6 +72,9 @@ export type ToWorker =
       readonly events?: readonly unknown[];
     }
   | { readonly t: "trustgate:metrics-request"; readonly id: number }
+  /** Stop writing to the shared stdout and answer `output-held` (the primary writes a line too long to be atomic). */
+  | { readonly t: "trustgate:output-hold"; readonly seq: number }
+  | { readonly t: "trustgate:output-release" }
   /** Comes with a client's gRPC connection (the socket travels as the message's handle, not yet read from). */
   | { readonly t: "trustgate:connection" }
   | { readonly t: "trustgate:drain"; readonly graceMs: number };
@@ -71,6 +83,8 @@ export type FromWorker =
   /** The worker listens for messages now (anything sent before could be lost): the primary sends init and state. */
   | { readonly t: "trustgate:hello" }
   | { readonly t: "trustgate:ready" }
+  /** No write to the shared stdout is in flight, and none starts until the release. */
+  | { readonly t: "trustgate:output-held"; readonly seq: number }
   /** A connection the primary handed over has closed: the primary counts each worker's open connections. */
   | { readonly t: "trustgate:connection-closed" }
   | { readonly t: "trustgate:failed"; readonly error: string }

@@ -23,6 +23,7 @@ import { CertificateSightings } from "../engine/certificate-sightings.js";
 import { RevocationList } from "../identity/revocation-list.js";
 import type { RevocationRecord } from "../identity/revocation-record.js";
 import { PodLabelIndex } from "../kube/pod-labels.js";
+import { LogDestination } from "../observability/log-destination.js";
 import { createLogger, flushLogger, type Logger, logDestinationOf } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
@@ -33,7 +34,7 @@ import type { SharedEvent } from "../risk/shared-event.js";
 import { WorkloadInventory } from "../workloads/workload-index.js";
 import { type CheckService, createCheckService } from "./check-service.js";
 import type { FromWorker, PodEvent, PolicySnapshot, ToWorker } from "./cluster-messages.js";
-import { isToWorker } from "./cluster-messages.js";
+import { isToWorker, SHARED_STDOUT_FD } from "./cluster-messages.js";
 import { buildPolicySet } from "./policy-inputs.js";
 import { compileOptionsOf, requestSettingsOf } from "./settings.js";
 
@@ -266,7 +267,12 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
   const init = await inbox.init();
   const { config } = init;
   const fields = { worker: init.workerId };
-  const logger = createLogger(config.log.level, 1, { fields });
+  const output = init.sharedOutput
+    ? new LogDestination(SHARED_STDOUT_FD, {
+        shared: { forwardLong: (line) => process.stdout.write(line), held: init.outputHeld },
+      })
+    : 1;
+  const logger = createLogger(config.log.level, output, { fields });
   const destination = logDestinationOf(logger);
   const state = new WorkerState(config, logger, init.podLabels);
   let service: CheckService | null = null;
@@ -304,6 +310,14 @@ export async function runWorker(env: Readonly<Record<string, string | undefined>
         break;
       case "trustgate:drain":
         void drain(message.graceMs);
+        break;
+      case "trustgate:output-hold": {
+        const seq = message.seq;
+        void destination.shared?.hold().then(() => send({ t: "trustgate:output-held", seq }));
+        break;
+      }
+      case "trustgate:output-release":
+        destination.shared?.release();
         break;
     }
   });

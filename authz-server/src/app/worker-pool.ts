@@ -1,6 +1,7 @@
 /**
  * The primary's worker processes (Node's cluster): forks them, keeps them in step with the shared state (StateHub),
- * replaces one that dies, forwards their log lines to this process's stdout whole, and drains them on shutdown.
+ * replaces one that dies, gets their log lines to this process's stdout whole (written by the workers themselves when
+ * stdout can be shared, see observability/shared-output.ts; else passed through here), and drains them on shutdown.
  *
  * The primary holds the gRPC listening socket and hands each accepted connection to the serving worker with the
  * fewest open connections (connection-dispatch.ts), so a worker that dies takes only its own connections (and the
@@ -21,6 +22,7 @@ import { type FromWorker, isFromWorker, type ToWorker, workerConfig } from "./cl
 import type { StateHub } from "./cluster-state.js";
 import { ConnectionDispatch, type ConnectionTaker } from "./connection-dispatch.js";
 import { GRPC_ADDR_SETTING } from "./settings.js";
+import { WorkerOutputGate } from "./worker-output-gate.js";
 
 export interface WorkerPoolOptions {
   readonly count: number;
@@ -99,6 +101,8 @@ export class WorkerPool implements CheckServing {
   private restarts = 0;
   private quickFailures = 0;
   private readonly dispatch: ConnectionDispatch;
+  /** Set when the workers write their lines to this process's stdout themselves (the output is shareable). */
+  private readonly outputGate: WorkerOutputGate | null;
   private metricsRequest = 0;
   private readonly metricsWaiters = new Map<number, (worker: number, metrics: unknown) => void>();
 
@@ -108,12 +112,17 @@ export class WorkerPool implements CheckServing {
       options.logger.warn({ event: "connection refused", reason }, `gRPC connection closed at once: ${reason}`),
     );
     options.metrics.workersAlive.set(0);
+    const shared = options.output.shared;
+    this.outputGate = shared === null ? null : new WorkerOutputGate();
+    shared?.setGate(this.outputGate);
     cluster.setupPrimary({
       exec: WORKER_MAIN,
       args: [],
       execArgv: [...process.execArgv, ...WORKER_NODE_OPTIONS, ...(options.execArgv ?? [])],
       // stdout is a pipe per worker, read here and written out line by line: lines stay whole whatever their length.
-      stdio: ["ignore", "pipe", "inherit", "ipc"],
+      // With a shareable stdout, the workers also get it (at SHARED_STDOUT_FD) and write their lines there directly;
+      // the pipe then carries only lines too long for one atomic write.
+      stdio: shared === null ? ["ignore", "pipe", "inherit", "ipc"] : ["ignore", "pipe", "inherit", "ipc", 1],
     });
   }
 
@@ -270,6 +279,7 @@ export class WorkerPool implements CheckServing {
       });
       worker.on("exit", (code, signal) => {
         this.dispatch.remove(id);
+        this.outputGate?.detach(id);
         state.detach(target);
         this.members.delete(id);
         this.updateAlive();
@@ -298,7 +308,10 @@ export class WorkerPool implements CheckServing {
           config: workerConfig(this.options.config),
           workloads: this.options.workloads,
           podLabels: this.options.podLabels,
+          sharedOutput: this.outputGate !== null,
+          outputHeld: this.outputGate?.isHeld ?? false,
         });
+        this.outputGate?.attach(member.id, member.target.send);
         this.options.state.attach(member.target);
         break;
       case "trustgate:ready":
@@ -308,6 +321,9 @@ export class WorkerPool implements CheckServing {
         break;
       case "trustgate:connection-closed":
         this.dispatch.closed(member.id);
+        break;
+      case "trustgate:output-held":
+        this.outputGate?.answered(member.id, message.seq);
         break;
       case "trustgate:policy-active":
         member.policyVersion = message.version;

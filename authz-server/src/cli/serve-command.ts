@@ -8,7 +8,9 @@ import { availableCpus } from "../app/available-cpus.js";
 import { limitHeapGrowth } from "../app/heap-growth.js";
 import { type RunningServer, startServer } from "../app/trustgate-server.js";
 import { loadConfig } from "../config/load-config.js";
+import { LogDestination } from "../observability/log-destination.js";
 import { createLogger, flushLogger } from "../observability/logger.js";
+import { canShareOutput } from "../observability/shared-output.js";
 
 export interface ServeFlags {
   config?: string;
@@ -66,10 +68,12 @@ export async function serve(flags: ServeFlags): Promise<number> {
     return 2;
   }
   const config = loaded.config;
-  const logger = createLogger(config.log.level);
+  const workers = config.workers === "auto" ? availableCpus() : config.workers;
+  // Worker processes write their lines to a shareable stdout themselves; this process then writes in atomic pieces too.
+  const output = workers > 1 && canShareOutput(1) ? new LogDestination(1, { shared: {} }) : 1;
+  const logger = createLogger(config.log.level, output);
   let server: RunningServer;
   try {
-    const workers = config.workers === "auto" ? availableCpus() : config.workers;
     server = await startServer(config, logger, process.env, { workers });
   } catch (err) {
     const message = (err as Error).message;

@@ -11,11 +11,13 @@
  *   generation collections and was promoted, and under load the promoted lines made most of the old-generation
  *   garbage. Encoded at once, the rope dies young and the batch lives outside the JavaScript heap.
  *
- * Every line goes through the same front (pino's own lines too, and in a cluster primary the workers' lines), so
- * lines stay in order and whole: a process has exactly one writer on its output. What is queued and not yet written
+ * Every line goes through the same front (pino's own lines too, and in a cluster primary the workers' lines when they
+ * pass through it), so lines stay in order and whole: a process has exactly one writer on its output. When worker
+ * processes write to the same stdout (shared-output.ts), every process writes atomic pieces of whole lines. What is queued and not yet written
  * is bounded (`maxBufferedBytes`): past it, lines are dropped and counted rather than queued while stdout is stuck.
  */
 import pino from "pino";
+import { SharedOutput } from "./shared-output.js";
 
 /** Something that takes whole lines. */
 export interface LineSink {
@@ -46,6 +48,11 @@ export interface LogDestinationOptions {
   readonly flushDelayMs?: number;
   /** Output queued and not yet written beyond this is dropped (counted in `droppedLines`). */
   readonly maxBufferedBytes?: number;
+  /**
+   * The file descriptor is written by other processes too (a cluster's stdout): written in atomic pieces of whole
+   * lines (shared-output.ts) instead of through sonic-boom. `forwardLong`: a worker's way for a longer line.
+   */
+  readonly shared?: { readonly forwardLong?: (line: Buffer) => void; readonly held?: boolean };
 }
 
 const BATCH_BYTES = 64 * 1024;
@@ -60,8 +67,9 @@ function countLines(bytes: Buffer): number {
 }
 
 export class LogDestination implements LineSink, BatchedLineSink {
-  /** Lines dropped because the output could not keep up (or was closed). */
-  droppedLines = 0;
+  /** The shared output, when the file descriptor is shared with other processes. */
+  readonly shared: SharedOutput | null = null;
+  private ownDroppedLines = 0;
   private batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
   private used = 0;
   private scheduled = false;
@@ -79,20 +87,29 @@ export class LogDestination implements LineSink, BatchedLineSink {
   /** `target`: a file descriptor (written asynchronously by sonic-boom) or a stream taking Buffers (tests). */
   constructor(target: number | ByteSink, options: LogDestinationOptions = {}) {
     this.flushDelayMs = options.flushDelayMs ?? (typeof target === "number" ? DEFAULT_FLUSH_DELAY_MS : -1);
-    if (typeof target === "number") {
+    const maxQueuedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    if (typeof target === "number" && options.shared !== undefined) {
+      this.shared = new SharedOutput({ fd: target, maxQueuedBytes, ...options.shared });
+      this.out = this.shared;
+    } else if (typeof target === "number") {
       const boom = pino.destination({
         dest: target,
         sync: false,
         contentMode: "buffer",
-        maxLength: options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+        maxLength: maxQueuedBytes,
       } as Parameters<typeof pino.destination>[0] & object) as unknown as SonicBoomLike;
       boom.on("drop", (data) => {
-        this.droppedLines += countLines(data);
+        this.ownDroppedLines += countLines(data);
       });
       this.out = boom;
     } else {
       this.out = target;
     }
+  }
+
+  /** Lines dropped because the output could not keep up (or was closed). */
+  get droppedLines(): number {
+    return this.ownDroppedLines + (this.shared?.droppedLines ?? 0);
   }
 
   /**
@@ -140,6 +157,10 @@ export class LogDestination implements LineSink, BatchedLineSink {
   flush(done?: (err?: Error) => void): void {
     this.handOver();
     if (done === undefined) return;
+    if (this.shared !== null) {
+      void this.shared.idle().then(() => done());
+      return;
+    }
     const out = this.out as Partial<SonicBoomLike>;
     if (typeof out.flush === "function") out.flush(done);
     else done();

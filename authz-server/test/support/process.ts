@@ -1,8 +1,9 @@
 /**
  * Runs the real `trustgate` command (the compiled CLI, as a user runs it) as a child process.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { closeSync, constants, createReadStream, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../../test/support/free-port.js";
@@ -72,12 +73,22 @@ export interface ServeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * What the child's stdout is: a socket (what Node's spawn gives, and systemd's journal) or a pipe (what a container
+ * runtime or a shell gives; made here as a named pipe).
+ */
+export type StdoutKind = "socket" | "pipe";
+
 /** Starts `trustgate serve` and waits until it reports ready. */
-export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+export async function startServe(
+  args: string[],
+  env: Record<string, string> = {},
+  stdout: StdoutKind = "socket",
+): Promise<ServeProcess> {
   // Another test process may take a port between freePort() and the child's listen: start again on fresh ports then.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startServeOnce(args, env);
+      return await startServeOnce(args, env, stdout);
     } catch (error) {
       const lostPortRace =
         error instanceof PortTakenError && !("TRUSTGATE_GRPC_ADDR" in env || "TRUSTGATE_HTTP_ADDR" in env);
@@ -88,12 +99,25 @@ export async function startServe(args: string[], env: Record<string, string> = {
 
 class PortTakenError extends Error {}
 
-async function startServeOnce(args: string[], env: Record<string, string>): Promise<ServeProcess> {
+/** A named pipe to give a child as its stdout, and what reads it. */
+function namedPipe() {
+  const dir = mkdtempSync(join(tmpdir(), "trustgate-fifo-"));
+  const path = join(dir, "stdout");
+  execFileSync("mkfifo", [path]);
+  // Opened read-write, the open does not wait for a reader; the reader opens while this end exists.
+  const writeFd = openSync(path, constants.O_RDWR);
+  const reader = createReadStream(path);
+  reader.once("open", () => rmSync(dir, { recursive: true, force: true }));
+  return { writeFd, reader };
+}
+
+async function startServeOnce(args: string[], env: Record<string, string>, stdout: StdoutKind): Promise<ServeProcess> {
   requireBuild();
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const grpcAddress = `127.0.0.1:${grpcPort}`;
   const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const pipe = stdout === "pipe" ? namedPipe() : null;
   const child = spawn(process.execPath, [BIN, "serve", ...args], {
     cwd: REPO,
     env: {
@@ -102,9 +126,12 @@ async function startServeOnce(args: string[], env: Record<string, string>): Prom
       TRUSTGATE_HTTP_ADDR: `127.0.0.1:${httpPort}`,
       ...env,
     },
+    stdio: ["pipe", pipe?.writeFd ?? "pipe", "pipe"],
   });
   const output = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (d) => {
+  // With a named pipe the child (and its workers) hold the only write end: the reader ends when they have all exited.
+  if (pipe !== null) closeSync(pipe.writeFd);
+  (pipe?.reader ?? child.stdout!).on("data", (d: Buffer | string) => {
     output.stdout += d;
   });
   child.stderr!.on("data", (d) => {

@@ -11,7 +11,7 @@ import { DECISION_ID_HEADER } from "../../src/extauthz/check-response.js";
 import { CheckClient } from "../../src/grpc/check-client.js";
 import { at, falcoJson, SHELL_IN_ORDER } from "./falco-alerts.js";
 import { checkRequest } from "./fixtures.js";
-import { type ServeProcess, startServe } from "./process.js";
+import { type ServeProcess, type StdoutKind, startServe } from "./process.js";
 
 export const FALCO_TOKEN = "workers-test-falco-token-0123";
 export const ADMIN_TOKEN = "workers-test-admin-token-4567";
@@ -78,8 +78,13 @@ export async function workerSetup(): Promise<WorkerSetup> {
   };
 }
 
-export function startWorkers(setup: WorkerSetup, workers = 2, env: Record<string, string> = {}): Promise<ServeProcess> {
-  return startServe(["--workers", String(workers)], { ...setup.env, ...env });
+export function startWorkers(
+  setup: WorkerSetup,
+  workers = 2,
+  env: Record<string, string> = {},
+  stdout: StdoutKind = "socket",
+): Promise<ServeProcess> {
+  return startServe(["--workers", String(workers)], { ...setup.env, ...env }, stdout);
 }
 
 /** A Check from `caller` to the payment service on `path` (headers optional). */
@@ -92,9 +97,14 @@ export function ownConnection(serve: ServeProcess): CheckClient {
   return new CheckClient(serve.grpcAddress, { "grpc.use_local_subchannel_pool": 1 });
 }
 
+/** stdout's complete lines: the text after the last newline may be a line still being read. */
+export function completeLines(serve: ServeProcess): string[] {
+  const text = serve.output.stdout;
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n");
+}
+
 export function decisionLines(serve: ServeProcess): Array<Record<string, unknown>> {
-  return serve.output.stdout
-    .split("\n")
+  return completeLines(serve)
     .filter((l) => l.includes('"event":"decision"'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

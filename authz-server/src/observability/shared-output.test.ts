@@ -1,0 +1,145 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ATOMIC_WRITE_BYTES, canShareOutput, cutWholeLines, SharedOutput } from "./shared-output.js";
+
+const line = (tag: string, bytes: number) => `${tag}${"x".repeat(bytes - tag.length - 1)}\n`;
+
+function cut(text: string, max = ATOMIC_WRITE_BYTES) {
+  const pieces: string[] = [];
+  const long: string[] = [];
+  cutWholeLines(
+    Buffer.from(text),
+    max,
+    (b) => pieces.push(b.toString()),
+    (b) => long.push(b.toString()),
+  );
+  return { pieces, long };
+}
+
+describe("cutWholeLines", () => {
+  it("keeps every piece within the atomic size and ending at a line's end, in order", () => {
+    const lines = Array.from({ length: 50 }, (_, i) => line(`L${i}:`, 300 + i * 11));
+    const { pieces, long } = cut(lines.join(""));
+    expect(long).toEqual([]);
+    expect(pieces.join("")).toBe(lines.join(""));
+    for (const p of pieces) {
+      expect(Buffer.byteLength(p)).toBeLessThanOrEqual(ATOMIC_WRITE_BYTES);
+      expect(p.endsWith("\n")).toBe(true);
+    }
+    // Pieces are filled: fewer writes than lines.
+    expect(pieces.length).toBeLessThan(lines.length / 4);
+  });
+
+  it("hands a line longer than the atomic size on alone, between the pieces before and after it", () => {
+    const text = `${line("a", 100)}${line("big", 10_000)}${line("b", 100)}`;
+    const { pieces, long } = cut(text);
+    expect(long).toEqual([line("big", 10_000)]);
+    expect(pieces).toEqual([line("a", 100), line("b", 100)]);
+  });
+
+  it("takes a line of exactly the atomic size as a piece", () => {
+    expect(cut(line("e", ATOMIC_WRITE_BYTES)).pieces).toEqual([line("e", ATOMIC_WRITE_BYTES)]);
+    expect(cut(line("e", ATOMIC_WRITE_BYTES + 1)).long).toEqual([line("e", ATOMIC_WRITE_BYTES + 1)]);
+  });
+});
+
+describe("SharedOutput", () => {
+  let dir = "";
+  let fds: number[] = [];
+  afterEach(() => {
+    for (const fd of fds) closeSync(fd);
+    fds = [];
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+    dir = "";
+  });
+  function file() {
+    dir = mkdtempSync(join(tmpdir(), "shared-output-"));
+    const path = join(dir, "out");
+    const fd = openSync(path, "w");
+    fds.push(fd);
+    return { fd, read: () => readFileSync(path, "utf8") };
+  }
+
+  it("writes every line in order; a worker's long lines go to the primary instead", async () => {
+    const { fd, read } = file();
+    const forwarded: string[] = [];
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20, forwardLong: (l) => forwarded.push(l.toString()) });
+    const short = Array.from({ length: 40 }, (_, i) => line(`s${i}`, 500));
+    out.write(Buffer.from(short.slice(0, 20).join("") + line("long", 9000)));
+    out.write(Buffer.from(short.slice(20).join("")));
+    await out.idle();
+    expect(read()).toBe(short.join(""));
+    expect(forwarded).toEqual([line("long", 9000)]);
+  });
+
+  it("writes nothing while held and resumes on release", async () => {
+    const { fd, read } = file();
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20 });
+    out.write(Buffer.from(line("before", 200)));
+    await out.hold();
+    expect(read()).toBe(line("before", 200));
+    out.write(Buffer.from(line("during", 200)));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(read()).toBe(line("before", 200));
+    out.release();
+    await out.idle();
+    expect(read()).toBe(line("before", 200) + line("during", 200));
+  });
+
+  it("writes the primary's long line whole between acquire and release of the gate", async () => {
+    const { fd, read } = file();
+    const events: string[] = [];
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20 });
+    out.setGate({
+      acquire: async () => {
+        events.push(`acquire (written so far: ${read().length})`);
+      },
+      release: () => events.push(`release (written so far: ${read().length})`),
+    });
+    const text = line("a", 100) + line("long", 20_000) + line("b", 100);
+    out.write(Buffer.from(text));
+    await out.idle();
+    expect(read()).toBe(text);
+    expect(events).toEqual(["acquire (written so far: 100)", "release (written so far: 20100)"]);
+  });
+
+  it("drops and counts what goes beyond its queue bound, and what comes after its output is gone", async () => {
+    const { fd } = file();
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1000 });
+    await out.hold();
+    for (const l of [line("a", 600), line("b", 600), line("c", 300)]) out.write(Buffer.from(l));
+    expect(out.droppedLines).toBe(1);
+    const gone = new SharedOutput({ fd: 987_654, maxQueuedBytes: 1 << 20 });
+    gone.write(Buffer.from(line("x", 50) + line("y", 50)));
+    await gone.idle();
+    gone.write(Buffer.from(line("z", 50)));
+    expect(gone.droppedLines).toBe(3);
+  });
+});
+
+describe("canShareOutput", () => {
+  it("says yes for a file and a character device, no for a socket", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "share-"));
+    const fileFd = openSync(join(dir, "f"), "w");
+    const nullFd = openSync("/dev/null", "w");
+    const server = net.createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    try {
+      expect(canShareOutput(fileFd)).toBe(true);
+      expect(canShareOutput(nullFd)).toBe(true);
+      expect(canShareOutput((socket as unknown as { _handle: { fd: number } })._handle.fd)).toBe(false);
+      expect(canShareOutput(987_654)).toBe(false);
+    } finally {
+      socket.destroy();
+      server.close();
+      closeSync(fileFd);
+      closeSync(nullFd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
