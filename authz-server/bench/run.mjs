@@ -38,6 +38,8 @@ const logCostOnly = process.argv.includes("--log-cost");
 const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
+/** One-in-flight latency runs per server, alternating: a p99 of one run is one draw of this machine's noise. */
+const LATENCY_ROUNDS = quick ? 1 : 3;
 const roundsFlag = process.argv.find((a) => a.startsWith("--rounds="));
 const ROUNDS = roundsFlag ? Number(roundsFlag.slice(9)) : quick ? 1 : 7;
 const ALERTS = 10_000;
@@ -824,10 +826,20 @@ async function main() {
     );
     // Idle RSS once start-up has settled: trustgate ends its policy worker thread 10 s after the initial load, and
     // V8's memory reducer gives the start-up garbage back some seconds later (a single process read 90 MB at 12 s,
-    // 76 MB from 20 s on).
-    await new Promise((r) => setTimeout(r, 25_000));
+    // 76 MB from 20 s on). Read from 20 s on, once no process has moved by more than 1 MB for 5 s (at most 60 s).
+    for (const s of servers) s.pids = processTree(s.child.pid);
+    const idleRss = () => servers.flatMap((s) => s.pids.map((pid) => status(pid, "VmRSS")));
+    const idleStarted = Date.now();
+    await new Promise((r) => setTimeout(r, 20_000));
+    let lastRss = idleRss();
+    for (let steady = 0; steady < 5 && Date.now() - idleStarted < 60_000; ) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = idleRss();
+      steady = now.every((x, i) => Math.abs(x - lastRss[i]) <= 1) ? steady + 1 : 0;
+      lastRss = now;
+    }
+    const idleSeconds = Math.round((Date.now() - idleStarted) / 1000);
     for (const s of servers) {
-      s.pids = processTree(s.child.pid);
       s.rssBefore = s.pids.map((pid) => status(pid, "VmRSS"));
       s.rps = [];
       s.cpu = [];
@@ -859,10 +871,20 @@ async function main() {
     }
     for (const s of servers) s.rssPeak = s.pids.map((pid) => status(pid, "VmHWM"));
     for (const s of servers) {
-      const run = withCpu(s.pids, () => latency(s.port, s.name.replaceAll(/\W+/g, "-"), false));
-      s.lat = run.result;
-      // With one request in flight every decision is an event-loop turn of its own: per-turn costs show here.
-      s.cpuOneInFlight = run.micros / LATENCY_REQUESTS;
+      s.latRounds = [];
+      s.cpuOneInFlightRounds = [];
+    }
+    for (let r = 0; r < LATENCY_ROUNDS; r++) {
+      for (const s of servers) {
+        const run = withCpu(s.pids, () => latency(s.port, `${s.name.replaceAll(/\W+/g, "-")}-${r}`, false));
+        s.latRounds.push(run.result);
+        // With one request in flight every decision is an event-loop turn of its own: per-turn costs show here.
+        s.cpuOneInFlightRounds.push(run.micros / LATENCY_REQUESTS);
+      }
+    }
+    for (const s of servers) {
+      s.lat = { p50: median(s.latRounds.map((l) => l.p50)), p99: median(s.latRounds.map((l) => l.p99)) };
+      s.cpuOneInFlight = median(s.cpuOneInFlightRounds);
     }
     await new Promise((r) => setTimeout(r, 3000));
     for (const s of servers) s.rssAfter = s.pids.map((pid) => status(pid, "VmRSS"));
@@ -908,6 +930,14 @@ async function main() {
       if (s.pinnedRps.length)
         console.log(`  ${"".padEnd(24)} one core ${s.pinnedRps.map((x) => x.toFixed(0)).join(", ")}`);
     }
+    console.log(
+      `one in flight per round (${LATENCY_ROUNDS} × ${LATENCY_REQUESTS} requests, servers alternating; the table has the medians), p50 / p99 ms:`,
+    );
+    for (const s of servers) {
+      console.log(
+        `  ${s.name.padEnd(24)} ${s.latRounds.map((l) => `${l.p50.toFixed(3)} / ${l.p99.toFixed(3)}`).join(", ")}`,
+      );
+    }
 
     // Ratios per round (each against the server measured right before it in the same round), then their median.
     const perRound = (a, b, key) => a[key].map((x, r) => x / b[key][r]);
@@ -932,7 +962,9 @@ async function main() {
       `  1 in flight, all logged: p99 ${w1.lat.p99.toFixed(3)} ms (target ≤ 0.5 ms); p50 ÷ no-op p50 ${(w1.lat.p50 / noop.lat.p50).toFixed(2)}× (target ≤ 1.3×); --workers 2: p99 ${w2.lat.p99.toFixed(3)} ms, p50 ÷ no-op ${(w2.lat.p50 / noop.lat.p50).toFixed(2)}×`,
     );
 
-    console.log("\nRSS MB of every process (primary first): idle before the rounds / peak during / 3 s after");
+    console.log(
+      `\nRSS MB of every process (primary first): idle before the rounds (settled, read ${idleSeconds} s after all were ready) / peak during / 3 s after`,
+    );
     for (const s of servers) {
       console.log(
         `  ${s.name.padEnd(24)} ${s.rssBefore.map((x) => fmt(x)).join(" / ")}  |  ${s.rssPeak.map((x) => fmt(x)).join(" / ")}  |  ${s.rssAfter.map((x) => fmt(x)).join(" / ")}`,
