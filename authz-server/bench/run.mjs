@@ -184,9 +184,10 @@ function cpuMicros(pids) {
 
 /** Runs `run` and returns what it returned with the CPU time the processes used meanwhile, in µs. */
 function withCpu(pids, run) {
-  const before = cpuMicros(pids);
+  const before = pids.map((pid) => cpuMicros([pid]));
   const result = run();
-  return { result, micros: cpuMicros(pids) - before };
+  const each = pids.map((pid, i) => cpuMicros([pid]) - before[i]);
+  return { result, micros: each.reduce((a, b) => a + b, 0), each };
 }
 
 function status(pid, field) {
@@ -844,6 +845,7 @@ async function main() {
       s.rps = [];
       s.cpu = [];
       s.cores = [];
+      s.coresEach = [];
       s.pinnedRps = [];
       s.pinnedCpu = [];
     }
@@ -858,6 +860,7 @@ async function main() {
         s.rps.push(run.result);
         s.cpu.push(run.micros / THROUGHPUT_REQUESTS);
         s.cores.push(run.micros / wallMicros);
+        s.coresEach.push(run.each.map((m) => m / wallMicros));
       }
       for (const s of servers.filter((x) => x.single && PIN)) {
         setAffinity(s.pids, "1");
@@ -929,6 +932,11 @@ async function main() {
       console.log(`  ${s.name.padEnd(24)} unpinned ${s.rps.map((x) => x.toFixed(0)).join(", ")}`);
       if (s.pinnedRps.length)
         console.log(`  ${"".padEnd(24)} one core ${s.pinnedRps.map((x) => x.toFixed(0)).join(", ")}`);
+    }
+    // With several processes, how the load split: a worker that got fewer connections shows here.
+    for (const s of servers.filter((x) => x.pids.length > 1)) {
+      const split = s.coresEach.map((c) => c.map((x) => x.toFixed(2)).join("/")).join(", ");
+      console.log(`  ${s.name} cores per process per round (primary/workers): ${split}`);
     }
     console.log(
       `one in flight per round (${LATENCY_ROUNDS} × ${LATENCY_REQUESTS} requests, servers alternating; the table has the medians), p50 / p99 ms:`,

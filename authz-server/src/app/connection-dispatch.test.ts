@@ -86,7 +86,7 @@ describe("ConnectionDispatch", () => {
     expect([a.sockets.length, b.sockets.length]).toEqual([4, 2]);
   });
 
-  it("gives a connection to another worker when the chosen one cannot take it, and stops choosing that one", async () => {
+  it("gives a connection to another worker when the chosen one cannot take it, and says so", async () => {
     const dropped: string[] = [];
     dispatch = new ConnectionDispatch("127.0.0.1:0", SETTING, (reason) => dropped.push(reason));
     const port = await dispatch.listen();
@@ -96,8 +96,20 @@ describe("ConnectionDispatch", () => {
     dispatch.add(2, live.taker);
     for (let i = 0; i < 3; i++) opened.push(await connect(port));
     await until(() => live.sockets.length === 3);
-    expect(dispatch.openConnections()).toEqual(new Map([[2, 3]]));
-    expect(dropped).toEqual([]);
+    // The failing worker keeps its place (its exit removes it) and holds no connection.
+    expect(dispatch.openConnections()).toEqual(
+      new Map([
+        [1, 0],
+        [2, 3],
+      ]),
+    );
+    expect(dropped).toContain("worker 1 could not take a connection: channel closed");
+    // When no worker can take it, the connection is closed.
+    dispatch.remove(2);
+    const client = await connect(port);
+    opened.push(client);
+    await new Promise((resolve) => client.once("close", resolve));
+    expect(dropped.at(-1)).toBe("no worker could take it");
   });
 
   it("closes a connection at once when no worker serves, and says why", async () => {

@@ -22,12 +22,15 @@ interface Entry {
   open: number;
 }
 
-/** The key with the fewest open connections; on a tie, the one that got a connection least recently (insertion order). */
-export function leastLoaded<K>(open: ReadonlyMap<K, { readonly open: number }>): K | undefined {
+/**
+ * The key with the fewest open connections, leaving out `skip`; on a tie, the one that got a connection least
+ * recently (insertion order).
+ */
+export function leastLoaded<K>(open: ReadonlyMap<K, { readonly open: number }>, skip?: ReadonlySet<K>): K | undefined {
   let best: K | undefined;
   let fewest = Number.POSITIVE_INFINITY;
   for (const [key, entry] of open) {
-    if (entry.open < fewest) {
+    if (entry.open < fewest && skip?.has(key) !== true) {
       fewest = entry.open;
       best = key;
     }
@@ -103,14 +106,15 @@ export class ConnectionDispatch {
     if (this.server.listening) this.server.close();
   }
 
-  private handOut(socket: net.Socket, tried = 0): void {
+  private handOut(socket: net.Socket, failed?: Set<number>): void {
     // A client that resets before the hand-over must not become an unhandled 'error' in the primary.
-    if (tried === 0) socket.on("error", () => socket.destroy());
-    const id = leastLoaded(this.workers);
-    if (id === undefined || tried >= 3) {
-      // No worker serves (all restarting or draining): refuse rather than hold. Envoy retries or fails closed.
+    if (failed === undefined) socket.on("error", () => socket.destroy());
+    const id = leastLoaded(this.workers, failed);
+    if (id === undefined) {
+      // No worker serves (all restarting or draining), or none could take it: refuse rather than hold. Envoy
+      // reconnects, or fails closed.
       socket.destroy();
-      this.onDropped(id === undefined ? "no serving worker" : "no worker took it");
+      this.onDropped(failed === undefined ? "no serving worker" : "no worker could take it");
       return;
     }
     const entry = this.workers.get(id)!;
@@ -120,11 +124,11 @@ export class ConnectionDispatch {
     this.workers.set(id, entry);
     entry.taker.take(socket, (err) => {
       if (err === null) return;
-      // The worker died between the choice and the send: it is removed when its exit is seen; try another.
+      // Most likely the worker is dying (it is removed when its exit is seen): this socket tries the others.
       entry.open -= 1;
-      this.workers.delete(id);
+      this.onDropped(`worker ${id} could not take a connection: ${err.message}`);
       if (socket.destroyed) return;
-      this.handOut(socket, tried + 1);
+      this.handOut(socket, new Set(failed).add(id));
     });
   }
 }

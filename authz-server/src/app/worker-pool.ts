@@ -109,7 +109,7 @@ export class WorkerPool implements CheckServing {
   constructor(private readonly options: WorkerPoolOptions) {
     options.metrics.workersDesired.set(options.count);
     this.dispatch = new ConnectionDispatch(options.config.grpc.addr, GRPC_ADDR_SETTING, (reason) =>
-      options.logger.warn({ event: "connection refused", reason }, `gRPC connection closed at once: ${reason}`),
+      options.logger.warn({ event: "connection hand-out", reason }, `gRPC connection hand-out: ${reason}`),
     );
     options.metrics.workersAlive.set(0);
     const shared = options.output.shared;
