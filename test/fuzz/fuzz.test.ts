@@ -27,6 +27,7 @@ describe("the oracle", () => {
       principal: "",
       certificate: "",
       sourceIp: "10.0.0.7",
+      destinationLabels: null,
     });
     expect(mustDeny(http("/api/..;/admin/secret"))[0]).toMatchObject({ rule: "denied-path", viaSemicolon: true });
     expect(mustDeny(http("/x", "Admin.Internal.:443"))[0]).toMatchObject({ rule: "denied-host", viaTrailingDot: true });
@@ -55,8 +56,23 @@ describe("the oracle", () => {
     }
     expect(mustDeny(http("/ADMIN"))).toEqual([]); // case-sensitive, as Istio's path match
     expect(
-      mustDeny({ destination: DESTINATION, http: null, principal: "", certificate: "", sourceIp: "10.0.0.7" }),
+      mustDeny({
+        destination: DESTINATION,
+        http: null,
+        principal: "",
+        certificate: "",
+        sourceIp: "10.0.0.7",
+        destinationLabels: null,
+      }),
     ).toEqual([]);
+    // The DENY scoped to app=api holds when nothing gives the labels and when they carry app=api; not when the
+    // sidecar's labels leave app=api out (a pod without the label: Istio's selector does not match it either).
+    expect(mustDeny(http("/ops/restart;a=b"))[0]).toMatchObject({ rule: "denied-path" });
+    expect(mustDeny({ ...http("/ops/x"), destinationLabels: { app: "api", tier: "x" } })[0]).toMatchObject({
+      rule: "denied-path",
+    });
+    expect(mustDeny({ ...http("/ops/x"), destinationLabels: { "trustgate.x": "y" } })).toEqual([]);
+    expect(mustDeny({ ...http("/ops/x"), destinationLabels: { app: "web" } })).toEqual([]);
     // Another namespace's workload: these policies do not apply (no policy there: Istio allows).
     expect(mustDeny({ ...http("/admin"), destination: "spiffe://cluster.local/ns/other/sa/x" })).toEqual([]);
   });

@@ -140,18 +140,32 @@ function oracleInput(message: protobuf.Message) {
         certificate?: unknown;
         address?: { socketAddress?: { address?: unknown } | null } | null;
       } | null;
-      destination?: { principal?: unknown } | null;
+      destination?: { principal?: unknown; labels?: unknown } | null;
       request?: { http?: { path?: unknown; host?: unknown; method?: unknown } | null } | null;
+      contextExtensions?: unknown;
     } | null;
   };
   const a = m.attributes;
   const http = a?.request?.http;
+  // As trustgate merges them (extauthz/destination.ts): destination.labels, then trustgate.label.* hints over them.
+  let labels: Record<string, string> | null = null;
+  const put = (k: string, v: unknown) => {
+    labels ??= Object.create(null) as Record<string, string>;
+    labels[k] = str(v);
+  };
+  const peerLabels = a?.destination?.labels;
+  if (peerLabels !== null && typeof peerLabels === "object") for (const [k, v] of Object.entries(peerLabels)) put(k, v);
+  const extensions = a?.contextExtensions;
+  if (extensions !== null && typeof extensions === "object") {
+    for (const [k, v] of Object.entries(extensions)) if (k.startsWith("trustgate.label.")) put(k.slice(16), v);
+  }
   return {
     destination: str(a?.destination?.principal),
     http: http ? { path: str(http.path), host: str(http.host), method: str(http.method) } : null,
     principal: str(a?.source?.principal),
     certificate: str(a?.source?.certificate),
     sourceIp: str(a?.source?.address?.socketAddress?.address),
+    destinationLabels: labels,
   };
 }
 

@@ -44,6 +44,11 @@ export interface OracleInput {
   readonly certificate: string;
   /** source.address.socket_address.address, as sent. */
   readonly sourceIp: string;
+  /**
+   * The destination's labels as the CheckRequest itself gives them (destination.labels, then the sidecar's
+   * `trustgate.label.*` context extensions over them: both set by the sidecar, not the client); null when it gives none.
+   */
+  readonly destinationLabels: Readonly<Record<string, string>> | null;
 }
 
 export interface Forbidden {
@@ -208,8 +213,12 @@ export function mustDeny(input: OracleInput): Forbidden[] {
   }
   if (input.http === null) return out;
   const all = readings(input.http.path);
+  // The DENY scoped to app=api: the destination carries it unless the request's own (sidecar-set) labels say otherwise.
+  const labels = input.destinationLabels;
+  const selected = labels === null || (Object.hasOwn(labels, "app") && labels.app === "api");
   const denied = all.filter(
-    (r) => covered(r.path, DENIED_EXACT, DENIED_PREFIXES) || covered(r.path, [], DENIED_SELECTED_PREFIXES),
+    (r) =>
+      covered(r.path, DENIED_EXACT, DENIED_PREFIXES) || (selected && covered(r.path, [], DENIED_SELECTED_PREFIXES)),
   );
   if (denied.length > 0) {
     out.push({

@@ -15,9 +15,10 @@ export const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
 export const DENIED_EXACT = ["/admin", "/reports/export"];
 export const DENIED_PREFIXES = ["/admin/", "/api/internal/"];
 /**
- * Paths a DENY scoped to the destination's pods (`selector: app: api`) covers. The fuzzer's CheckRequests carry no
- * destination labels and trustgate runs without an inventory, so nothing tells trustgate the labels: the DENY must
- * still hold (the destination's pods do carry app=api).
+ * Paths a DENY scoped to the destination's pods (`selector: app: api`) covers. Most of the fuzzer's CheckRequests carry
+ * no destination labels and trustgate runs without an inventory, so nothing tells trustgate the labels: the DENY must
+ * still hold (the destination's pods do carry app=api). When a request's sidecar-set labels leave app=api out (a
+ * dropped field), the DENY does not apply, as in Istio for a pod without that label.
  */
 export const DENIED_SELECTED_PREFIXES = ["/ops/"];
 /** Paths only ORDER may call. */
