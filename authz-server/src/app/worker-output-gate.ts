@@ -14,6 +14,8 @@ export class WorkerOutputGate implements OutputGate {
   private seq = 0;
   private holding = false;
 
+  constructor(private readonly holdTimeoutMs = HOLD_TIMEOUT_MS) {}
+
   /** A worker writes to the shared stdout from now on. */
   attach(id: number, send: (message: ToWorker) => void): void {
     this.workers.set(id, send);
@@ -50,7 +52,7 @@ export class WorkerOutputGate implements OutputGate {
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, HOLD_TIMEOUT_MS);
+      timer = setTimeout(resolve, this.holdTimeoutMs);
     });
     await Promise.race([Promise.all(held), timeout]);
     clearTimeout(timer);

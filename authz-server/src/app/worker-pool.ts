@@ -144,11 +144,6 @@ export class WorkerPool implements CheckServing {
     return port;
   }
 
-  /** Open gRPC connections per serving worker. */
-  openConnections(): ReadonlyMap<number, number> {
-    return this.dispatch.openConnections();
-  }
-
   /** The pool's gRPC health is each worker's own; shutdown (drain) turns them all NOT_SERVING. */
   setServing(_serving: boolean): void {}
 

@@ -13,8 +13,9 @@
  *
  * Every line goes through the same front (pino's own lines too, and in a cluster primary the workers' lines when they
  * pass through it), so lines stay in order and whole: a process has exactly one writer on its output. When worker
- * processes write to the same stdout (shared-output.ts), every process writes atomic pieces of whole lines. What is queued and not yet written
- * is bounded (`maxBufferedBytes`): past it, lines are dropped and counted rather than queued while stdout is stuck.
+ * processes write to the same stdout (shared-output.ts), every process writes atomic pieces of whole lines. What is
+ * queued and not yet written is bounded (`maxBufferedBytes`): past it, lines are dropped and counted rather than
+ * queued while stdout is stuck.
  */
 import pino from "pino";
 import { SharedOutput } from "./shared-output.js";
