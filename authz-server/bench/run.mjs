@@ -38,6 +38,8 @@ const logCostOnly = process.argv.includes("--log-cost");
 const LARGEST_POLICY_FILE = 1024 * 1024;
 const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
+/** When idle RSS is sampled, in seconds after every server is ready; the last one is the idle figure. */
+const IDLE_SAMPLE_SECONDS = quick ? [10, 20] : [15, 30, 45, 60];
 /** One-in-flight latency runs per server, alternating: a p99 of one run is one draw of this machine's noise. */
 const LATENCY_ROUNDS = quick ? 1 : 3;
 const roundsFlag = process.argv.find((a) => a.startsWith("--rounds="));
@@ -826,22 +828,18 @@ async function main() {
       `decision logs: every decision (the default) → stdout → /dev/null; 'deny log only' = log.decisions: deny; node ${NODE_OPTIONS.join(" ")}\n`,
     );
     // Idle RSS once start-up has settled: trustgate ends its policy worker thread 10 s after the initial load, and
-    // V8's memory reducer gives the start-up garbage back some seconds later (a single process read 90 MB at 12 s,
-    // 76 MB from 20 s on). Read from 20 s on, once no process has moved by more than 1 MB for 5 s (at most 60 s).
+    // V8's memory reducer gives the start-up garbage back some time after the last activity. A process that has
+    // answered a few Checks (the check above) can sit at a plateau for 30 s first: one read 92 MB at 15 and 30 s and
+    // 79 MB at 45 s. So RSS is sampled at these times after all were ready, and the last sample is the idle figure.
     for (const s of servers) s.pids = processTree(s.child.pid);
-    const idleRss = () => servers.flatMap((s) => s.pids.map((pid) => status(pid, "VmRSS")));
     const idleStarted = Date.now();
-    await new Promise((r) => setTimeout(r, 20_000));
-    let lastRss = idleRss();
-    for (let steady = 0; steady < 5 && Date.now() - idleStarted < 60_000; ) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const now = idleRss();
-      steady = now.every((x, i) => Math.abs(x - lastRss[i]) <= 1) ? steady + 1 : 0;
-      lastRss = now;
+    for (const s of servers) s.rssIdleSamples = [];
+    for (const at of IDLE_SAMPLE_SECONDS) {
+      await new Promise((r) => setTimeout(r, Math.max(0, idleStarted + at * 1000 - Date.now())));
+      for (const s of servers) s.rssIdleSamples.push(s.pids.map((pid) => status(pid, "VmRSS")));
     }
-    const idleSeconds = Math.round((Date.now() - idleStarted) / 1000);
     for (const s of servers) {
-      s.rssBefore = s.pids.map((pid) => status(pid, "VmRSS"));
+      s.rssBefore = s.rssIdleSamples.at(-1);
       s.rps = [];
       s.cpu = [];
       s.cores = [];
@@ -970,13 +968,18 @@ async function main() {
       `  1 in flight, all logged: p99 ${w1.lat.p99.toFixed(3)} ms (target ≤ 0.5 ms); p50 ÷ no-op p50 ${(w1.lat.p50 / noop.lat.p50).toFixed(2)}× (target ≤ 1.3×); --workers 2: p99 ${w2.lat.p99.toFixed(3)} ms, p50 ÷ no-op ${(w2.lat.p50 / noop.lat.p50).toFixed(2)}×`,
     );
 
+    const lastIdle = IDLE_SAMPLE_SECONDS.at(-1);
     console.log(
-      `\nRSS MB of every process (primary first): idle before the rounds (settled, read ${idleSeconds} s after all were ready) / peak during / 3 s after`,
+      `\nRSS MB of every process (primary first): idle before the rounds (${lastIdle} s after all were ready) / peak during / 3 s after`,
     );
     for (const s of servers) {
       console.log(
         `  ${s.name.padEnd(24)} ${s.rssBefore.map((x) => fmt(x)).join(" / ")}  |  ${s.rssPeak.map((x) => fmt(x)).join(" / ")}  |  ${s.rssAfter.map((x) => fmt(x)).join(" / ")}`,
       );
+    }
+    console.log(`idle RSS MB at ${IDLE_SAMPLE_SECONDS.join(", ")} s after all were ready:`);
+    for (const s of servers) {
+      console.log(`  ${s.name.padEnd(24)} ${s.rssIdleSamples.map((v) => v.map((x) => fmt(x)).join("/")).join(", ")}`);
     }
 
     // Alert → deny on every worker (and on the single process, for comparison).
