@@ -127,6 +127,10 @@ describe.each(["socket", "pipe"] as const)("two workers sharing one primary, std
       await eventually(async () => ((await open()).get(1) === spread.get(1)! - 3 ? true : undefined), "closes counted");
       const next = [await connect(), await connect(), await connect()];
       expect(next).toEqual([1, 1, 1]);
+      // /metrics says the same as /readyz.
+      const counts = await open();
+      const text = await metricsText(serve);
+      for (const [id, n] of counts) expect(text).toContain(`trustgate_worker_connections{worker="${id}"} ${n}\n`);
     } finally {
       for (const c of opened) c.close();
     }

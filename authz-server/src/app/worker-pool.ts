@@ -112,6 +112,7 @@ export class WorkerPool implements CheckServing {
       options.logger.warn({ event: "connection hand-out", reason }, `gRPC connection hand-out: ${reason}`),
     );
     options.metrics.workersAlive.set(0);
+    options.metrics.workerConnectionsSource = () => this.dispatch.openConnections();
     const shared = options.output.shared;
     this.outputGate = shared === null ? null : new WorkerOutputGate();
     shared?.setGate(this.outputGate);

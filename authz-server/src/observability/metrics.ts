@@ -26,6 +26,8 @@ export class Metrics {
   readonly workersAlive: Gauge;
   readonly workersDesired: Gauge;
   readonly workerRestarts: Counter;
+  /** Open gRPC connections per worker, read at scrape time from the primary's connection dispatch. */
+  workerConnectionsSource: (() => ReadonlyMap<number, number>) | null = null;
   /** Decisions counted since the last scrape, per deciding policy and outcome (added to the counter at scrape). */
   private readonly pendingDecisions = new Map<string, Record<string, number>>();
 
@@ -130,6 +132,18 @@ export class Metrics {
       name: "trustgate_worker_restarts_total",
       help: "Worker processes that exited unexpectedly and were replaced",
       registers: control,
+    });
+    const metrics = this;
+    new Gauge({
+      name: "trustgate_worker_connections",
+      help: "Open gRPC connections the primary handed each serving worker (absent without worker processes)",
+      labelNames: ["worker"],
+      registers: control,
+      collect() {
+        this.reset();
+        const open = metrics.workerConnectionsSource?.();
+        if (open !== undefined) for (const [worker, n] of open) this.labels(String(worker)).set(n);
+      },
     });
     const dropped = options.droppedLogLines;
     if (dropped !== undefined) {
