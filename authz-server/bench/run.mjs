@@ -860,6 +860,10 @@ async function main() {
         s.cores.push(run.micros / wallMicros);
         s.coresEach.push(run.each.map((m) => m / wallMicros));
       }
+    }
+    // The "one core each" rounds come after all unpinned rounds, not between them: interleaved, they took a third
+    // off `--workers 2`'s unpinned throughput from the third round on in 4 of 5 runs (not seen without them).
+    for (let r = 0; r < ROUNDS; r++) {
       for (const s of servers.filter((x) => x.single && PIN)) {
         setAffinity(s.pids, "1");
         const run = withCpu(s.pids, () =>
