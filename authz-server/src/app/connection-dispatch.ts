@@ -9,8 +9,7 @@
  * and the busier worker capped the throughput at what one core does.
  */
 import net from "node:net";
-import { parseListenAddress } from "../http/listen.js";
-import { listenFailureMessage } from "../util/listen-failure.js";
+import { listen } from "../http/listen.js";
 
 /** A worker as the dispatcher sees it: it takes a socket, and says so through `done` (an error if it could not). */
 export interface ConnectionTaker {
@@ -42,7 +41,6 @@ export class ConnectionDispatch {
   /** Serving workers in the order they last got a connection (least recent first), with their open connections. */
   private readonly workers = new Map<number, Entry>();
   private readonly server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.handOut(socket));
-  private boundPort = 0;
 
   constructor(
     private readonly address: string,
@@ -51,30 +49,11 @@ export class ConnectionDispatch {
     private readonly onDropped: (reason: string) => void = () => undefined,
   ) {}
 
-  /** Binds the address; resolves with the TCP port (0 for a unix socket). */
-  listen(): Promise<number> {
-    const parsed = parseListenAddress(this.address);
-    if (!parsed.ok) {
-      return Promise.reject(new Error(`cannot listen for gRPC: ${parsed.error} — check ${this.setting}`));
-    }
-    const target = parsed.address;
-    return new Promise((resolve, reject) => {
-      this.server.once("error", (err) =>
-        reject(new Error(listenFailureMessage("gRPC", this.address, err, this.setting))),
-      );
-      const done = () => {
-        this.server.on("error", (err) => this.onDropped(`accepting failed: ${err.message}`));
-        const bound = this.server.address();
-        this.boundPort = typeof bound === "object" && bound !== null ? bound.port : 0;
-        resolve(this.boundPort);
-      };
-      if (target.path !== undefined) this.server.listen(target.path, done);
-      else this.server.listen(target.port, target.host, done);
-    });
-  }
-
-  get port(): number {
-    return this.boundPort;
+  /** Binds the address as every listener of trustgate does; resolves with the TCP port (0 for a unix socket). */
+  async listen(): Promise<number> {
+    const bound = await listen(this.server, this.address, "gRPC", this.setting);
+    this.server.on("error", (err) => this.onDropped(`accepting failed: ${err.message}`));
+    return typeof bound === "string" ? 0 : bound.port;
   }
 
   /** The worker serves: it gets connections from now on. */

@@ -4,7 +4,7 @@
  * wait for idle keep-alive connections.
  */
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server as NetServer } from "node:net";
 import { listenFailureMessage } from "../util/listen-failure.js";
 
 export type ListenAddress = { host?: string; port?: number; path?: string };
@@ -33,11 +33,11 @@ export function isLoopbackOnly(address: string): boolean {
 }
 
 /**
- * Binds `server` to `address`; `what` names the listener in the error ("admin HTTP", "Falco ingest"), `setting` the
- * flag, variable and key that choose the address.
+ * Binds `server` to `address`; `what` names the listener in the error ("admin HTTP", "Falco ingest", "gRPC"),
+ * `setting` the flag, variable and key that choose the address.
  */
 export function listen(
-  server: Server,
+  server: NetServer,
   address: string,
   what: string,
   setting = "its address setting",

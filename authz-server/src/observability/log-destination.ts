@@ -18,7 +18,7 @@
  * queued while stdout is stuck.
  */
 import pino from "pino";
-import { SharedOutput } from "./shared-output.js";
+import { countLines, SharedOutput } from "./shared-output.js";
 
 /** Something that takes whole lines. */
 export interface LineSink {
@@ -59,13 +59,6 @@ export interface LogDestinationOptions {
 const BATCH_BYTES = 64 * 1024;
 const DEFAULT_FLUSH_DELAY_MS = 50;
 const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
-const NEWLINE = 0x0a;
-
-function countLines(bytes: Buffer): number {
-  let n = 0;
-  for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, i + 1)) n++;
-  return n;
-}
 
 export class LogDestination implements LineSink, BatchedLineSink {
   /** The shared output, when the file descriptor is shared with other processes. */
@@ -85,7 +78,7 @@ export class LogDestination implements LineSink, BatchedLineSink {
     this.handOver();
   };
 
-  /** `target`: a file descriptor (written asynchronously by sonic-boom) or a stream taking Buffers (tests). */
+  /** `target`: a file descriptor (written asynchronously, by sonic-boom or SharedOutput) or a stream taking Buffers (tests). */
   constructor(target: number | ByteSink, options: LogDestinationOptions = {}) {
     this.flushDelayMs = options.flushDelayMs ?? (typeof target === "number" ? DEFAULT_FLUSH_DELAY_MS : -1);
     const maxQueuedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;

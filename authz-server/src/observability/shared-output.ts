@@ -52,7 +52,8 @@ interface Piece {
   readonly long: boolean;
 }
 
-function countLines(bytes: Buffer): number {
+/** Lines in bytes that hold whole lines (what a dropped chunk counts as). */
+export function countLines(bytes: Buffer): number {
   let n = 0;
   for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, i + 1)) n++;
   return n;
