@@ -23,8 +23,11 @@ export async function startApp(
     env[`OUTBOUND_${to.toUpperCase().replaceAll("-", "_")}`] = `http://127.0.0.1:${outboundPort}`;
   }
   const proc = startProcess([DEMO_APP], cleanEnv(env), REPO);
+  // Ready once this process says it bound the port: a /health answer alone could come from another process that
+  // took the port first (this one then exits with EADDRINUSE, and the caller starts it on another port).
+  const bound = `listening on 127.0.0.1:${port}`;
   await waitUntil(
-    async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok,
+    async () => proc.output.stdout.includes(bound) && (await fetch(`http://127.0.0.1:${port}/health`)).ok,
     15_000,
     `demo app ${name} on port ${port}`,
     proc,

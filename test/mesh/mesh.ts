@@ -110,17 +110,25 @@ export class Mesh {
           this.sidecar(name).routes.set(to, { port: this.sidecar(to).inboundPort, spiffeId: WORKLOADS[to].spiffeId });
       }
     }
-    const apps = await Promise.all(
-      names.map((name) =>
-        startApp(
-          name,
-          this.sidecar(name).config.appPort,
-          this.sidecar(name).outboundPort,
-          names.filter((to) => to !== name),
-        ),
-      ),
-    );
+    const apps = await Promise.all(names.map((name) => this.startAppBehind(name, names)));
     for (const app of apps) this.apps.set(app.name as WorkloadName, app);
+  }
+
+  /**
+   * The app behind `name`'s sidecar. Its port was picked free before the app bound it, so another process can take it
+   * meanwhile: then the app starts again on a new port, and the sidecar is pointed at it.
+   */
+  private async startAppBehind(name: WorkloadName, names: readonly WorkloadName[]): Promise<AppProcess> {
+    const sidecar = this.sidecar(name);
+    const destinations = names.filter((to) => to !== name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startApp(name, sidecar.config.appPort, sidecar.outboundPort, destinations);
+      } catch (err) {
+        if (attempt === 3 || !String(err).includes("EADDRINUSE")) throw err;
+        sidecar.moveApp(await freePort());
+      }
+    }
   }
 
   /** The sidecar configuration of a workload, as the compose bootstrap has it. */

@@ -80,7 +80,7 @@ export class Sidecar {
   private nextConnectionId = 1;
   private listening = false;
 
-  constructor(readonly config: SidecarConfig) {
+  constructor(public config: SidecarConfig) {
     this.svidNow = config.svid;
     this.localFactsNow = factsOf(config.svid);
     this.failureModeAllow = config.extAuthz.failureModeAllow ?? false;
@@ -122,6 +122,11 @@ export class Sidecar {
 
   get outboundPort(): number {
     return (this.outbound.address() as AddressInfo).port;
+  }
+
+  /** The app behind this sidecar moved (it lost its chosen port to another process and started on a new one). */
+  moveApp(appPort: number): void {
+    this.config = { ...this.config, appPort };
   }
 
   async start(): Promise<void> {
