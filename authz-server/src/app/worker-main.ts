@@ -4,8 +4,10 @@
  */
 import { runWorker } from "./cluster-worker.js";
 import { limitHeapGrowth } from "./heap-growth.js";
+import { turnOffPretenuring } from "./pretenuring.js";
 
 limitHeapGrowth();
+turnOffPretenuring();
 process.exitCode = await runWorker();
 // Timers and the cluster IPC channel would keep a drained worker alive; it has nothing left to do.
 process.exit();

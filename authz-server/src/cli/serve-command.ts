@@ -6,6 +6,7 @@
 
 import { availableCpus } from "../app/available-cpus.js";
 import { limitHeapGrowth } from "../app/heap-growth.js";
+import { turnOffPretenuring } from "../app/pretenuring.js";
 import { type RunningServer, startServer } from "../app/trustgate-server.js";
 import { loadConfig } from "../config/load-config.js";
 import { LogDestination } from "../observability/log-destination.js";
@@ -45,6 +46,7 @@ const FLAG_NAMES: Readonly<Record<string, string>> = {
 
 export async function serve(flags: ServeFlags): Promise<number> {
   limitHeapGrowth();
+  turnOffPretenuring();
   const dirs = flags.policyDir ?? [];
   const loaded = await loadConfig(
     flags.config,
