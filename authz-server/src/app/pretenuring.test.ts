@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest";
 const BUILT = new URL("../../dist/app/pretenuring.js", import.meta.url);
 
 /**
- * MB the old generation grows by (the most of three rounds) while a child drops 100,000 objects from an allocation site at once, after the same
- * site's objects lived long (the feedback that makes V8 pretenure a site). Dropped objects belong in the young
- * generation: old-generation growth here is garbage allocated there directly.
+ * MB the old generation grows by (the most of three rounds) while a child drops 100,000 objects from an allocation
+ * site at once, after the same site's objects lived long (the feedback that makes V8 pretenure a site). Dropped
+ * objects belong in the young generation: old-generation growth here is garbage allocated there directly.
  */
 function oldGrowthMb(nodeArgs: string[]): number {
   const script = `
