@@ -65,6 +65,7 @@ export async function createCheckService(deps: CheckServiceDeps): Promise<CheckS
       sensitiveHeaders: sensitiveHeaders(config.log.redactHeaders),
       allowHeaders: config.log.allowHeaders,
       fields: deps.logFields,
+      afterResponse: true,
     },
     Math.random,
     telemetry.shipper,

@@ -95,3 +95,45 @@ describe("decision line time", () => {
     }
   });
 });
+
+describe("decision lines formatted after the response", () => {
+  it("are written two turns later, in order, with the time of the decision", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...chunk.toString().split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const d = new DecisionLog(createLogger("info", sink), { mode: "all", sampleRate: 1, afterResponse: true });
+    const decidedAt = Date.now();
+    d.write({ ...record(true), decisionId: "first" }, 0.1);
+    d.write({ ...record(false), decisionId: "second" }, 0.1);
+    await new Promise((r) => setImmediate(r));
+    d.flush();
+    await new Promise((r) => setImmediate(r));
+    const written = lines.map((l) => JSON.parse(l));
+    expect(written.map((l) => l.decision_id)).toEqual(["first", "second"]);
+    expect(Date.parse(written[0].time)).toBeGreaterThanOrEqual(decidedAt - 1);
+    expect(Date.parse(written[0].time)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("are not formatted before the second turn, and flush writes what is waiting", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const d = new DecisionLog(createLogger("info", sink), { mode: "all", sampleRate: 1, afterResponse: true });
+    d.write(record(true), 0.1);
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toEqual([]); // the stream sink takes lines at once: nothing formatted yet
+    await new Promise((r) => setImmediate(r));
+    expect(lines.join("")).toContain('"decision_id":"d1"');
+    d.write({ ...record(true), decisionId: "late" }, 0.1);
+    d.flush();
+    expect(lines.join("")).toContain('"decision_id":"late"');
+  });
+});

@@ -5,6 +5,7 @@
  * sinks replaceable.
  */
 import { SENSITIVE_HEADERS } from "../model/sensitive-headers.js";
+import { AfterResponse } from "../util/after-response.js";
 import { type DecisionRecord, formatDecisionLine, type LineFormat, type TraceIds } from "./decision-line.js";
 import type { BatchedLineSink } from "./log-destination.js";
 import { decisionSinkOf, type Logger } from "./logger.js";
@@ -21,6 +22,20 @@ export interface DecisionLogSettings {
   readonly allowHeaders?: boolean;
   /** Fields on every line after `service` (e.g. the worker number), as in the logger's base. */
   readonly fields?: Readonly<Record<string, string | number>>;
+  /**
+   * Format lines after the Check's response is out (util/after-response.ts) rather than before it: with one request
+   * in flight, formatting a line was on the path of every answer. The serving processes set it; `flush` writes
+   * whatever is still waiting.
+   */
+  readonly afterResponse?: boolean;
+}
+
+/** A decision waiting to be formatted. */
+interface PendingLine {
+  readonly record: DecisionRecord;
+  readonly durationMs: number;
+  readonly trace: TraceIds | null;
+  readonly nowMs: number;
 }
 
 /** Somewhere else decision lines go besides stdout (a collector). */
@@ -36,6 +51,8 @@ export class DecisionLog {
    * and three digits (formatting a Date every millisecond cost as much as the rest of the line). */
   private secondStartMs = -1;
   private secondPrefix = "";
+  private readonly pending: PendingLine[] = [];
+  private readonly later: AfterResponse | null;
 
   constructor(
     logger: Logger,
@@ -50,10 +67,12 @@ export class DecisionLog {
       sensitiveHeaders: settings.sensitiveHeaders ?? SENSITIVE_HEADERS,
       allowHeaders: settings.allowHeaders === true,
     };
+    this.later = settings.afterResponse === true ? new AfterResponse(() => this.writePending()) : null;
   }
 
-  /** Hands lines still batched in the destination to stdout. */
+  /** Formats the decisions still waiting, and hands lines still batched in the destination to stdout. */
   flush(): void {
+    this.writePending();
     this.sink?.flush();
   }
 
@@ -77,7 +96,28 @@ export class DecisionLog {
   }
 
   write(record: DecisionRecord, durationMs: number, trace: TraceIds | null = null): void {
-    const line = formatDecisionLine(record, durationMs, trace, this.isoTime(Date.now()), this.format);
+    if (this.later === null) {
+      this.writeLine(record, durationMs, trace, Date.now());
+      return;
+    }
+    this.pending.push({ record, durationMs, trace, nowMs: Date.now() });
+    this.later.request();
+  }
+
+  private writePending(): void {
+    const { pending } = this;
+    try {
+      for (let i = 0; i < pending.length; i++) {
+        const p = pending[i]!;
+        this.writeLine(p.record, p.durationMs, p.trace, p.nowMs);
+      }
+    } finally {
+      pending.length = 0;
+    }
+  }
+
+  private writeLine(record: DecisionRecord, durationMs: number, trace: TraceIds | null, nowMs: number): void {
+    const line = formatDecisionLine(record, durationMs, trace, this.isoTime(nowMs), this.format);
     this.sink!.append(line);
     this.shipper?.ship(line, record, trace);
   }
