@@ -9,6 +9,14 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { FixedHistogram } from "./fixed-histogram.js";
 
+/**
+ * How often the event-loop delay histogram samples (prom-client's default is every 10 ms). Its timer is the only thing
+ * that wakes an idle serving process: at 10 ms that is 100 wake-ups a second per process, and measured beside four
+ * idle processes doing that, a process answering one Check at a time had a p50 about a fifth higher than beside four
+ * that never woke. At 100 ms the histogram still takes ten samples a second (150 per 15 s scrape).
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 export class Metrics {
   readonly registry = new Registry();
   readonly decisions: Counter<"outcome" | "policy">;
@@ -163,7 +171,13 @@ export class Metrics {
       labelNames: ["result"],
       registers,
     });
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "trustgate_" });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({
+        register: this.registry,
+        prefix: "trustgate_",
+        eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+      });
+    }
   }
 
   countDecision(outcome: string, policy: string): void {
