@@ -39,10 +39,12 @@ describe.skipIf(!linux)("an idle serving process", () => {
     for (const workers of ["1", "2"]) {
       serve = await startServe(["--policy-dir", "policies", "--workers", workers], { TRUSTGATE_POLICY_WATCH: "false" });
       const pid = serve.child.pid!;
-      // Start-up work (compiling, the first scrape of nothing) is over well within this.
+      // Ready means one worker serves: wait for both, then let start-up work (compiling the policies) finish.
+      const expected = workers === "1" ? 1 : 3;
+      for (let i = 0; i < 100 && 1 + children(pid).length < expected; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 1500));
       const pids = [pid, ...children(pid)];
-      expect(pids).toHaveLength(workers === "1" ? 1 : 3);
+      expect(pids).toHaveLength(expected);
       const rates = await wakeupsPerSecond(pids, 3000);
       // About 10 a second (the histogram at 100 ms), and whatever else wakes now and then; 100+ before.
       for (const rate of rates) expect(rate, `wake-ups per second of ${pids.join(", ")}: ${rates}`).toBeLessThan(40);

@@ -97,7 +97,7 @@ describe("decision line time", () => {
 });
 
 describe("decision lines formatted after the response", () => {
-  it("are written two turns later, in order, with the time of the decision", async () => {
+  it("keep their order and the time of the decision, not the time they were formatted", async () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
