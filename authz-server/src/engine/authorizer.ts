@@ -13,7 +13,7 @@ import { decision, INTERNAL_ERROR_POLICY } from "../model/decision.js";
 import type { DecisionLog, TraceIds } from "../observability/decision-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { parentContext, traceIdsOf } from "../observability/trace-context.js";
+import { parentContext } from "../observability/trace-context.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { Authorization } from "./authorization.js";
 import type { CertificateSightings } from "./certificate-sightings.js";
@@ -120,12 +120,9 @@ export class Authorizer {
       span.end();
     }
     if (deps.decisionLog.shouldLog(final.allowed)) {
-      if (trace === null) {
-        // No span of ours was recorded: name the caller's span, when the request carried one.
-        headers ??= requestHeaders(request);
-        trace = headers === null ? null : traceIdsOf(headers);
-      }
-      deps.decisionLog.write(result, durationMs, trace);
+      // No span of ours was recorded: the line names the caller's span, read from its headers when it is formatted.
+      if (trace === null) headers ??= requestHeaders(request);
+      deps.decisionLog.write(result, durationMs, trace, trace === null ? headers : null);
     }
     return result;
   }

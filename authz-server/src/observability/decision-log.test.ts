@@ -137,3 +137,20 @@ describe("decision lines formatted after the response", () => {
     expect(lines.join("")).toContain('"decision_id":"late"');
   });
 });
+
+describe("the caller's span from the request headers", () => {
+  const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+  for (const afterResponse of [false, true]) {
+    it(`is read when the line is written${afterResponse ? " after the response" : ""}; a recorded span wins`, async () => {
+      const { d, written } = log({ afterResponse });
+      d.write({ ...record(true), decisionId: "caller" }, 0.1, null, { traceparent });
+      d.write({ ...record(true), decisionId: "ours" }, 0.1, { traceId: "a".repeat(32), spanId: "b".repeat(16) }, null);
+      d.write({ ...record(true), decisionId: "none" }, 0.1, null, { "x-request-id": "r" });
+      const byId = Object.fromEntries((await written()).map((l) => [l.decision_id, l]));
+      expect(byId.caller).toMatchObject({ trace_id: "0af7651916cd43dd8448eb211c80319c", span_id: "b7ad6b7169203331" });
+      expect(byId.ours).toMatchObject({ trace_id: "a".repeat(32), span_id: "b".repeat(16) });
+      expect(byId.none).not.toHaveProperty("trace_id");
+    });
+  }
+});

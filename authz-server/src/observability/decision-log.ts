@@ -9,6 +9,7 @@ import { AfterResponse } from "../util/after-response.js";
 import { type DecisionRecord, formatDecisionLine, type LineFormat, type TraceIds } from "./decision-line.js";
 import type { BatchedLineSink } from "./log-destination.js";
 import { decisionSinkOf, type Logger } from "./logger.js";
+import { traceIdsOf } from "./trace-context.js";
 
 export type { DecisionRecord, TraceIds };
 
@@ -35,6 +36,7 @@ interface PendingLine {
   readonly record: DecisionRecord;
   readonly durationMs: number;
   readonly trace: TraceIds | null;
+  readonly traceHeaders: Readonly<Record<string, string>> | null;
   readonly nowMs: number;
 }
 
@@ -95,12 +97,21 @@ export class DecisionLog {
     return `${this.secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`;
   }
 
-  write(record: DecisionRecord, durationMs: number, trace: TraceIds | null = null): void {
+  /**
+   * `trace`: the span that recorded the Check, when one did. Otherwise `traceHeaders`, the request's headers: the line
+   * names the caller's span from them (W3C or B3), read when the line is formatted.
+   */
+  write(
+    record: DecisionRecord,
+    durationMs: number,
+    trace: TraceIds | null = null,
+    traceHeaders: Readonly<Record<string, string>> | null = null,
+  ): void {
     if (this.later === null) {
-      this.writeLine(record, durationMs, trace, Date.now());
+      this.writeLine(record, durationMs, trace ?? (traceHeaders && traceIdsOf(traceHeaders)), Date.now());
       return;
     }
-    this.pending.push({ record, durationMs, trace, nowMs: Date.now() });
+    this.pending.push({ record, durationMs, trace, traceHeaders, nowMs: Date.now() });
     this.later.request();
   }
 
@@ -109,7 +120,7 @@ export class DecisionLog {
     try {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;
-        this.writeLine(p.record, p.durationMs, p.trace, p.nowMs);
+        this.writeLine(p.record, p.durationMs, p.trace ?? (p.traceHeaders && traceIdsOf(p.traceHeaders)), p.nowMs);
       }
     } finally {
       pending.length = 0;
