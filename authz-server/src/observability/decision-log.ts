@@ -108,7 +108,7 @@ export class DecisionLog {
     traceHeaders: Readonly<Record<string, string>> | null = null,
   ): void {
     if (this.later === null) {
-      this.writeLine(record, durationMs, trace ?? (traceHeaders && traceIdsOf(traceHeaders)), Date.now());
+      this.writeLine(record, durationMs, trace, traceHeaders, Date.now());
       return;
     }
     this.pending.push({ record, durationMs, trace, traceHeaders, nowMs: Date.now() });
@@ -120,14 +120,21 @@ export class DecisionLog {
     try {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;
-        this.writeLine(p.record, p.durationMs, p.trace ?? (p.traceHeaders && traceIdsOf(p.traceHeaders)), p.nowMs);
+        this.writeLine(p.record, p.durationMs, p.trace, p.traceHeaders, p.nowMs);
       }
     } finally {
       pending.length = 0;
     }
   }
 
-  private writeLine(record: DecisionRecord, durationMs: number, trace: TraceIds | null, nowMs: number): void {
+  private writeLine(
+    record: DecisionRecord,
+    durationMs: number,
+    recorded: TraceIds | null,
+    traceHeaders: Readonly<Record<string, string>> | null,
+    nowMs: number,
+  ): void {
+    const trace = recorded ?? (traceHeaders && traceIdsOf(traceHeaders));
     const line = formatDecisionLine(record, durationMs, trace, this.isoTime(nowMs), this.format);
     this.sink!.append(line);
     this.shipper?.ship(line, record, trace);
