@@ -11,9 +11,9 @@
 // while a policy file of the largest allowed size (yaml.maxFileBytes) is reloaded over and over. `--reload-only`
 // runs just that last part. `--tracing` measures OpenTelemetry tracing instead: the same trustgate with tracing off
 // (fed requests with and without trace headers), with every Check traced, and with 1 % of Checks traced, exporting
-// OTLP to a sink process. `--log-cost` measures the decision log's CPU cost alone, over several processes per setting
-// (one process can run a few µs faster or slower than another for its whole life, which a single pair cannot tell from
-// the cost of logging).
+// OTLP to a sink process. The full run ends with the decision log's CPU cost over several processes per setting (one
+// process can run a few µs faster or slower than another for its whole life, which a single pair cannot tell from the
+// cost of logging); `--log-cost` runs that part alone.
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
@@ -182,12 +182,22 @@ function cpuSample(pids) {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
       ticks += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    } catch {
+      return { ticks: Number.NaN, threads: new Map() };
+    }
+    let tids = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return { ticks: Number.NaN, threads: new Map() };
+    }
+    for (const tid of tids) {
+      try {
         const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
         if (Number.isFinite(ns)) threads.set(`${pid}/${tid}`, ns / 1000);
+      } catch {
+        // no schedstat (a kernel without CONFIG_SCHED_INFO), or the thread just ended: cpuBetween falls back to ticks
       }
-    } catch {
-      return { ticks: Number.NaN, threads };
     }
   }
   return { ticks, threads };
