@@ -171,33 +171,27 @@ function processTree(pid) {
 }
 
 /**
- * CPU time the processes have used, in µs, from /proc (Linux): the scheduler's run time of every thread (schedstat,
- * in ns), or user + system time in clock ticks (10 ms) where schedstat is missing. The ticks are too coarse for a few
+ * CPU time a process has used, in µs, from /proc (Linux): the scheduler's run time of every thread (schedstat, in
+ * ns), and user + system time in clock ticks (10 ms) for when schedstat is missing. The ticks are too coarse for a few
  * µs per Check: 10,000 Checks at one in flight use under a second of CPU, so one tick is 1 µs per Check.
  */
-function cpuSample(pids) {
+function cpuSample(pid) {
   const threads = new Map();
-  let ticks = 0;
-  for (const pid of pids) {
+  let ticks;
+  let tids;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    ticks = ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { ticks: Number.NaN, threads };
+  }
+  for (const tid of tids) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      if (Number.isFinite(ns)) threads.set(tid, ns / 1000);
     } catch {
-      return { ticks: Number.NaN, threads: new Map() };
-    }
-    let tids = [];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      return { ticks: Number.NaN, threads: new Map() };
-    }
-    for (const tid of tids) {
-      try {
-        const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-        if (Number.isFinite(ns)) threads.set(`${pid}/${tid}`, ns / 1000);
-      } catch {
-        // no schedstat (a kernel without CONFIG_SCHED_INFO), or the thread just ended: cpuBetween falls back to ticks
-      }
+      // no schedstat (a kernel without CONFIG_SCHED_INFO), or the thread just ended: cpuBetween falls back to ticks
     }
   }
   return { ticks, threads };
@@ -217,9 +211,9 @@ function cpuBetween(before, after) {
 
 /** Runs `run` and returns what it returned with the CPU time the processes used meanwhile, in µs. */
 function withCpu(pids, run) {
-  const before = pids.map((pid) => cpuSample([pid]));
+  const before = pids.map(cpuSample);
   const result = run();
-  const each = pids.map((pid, i) => cpuBetween(before[i], cpuSample([pid])));
+  const each = pids.map((pid, i) => cpuBetween(before[i], cpuSample(pid)));
   return { result, micros: each.reduce((a, b) => a + b, 0), each };
 }
 
