@@ -39,9 +39,11 @@ export class PrincipalMatcher implements Matcher {
   test(uri: string): boolean {
     if (uri === "") return false;
     if (this.any || this.exact?.has(uri)) return true;
-    for (const p of this.prefixes) if (uri.startsWith(p)) return true;
+    const { prefixes, suffixes } = this;
+    for (let i = 0; i < prefixes.length; i++) if (uri.startsWith(prefixes[i]!)) return true;
     // Envoy: the regex `spiffe://.*<suffix>` — the suffix must fit after the scheme.
-    for (const s of this.suffixes) {
+    for (let i = 0; i < suffixes.length; i++) {
+      const s = suffixes[i]!;
       if (uri.length >= SCHEME.length + s.length && uri.startsWith(SCHEME) && uri.endsWith(s)) return true;
     }
     return false;
