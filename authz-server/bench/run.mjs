@@ -13,7 +13,8 @@
 // (fed requests with and without trace headers), with every Check traced, and with 1 % of Checks traced, exporting
 // OTLP to a sink process. The full run ends with the decision log's CPU cost over several processes per setting (one
 // process can run a few µs faster or slower than another for its whole life, which a single pair cannot tell from the
-// cost of logging); `--log-cost` runs that part alone.
+// cost of logging), then the JavaScript heap allocated per Check with and without the decision line (the same from run
+// to run, unlike CPU time); `--log-cost` runs those two parts alone.
 //
 // Needs h2load (Debian: `apt-get install nghttp2-client`). Not a test: numbers depend on the machine.
 import { spawn, spawnSync } from "node:child_process";
@@ -334,12 +335,13 @@ async function latencyDuring(port, name, during) {
   return { ...result, other };
 }
 
-function startTrustgate(name, grpcPort, httpPort, workers, extraEnv = {}) {
+function startTrustgate(name, grpcPort, httpPort, workers, extraEnv = {}, nodeArgs = []) {
   const child = spawn(
     process.execPath,
     [
       ...NODE_OPTIONS,
       ...SERVER_NODE_ARGS,
+      ...nodeArgs,
       join(repo, "authz-server", "bin", "trustgate.js"),
       "serve",
       "--workers",
@@ -801,12 +803,64 @@ async function logCostBench() {
   }
 }
 
+/**
+ * JavaScript heap allocated per Check, one in flight: all logged and deny-only, one process each. Unlike CPU time this
+ * is the same from run to run, so it shows the decision line's own footprint exactly. The processes get a 64 MB young
+ * generation, so that no collection runs while a round of Checks is counted from the new space's used bytes.
+ */
+async function allocationBench() {
+  const ports = await Promise.all(Array.from({ length: 4 }, () => freePort()));
+  const big = ["--max-semi-space-size=64", "--min-semi-space-size=64"];
+  const servers = [
+    startTrustgate("all logged", ports[0], ports[1], 1, {}, big),
+    startTrustgate("deny log only", ports[2], ports[3], 1, { TRUSTGATE_DECISION_LOG: "deny" }, big),
+  ];
+  const newSpaceUsed = async (server) => {
+    const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    const used = /^trustgate_nodejs_heap_space_size_used_bytes\{space="new"\} (\S+)$/m.exec(text);
+    if (!used) throw new Error("no new-space gauge in /metrics");
+    return Number(used[1]);
+  };
+  const CHECKS = 1000;
+  try {
+    const bytes = [];
+    for (const s of servers) {
+      await waitReady(s);
+      h2load(s.port, { requests: 20_000, clients: 4, streams: 16 });
+      h2load(s.port, { requests: 2_000, clients: 1, streams: 1 });
+      const rounds = [];
+      // 1,000 Checks are ~25 MB; a round in which a collection ran anyway (used bytes went down) is not counted.
+      for (let r = 0; r < 7 || (rounds.length < 3 && r < 20); r++) {
+        const a = await newSpaceUsed(s);
+        const b = await newSpaceUsed(s);
+        h2load(s.port, { requests: CHECKS, clients: 1, streams: 1 });
+        const c = await newSpaceUsed(s);
+        if (b > a && c > b) rounds.push((c - b - (b - a)) / CHECKS);
+      }
+      if (rounds.length === 0) throw new Error(`${s.name}: every round saw a collection`);
+      bytes.push(median(rounds));
+    }
+    console.log(
+      `\nJavaScript heap allocated per Check (one in flight, 64 MB young generation, median of rounds of ${CHECKS.toLocaleString("en-US")}): all logged ${Math.round(bytes[0])} B, deny log only ${Math.round(bytes[1])} B; the decision line ${Math.round(bytes[0] - bytes[1])} B`,
+    );
+  } finally {
+    for (const s of servers) if (s.child.exitCode === null) s.child.kill("SIGTERM");
+  }
+}
+
 async function main() {
   try {
     // The parts that start servers of their own.
-    const standalone = memoryOnly ? memoryBench : tracingOnly ? tracingBench : logCostOnly ? logCostBench : null;
+    const logCost = async () => {
+      await logCostBench();
+      await allocationBench();
+    };
+    const standalone = memoryOnly ? memoryBench : tracingOnly ? tracingBench : logCostOnly ? logCost : null;
     if (standalone) await standalone();
-    else if (await mainBench()) await logCostBench();
+    else if (await mainBench()) {
+      await logCostBench();
+      await allocationBench();
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
