@@ -5,6 +5,7 @@
  * because an RPC failure would be handed to Envoy's failure mode instead. Turning the answer into a CheckResponse is
  * the gRPC layer's job.
  */
+import { randomUUID } from "node:crypto";
 import { type Context, type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import type { CheckRequestMessage } from "../extauthz/check-request.js";
 import { headersOf } from "../extauthz/request-headers.js";
@@ -14,7 +15,6 @@ import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { parentContext } from "../observability/trace-context.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
-import { randomDecisionId } from "../util/decision-id.js";
 import type { Authorization } from "./authorization.js";
 import type { CertificateSightings } from "./certificate-sightings.js";
 import { type DecideEnvironment, decideCheck } from "./decide-check.js";
@@ -66,7 +66,7 @@ export class Authorizer {
 
   authorize(request: CheckRequestMessage): Authorization {
     const started = performance.now();
-    const decisionId = randomDecisionId();
+    const decisionId = randomUUID();
     const { deps } = this;
     const set = deps.policies.current;
     let headers: Headers | null = null;

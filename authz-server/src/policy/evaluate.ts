@@ -68,8 +68,6 @@ function traceField(check: FieldCheck, model: RequestModel, action: Action, pass
   };
 }
 
-// The loops of the evaluation walk arrays by index: as for-of loops they left an iterator result per element behind
-// (the matchers are many classes, so V8 could not turn them into plain array walks), about 1.5 KB per Check.
 function clausePasses(
   clause: readonly FieldCheck[],
   model: RequestModel,
@@ -77,8 +75,7 @@ function clausePasses(
   out: FieldTrace[] | null,
 ): boolean {
   let all = true;
-  for (let i = 0; i < clause.length; i++) {
-    const check = clause[i]!;
+  for (const check of clause) {
     const passed = checkPasses(check, model, action);
     if (out !== null) out.push(traceField(check, model, action, passed));
     else if (!passed) return false;
@@ -95,8 +92,7 @@ function anyClausePasses(
 ): boolean {
   if (clauses === null) return true;
   let any = false;
-  for (let i = 0; i < clauses.length; i++) {
-    const clause = clauses[i]!;
+  for (const clause of clauses) {
     const passed = clausePasses(clause, model, action, out);
     if (passed && out === null) return true;
     any ||= passed;
@@ -171,9 +167,7 @@ function scopeNote(policy: CompiledPolicy, set: PolicySet, model: RequestModel):
 /** Index of the first matching rule, or -1. With a trace, every rule is evaluated and recorded. */
 function firstMatchingRule(policy: CompiledPolicy, model: RequestModel, trace: PolicyTrace | null): number {
   let first = -1;
-  const { rules } = policy;
-  for (let i = 0; i < rules.length; i++) {
-    const rule = rules[i]!;
+  for (const rule of policy.rules) {
     const fields: FieldTrace[] | null = trace === null ? null : [];
     const matched = ruleMatches(rule, model, policy.action, fields);
     if (trace !== null)
@@ -268,10 +262,8 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   let skippedDryRun = false;
   let denied: Decision | null = null;
 
-  for (let gi = 0; gi < groups.length; gi++) {
-    const { deny } = groups[gi]!;
-    for (let pi = 0; pi < deny.length; pi++) {
-      const p = deny[pi]!;
+  for (const g of groups) {
+    for (const p of g.deny) {
       if (selection(p, model) === Selection.No) continue;
       if (p.dryRun && !includeDryRun) {
         skippedDryRun = true;
@@ -298,10 +290,8 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   /** ALLOW policies that apply as far as anyone can tell, and cannot allow: their selector meets unknown labels. */
   let unknownAllow: string[] | null = null;
   if (denied === null || tracing) {
-    for (let gi = 0; gi < groups.length; gi++) {
-      const { allow } = groups[gi]!;
-      for (let pi = 0; pi < allow.length; pi++) {
-        const p = allow[pi]!;
+    for (const g of groups) {
+      for (const p of g.allow) {
         const selected = selection(p, model);
         if (selected === Selection.No) continue;
         if (p.dryRun && !includeDryRun) {
@@ -329,10 +319,8 @@ function decide(set: PolicySet, model: RequestModel, includeDryRun: boolean, tra
   }
 
   let audit: string[] | null = null;
-  for (let gi = 0; gi < groups.length; gi++) {
-    const { audit: audits } = groups[gi]!;
-    for (let pi = 0; pi < audits.length; pi++) {
-      const p = audits[pi]!;
+  for (const g of groups) {
+    for (const p of g.audit) {
       if (selection(p, model) === Selection.No) continue;
       if (p.dryRun && !includeDryRun) {
         skippedDryRun = true;

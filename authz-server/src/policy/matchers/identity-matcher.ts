@@ -39,11 +39,9 @@ export class PrincipalMatcher implements Matcher {
   test(uri: string): boolean {
     if (uri === "") return false;
     if (this.any || this.exact?.has(uri)) return true;
-    const { prefixes, suffixes } = this;
-    for (let i = 0; i < prefixes.length; i++) if (uri.startsWith(prefixes[i]!)) return true;
+    for (const p of this.prefixes) if (uri.startsWith(p)) return true;
     // Envoy: the regex `spiffe://.*<suffix>` — the suffix must fit after the scheme.
-    for (let i = 0; i < suffixes.length; i++) {
-      const s = suffixes[i]!;
+    for (const s of this.suffixes) {
       if (uri.length >= SCHEME.length + s.length && uri.startsWith(SCHEME) && uri.endsWith(s)) return true;
     }
     return false;

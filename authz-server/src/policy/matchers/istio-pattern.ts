@@ -93,10 +93,8 @@ export class PatternSet {
   test(value: string): boolean {
     if (this.any && (this.anyIncludesEmpty || value !== "")) return true;
     if (this.exact?.has(value)) return true;
-    // Indexed, not for-of: see evaluate.ts (no iterator results per Check).
-    const { prefixes, suffixes } = this;
-    for (let i = 0; i < prefixes.length; i++) if (value.startsWith(prefixes[i]!)) return true;
-    for (let i = 0; i < suffixes.length; i++) if (value.endsWith(suffixes[i]!)) return true;
+    for (const p of this.prefixes) if (value.startsWith(p)) return true;
+    for (const s of this.suffixes) if (value.endsWith(s)) return true;
     return false;
   }
 }

@@ -32,8 +32,7 @@ export class PathMatcher implements Matcher {
     const path = model.http?.path;
     if (path === undefined) return false;
     if (this.strings.test(path)) return true;
-    const { templates } = this;
-    for (let i = 0; i < templates.length; i++) if (templates[i]!.test(path)) return true;
+    for (const t of this.templates) if (t.test(path)) return true;
     return false;
   }
 }
@@ -50,12 +49,9 @@ export class PathWideMatcher implements Matcher {
 
   matches(model: RequestModel): boolean {
     if (model.http === null) return false;
-    const readings = model.pathReadings(pathReadings);
-    const { templates } = this;
-    for (let r = 0; r < readings.length; r++) {
-      const reading = readings[r]!;
+    for (const reading of model.pathReadings(pathReadings)) {
       if (this.strings.test(reading)) return true;
-      for (let i = 0; i < templates.length; i++) if (templates[i]!.test(reading)) return true;
+      for (const t of this.templates) if (t.test(reading)) return true;
     }
     return false;
   }
