@@ -810,6 +810,8 @@ async function logCostBench() {
  */
 async function allocationBench() {
   const ports = await Promise.all(Array.from({ length: 4 }, () => freePort()));
+  // After NODE_OPTIONS' --max-semi-space-size=4 on the command line: the later flag wins. Were it not so, every round
+  // would see a collection and the part would stop with that error.
   const big = ["--max-semi-space-size=64", "--min-semi-space-size=64"];
   const servers = [
     startTrustgate("all logged", ports[0], ports[1], 1, {}, big),
