@@ -228,6 +228,7 @@ async function start(
     logger,
     worker: options.policyWorker,
     sources: kubernetes.source ? [kubernetes.source] : [],
+    keepInputs: workers > 1,
   });
   loaderRef = loader;
   cleanup.opened("policy worker", () => loader.close());
