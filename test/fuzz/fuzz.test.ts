@@ -48,6 +48,12 @@ describe("the oracle", () => {
       });
     }
     expect(mustDeny(http("/api/v1/items", "www.example.com", "DELETED"))).toEqual([]);
+    const withTenant = (tenant: string) => ({
+      ...http("/api/v1/items"),
+      http: { ...http("/api/v1/items").http, tenant },
+    });
+    expect(mustDeny(withTenant("blocked"))[0]).toMatchObject({ rule: "denied-tenant" });
+    for (const tenant of ["Blocked", "blocked ", "other", ""]) expect(mustDeny(withTenant(tenant)), tenant).toEqual([]);
     for (const sourceIp of ["10.9.1.1", "::ffff:10.9.1.1", "::ffff:a09:101", "0:0:0:0:0:ffff:a09:101", "010.009.1.1"]) {
       expect(mustDeny({ ...http("/api/v1/items"), sourceIp })[0], sourceIp).toMatchObject({ rule: "denied-source" });
     }

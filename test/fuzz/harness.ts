@@ -14,7 +14,7 @@ import { freePort } from "../support/free-port.js";
 import { UpstreamCheckClient, upstreamType } from "../support/upstream-envoy.js";
 import { type FuzzCase, makeCase } from "./mutate.js";
 import { type Forbidden, mustDeny } from "./oracle.js";
-import { POLICIES } from "./policies.js";
+import { POLICIES, TENANT_HEADER } from "./policies.js";
 import { repoRoot } from "./repo.js";
 import { wellFormed } from "./wire.js";
 
@@ -141,7 +141,9 @@ function oracleInput(message: protobuf.Message) {
         address?: { socketAddress?: { address?: unknown } | null } | null;
       } | null;
       destination?: { principal?: unknown; labels?: unknown } | null;
-      request?: { http?: { path?: unknown; host?: unknown; method?: unknown } | null } | null;
+      request?: {
+        http?: { path?: unknown; host?: unknown; method?: unknown; headers?: Record<string, unknown> | null } | null;
+      } | null;
       contextExtensions?: unknown;
     } | null;
   };
@@ -161,7 +163,15 @@ function oracleInput(message: protobuf.Message) {
   }
   return {
     destination: str(a?.destination?.principal),
-    http: http ? { path: str(http.path), host: str(http.host), method: str(http.method) } : null,
+    http: http
+      ? {
+          path: str(http.path),
+          host: str(http.host),
+          method: str(http.method),
+          tenant:
+            http.headers && Object.hasOwn(http.headers, TENANT_HEADER) ? str(http.headers[TENANT_HEADER]) : undefined,
+        }
+      : null,
     principal: str(a?.source?.principal),
     certificate: str(a?.source?.certificate),
     sourceIp: str(a?.source?.address?.socketAddress?.address),

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type protobuf from "protobufjs";
-import { DESTINATION, ORDER, WEB } from "./policies.js";
+import { DENIED_TENANT, DESTINATION, ORDER, TENANT_HEADER, WEB } from "./policies.js";
 import { repoRoot } from "./repo.js";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
@@ -260,6 +260,11 @@ function headers(r: Random, classes: string[]): Record<string, string> {
     const name = r.pick(HEADER_NAMES).toLowerCase();
     out[name] = r.pick([ORDER, "true", `sha256:${"0".repeat(64)}`, "x", "", "\u0000", "a".repeat(r.int(3) * 4000)]);
     classes.push(name.startsWith("x-trustgate-") ? "header:spoofed-identity" : "header:odd");
+  }
+  if (r.chance(0.1)) {
+    // The DENY on this header shares its condition with an AUDIT policy's negated one (policies.ts).
+    out[TENANT_HEADER] = r.pick([DENIED_TENANT, DENIED_TENANT, "Blocked", `${DENIED_TENANT} `, "other", ""]);
+    classes.push("header:shared-condition");
   }
   return out;
 }

@@ -15,6 +15,7 @@
  * - Hosts: DNS names are case-insensitive and `name.` is the same name as `name`; a port is not part of the name.
  *   A lenient server also reads a malformed authority: it trims white space, drops `user@`, percent-decodes, and
  *   reads the host up to the first `:`. A host that is `admin.internal` under any of those readings must be denied.
+ * - Headers: a request whose `x-fuzz-tenant` header (as Envoy sends the header map) is exactly `blocked` is denied.
  * - Identity: only what Envoy reports (source.principal, and the SAN of source.certificate when it sends one) is the
  *   caller. Headers are never identity, whatever they claim.
  * - Scope: the policies are the destination workload's (namespace `shop`); the oracle judges requests to it only
@@ -28,6 +29,7 @@ import {
   DENIED_PREFIXES,
   DENIED_SELECTED_PREFIXES,
   DENIED_SOURCE_PREFIX,
+  DENIED_TENANT,
   DESTINATION,
   ORDER,
   ORDER_ONLY_EXACT,
@@ -38,7 +40,13 @@ export interface OracleInput {
   /** destination.principal as Envoy reports it. */
   readonly destination: string;
   /** null: a TCP check, no HTTP request. */
-  readonly http: { readonly path: string; readonly host: string; readonly method: string } | null;
+  readonly http: {
+    readonly path: string;
+    readonly host: string;
+    readonly method: string;
+    /** The `x-fuzz-tenant` request header as Envoy sends it (absent: undefined). */
+    readonly tenant?: string;
+  } | null;
   readonly principal: string;
   /** As Envoy sends it: URL-encoded PEM, or "". */
   readonly certificate: string;
@@ -52,7 +60,13 @@ export interface OracleInput {
 }
 
 export interface Forbidden {
-  readonly rule: "denied-path" | "denied-host" | "denied-method" | "denied-source" | "order-only-path";
+  readonly rule:
+    | "denied-path"
+    | "denied-host"
+    | "denied-method"
+    | "denied-source"
+    | "denied-tenant"
+    | "order-only-path";
   readonly detail: string;
   /** Readings that need `;parameters` stripped to reach a covered path (for classifying findings). */
   readonly viaSemicolon: boolean;
@@ -244,6 +258,9 @@ export function mustDeny(input: OracleInput): Forbidden[] {
       viaSemicolon: false,
       viaTrailingDot: false,
     });
+  }
+  if (input.http.tenant === DENIED_TENANT) {
+    out.push({ rule: "denied-tenant", detail: `tenant ${DENIED_TENANT}`, viaSemicolon: false, viaTrailingDot: false });
   }
   const host = hostName(input.http.host);
   if (host.name === DENIED_HOST || lenientHostName(input.http.host) === DENIED_HOST) {

@@ -30,6 +30,13 @@ export const DENIED_HOST = "admin.internal";
 export const DENIED_SOURCE_PREFIX = "10.9.";
 /** The method a DENY covers (written in upper case, as Istio requires). */
 export const DENIED_METHOD = "DELETE";
+/**
+ * A request header a DENY covers when its value is exactly DENIED_TENANT. An AUDIT policy compiled before it carries
+ * the same condition at the same place in its rule, negated: a set's compiled fields are shared between policies
+ * (authz-server/src/policy/field-pool.ts), and sharing one check between the two would turn the DENY inside out.
+ */
+export const TENANT_HEADER = "x-fuzz-tenant";
+export const DENIED_TENANT = "blocked";
 
 export const POLICIES = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -81,6 +88,22 @@ spec:
   # The order API: for the order workload only.
   - from: [{source: {notPrincipals: ["cluster.local/ns/services/sa/order"]}}]
     to: [{operation: {paths: ["/orders", "/orders/*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: audit-other-tenants, namespace: ${NAMESPACE}}
+spec:
+  action: AUDIT
+  rules:
+  - when: [{key: "request.headers[${TENANT_HEADER}]", notValues: ["${DENIED_TENANT}"]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-blocked-tenant, namespace: ${NAMESPACE}}
+spec:
+  action: DENY
+  rules:
+  - when: [{key: "request.headers[${TENANT_HEADER}]", values: ["${DENIED_TENANT}"]}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -3,6 +3,7 @@
  * slices the event loop answers Checks, so even a policy file at the size limit never stalls decisions for long.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
+import { setFieldPool } from "../policy/compile-field.js";
 import {
   type CompileOptions,
   compilePolicySteps,
@@ -40,10 +41,11 @@ export async function compileInSlices(
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
   const seen = new Map<string, string>();
+  const pool = setFieldPool();
   let sliceStart = performance.now();
   for (const transferred of documents) {
     const doc: PolicyDocument = { file: transferred.file, value: transferred.value, lineAt: lineTable(transferred) };
-    const steps = compilePolicySteps(doc, options);
+    const steps = compilePolicySteps(doc, options, pool);
     let step: IteratorResult<void, PolicyCompileResult>;
     do {
       if (performance.now() - sliceStart >= sliceMs) {

@@ -8,6 +8,7 @@ import type { RequestModel } from "../model/request-model.js";
 import { asciiUpperCase } from "../util/ascii.js";
 import { Attribute } from "./attributes.js";
 import type { FieldCheck } from "./compiled.js";
+import { FieldPool } from "./field-pool.js";
 import type { ValueKind } from "./field-specs.js";
 import { HostWideMatcher, hostMatcher } from "./matchers/host-matcher.js";
 import {
@@ -44,6 +45,16 @@ export interface FieldContext {
   /** The policy's namespace: a service account written without one belongs to it. */
   readonly namespace: string;
   readonly bundle: TrustDomainBundle;
+  /** What the set's other policies already built for the same field (absent: every field is built on its own). */
+  readonly pool?: SetFieldPool;
+}
+
+/** Matchers and checks shared within one set (field-pool.ts). */
+export type SetFieldPool = FieldPool<Matchers, FieldCheck>;
+
+/** A pool for compiling one set. */
+export function setFieldPool(): SetFieldPool {
+  return new FieldPool<Matchers, FieldCheck>();
 }
 
 /** A problem with one value (`index`) or with the list as a whole (`index` null). */
@@ -158,6 +169,20 @@ function jsonText(v: unknown): string {
   return v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v);
 }
 
+// How explanations show the request's value, for the fields that read it the same way whatever their values: one
+// function for all of a set's checks rather than one closure per check.
+const showPrincipal = (m: RequestModel) => m.source.principal;
+const showPort = (m: RequestModel) => (m.destination.port === 0 ? "" : String(m.destination.port));
+const showHost = (m: RequestModel) => m.http?.host ?? "";
+const showMethod = (m: RequestModel) => m.http?.method ?? "";
+const showPath = (m: RequestModel) => m.http?.path ?? "";
+const showRequestPrincipal = (m: RequestModel) =>
+  (m.jwt?.payloads ?? []).map((p) => `${jsonText(valueAt(p, ["iss"]))}/${jsonText(valueAt(p, ["sub"]))}`).join(", ");
+const showSni = (m: RequestModel) => m.sni ?? "";
+const showFingerprint = (m: RequestModel) => m.source.certificateFingerprint;
+const showSubject = (m: RequestModel) => m.source.certificateSubject;
+const showCallerTrustDomain = (m: RequestModel) => m.source.trustDomain;
+
 /** How explanations show the request's value for a field. */
 function shower(input: FieldInput): (m: RequestModel) => string {
   switch (input.kind) {
@@ -165,7 +190,7 @@ function shower(input: FieldInput): (m: RequestModel) => string {
     case "namespace":
     case "serviceAccount":
     case "trustDomain":
-      return (m) => m.source.principal;
+      return showPrincipal;
     case "sourceIp":
       return readSourceIp;
     case "remoteIp":
@@ -173,22 +198,19 @@ function shower(input: FieldInput): (m: RequestModel) => string {
     case "destinationIp":
       return readDestinationIp;
     case "port":
-      return (m) => (m.destination.port === 0 ? "" : String(m.destination.port));
+      return showPort;
     case "host":
-      return (m) => m.http?.host ?? "";
+      return showHost;
     case "method":
-      return (m) => m.http?.method ?? "";
+      return showMethod;
     case "path":
-      return (m) => m.http?.path ?? "";
+      return showPath;
     case "header": {
       const name = input.key;
       return (m) => m.header(name) ?? "";
     }
     case "requestPrincipal":
-      return (m) =>
-        (m.jwt?.payloads ?? [])
-          .map((p) => `${jsonText(valueAt(p, ["iss"]))}/${jsonText(valueAt(p, ["sub"]))}`)
-          .join(", ");
+      return showRequestPrincipal;
     case "claim": {
       const path = input.path;
       return (m) => (m.jwt?.payloads ?? []).map((p) => jsonText(valueAt(p, path))).join(", ");
@@ -201,13 +223,13 @@ function shower(input: FieldInput): (m: RequestModel) => string {
       };
     }
     case "sni":
-      return (m) => m.sni ?? "";
+      return showSni;
     case "fingerprint":
-      return (m) => m.source.certificateFingerprint;
+      return showFingerprint;
     case "subject":
-      return (m) => m.source.certificateSubject;
+      return showSubject;
     case "callerTrustDomain":
-      return (m) => m.source.trustDomain;
+      return showCallerTrustDomain;
     case "enum": {
       const read = RISK_READERS.get(input.attribute)!;
       return (m) => read(m) ?? "";
@@ -215,7 +237,7 @@ function shower(input: FieldInput): (m: RequestModel) => string {
   }
 }
 
-interface Matchers {
+export interface Matchers {
   readonly exact: Matcher;
   readonly wide?: Matcher | null;
   readonly narrow?: Matcher | null;
@@ -243,6 +265,19 @@ function ipMatchers(read: (m: RequestModel) => string, blocks: readonly IpBlock[
   return { exact: new IpMatcher(read, blocks), wide: new IpWideMatcher(read, blocks) };
 }
 
+// The readers and lists a matcher keeps are made outside buildMatchers: a closure made inside it would share its
+// scope, and with it the compile's context (the set's FieldPool), for as long as the policy set lives.
+function headerReader(name: string): Reader {
+  return (m) => m.header(name);
+}
+
+function serviceAccounts(values: readonly string[], namespace: string): Array<readonly [string, string]> {
+  return values.map((v) => {
+    const slash = v.indexOf("/");
+    return slash === -1 ? ([namespace, v] as const) : ([v.slice(0, slash), v.slice(slash + 1)] as const);
+  });
+}
+
 function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
   const values = input.values;
   const patterns = (vs: readonly string[]): Pattern[] => vs.map(istioPattern);
@@ -261,14 +296,7 @@ function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
     case "namespace":
       return { exact: new NamespaceMatcher(values) };
     case "serviceAccount":
-      return {
-        exact: new ServiceAccountMatcher(
-          values.map((v) => {
-            const slash = v.indexOf("/");
-            return slash === -1 ? ([ctx.namespace, v] as const) : ([v.slice(0, slash), v.slice(slash + 1)] as const);
-          }),
-        ),
-      };
+      return { exact: new ServiceAccountMatcher(serviceAccounts(values, ctx.namespace)) };
     case "trustDomain":
       return { exact: new TrustDomainMatcher(expandTrustDomains(ctx.bundle, values)) };
     case "sourceIp":
@@ -294,8 +322,7 @@ function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
       return { exact: new PathMatcher(compiled), wide: new PathWideMatcher(compiled) };
     }
     case "header": {
-      const name = input.key;
-      const read: Reader = (m) => m.header(name);
+      const read = headerReader(input.key);
       const exact = new StringMatcher(read, patterns(values), { anyIncludesEmpty: true });
       // Istio documents `*` as "not empty" but Envoy's present_match also matches an empty header.
       const narrow = values.includes("*")
@@ -334,6 +361,16 @@ function buildMatchers(input: FieldInput, ctx: FieldContext): Matchers {
   }
 }
 
+/**
+ * Everything buildMatchers reads, as one string: the kind, attribute, key and path, the values in order, and the
+ * policy's namespace where it changes the meaning (a service account written without one). The bundle is the pool's.
+ * Not the sign (`negate`): a matcher matches the same either way; the check applies the sign.
+ */
+function poolKey(input: FieldInput, ctx: FieldContext): string {
+  const namespace = input.kind === "serviceAccount" ? ctx.namespace : "";
+  return JSON.stringify([input.kind, input.attribute, input.key, input.path, namespace, input.values]);
+}
+
 export function compileField(input: FieldInput, ctx: FieldContext): FieldResult {
   const problems: FieldProblem[] = [];
   input.values.forEach((v, i) => {
@@ -351,19 +388,29 @@ export function compileField(input: FieldInput, ctx: FieldContext): FieldResult 
     });
   }
   if (problems.length > 0) return { ok: false, problems };
-  const matchers = buildMatchers(input, ctx);
+  const pool = ctx.pool;
+  if (pool === undefined) return { ok: true, check: fieldCheck(input, buildMatchers(input, ctx)) };
+  const key = poolKey(input, ctx);
+  // The place and the sign too: a condition's values and notValues carry the same field label.
+  const check = pool.check(ctx.bundle, JSON.stringify([input.field, input.negate, key]), () =>
+    fieldCheck(
+      input,
+      pool.matchers(ctx.bundle, key, () => buildMatchers(input, ctx)),
+    ),
+  );
+  return { ok: true, check };
+}
+
+function fieldCheck(input: FieldInput, matchers: Matchers): FieldCheck {
   return {
-    ok: true,
-    check: {
-      field: input.field,
-      attribute: input.attribute,
-      key: input.key,
-      exact: matchers.exact,
-      wide: matchers.wide ?? null,
-      narrow: matchers.narrow ?? null,
-      negate: input.negate,
-      written: input.values,
-      show: shower(input),
-    },
+    field: input.field,
+    attribute: input.attribute,
+    key: input.key,
+    exact: matchers.exact,
+    wide: matchers.wide ?? null,
+    narrow: matchers.narrow ?? null,
+    negate: input.negate,
+    written: input.values,
+    show: shower(input),
   };
 }

@@ -5,7 +5,7 @@
  * under trustgate are refused with the reason (`targetRef(s)`, action CUSTOM).
  */
 import { decision } from "../model/decision.js";
-import type { FieldContext } from "./compile-field.js";
+import type { FieldContext, SetFieldPool } from "./compile-field.js";
 import { compileRule } from "./compile-rule.js";
 import type { Action, CompiledPolicy, CompiledRule, PolicyLoadError } from "./compiled.js";
 import { Compiler, describe, isPlainObject, own, type PolicyDocument } from "./compiler.js";
@@ -25,9 +25,17 @@ export interface CompileOptions {
   readonly trustDomainAliases?: readonly string[];
 }
 
+/** One bundle per options object, so that every policy of a set compiles under the same one (see MatcherPool). */
+const bundles = new WeakMap<CompileOptions, TrustDomainBundle>();
+
 export function bundleOf(options: CompileOptions): TrustDomainBundle {
   if (options.meshTrustDomain === undefined && (options.trustDomainAliases ?? []).length === 0) return DEFAULT_BUNDLE;
-  return trustDomainBundle(options.meshTrustDomain ?? "cluster.local", options.trustDomainAliases ?? []);
+  let bundle = bundles.get(options);
+  if (bundle === undefined) {
+    bundle = trustDomainBundle(options.meshTrustDomain ?? "cluster.local", options.trustDomainAliases ?? []);
+    bundles.set(options, bundle);
+  }
+  return bundle;
 }
 
 /** Go's strconv.ParseBool, which istiod uses for the dry-run annotation. */
@@ -91,8 +99,12 @@ export interface PolicyCompileResult {
 }
 
 /** Compiles one YAML document. Returns the policy, or null with errors describing every problem found. */
-export function compilePolicy(doc: PolicyDocument, options: CompileOptions = {}): PolicyCompileResult {
-  const steps = compilePolicySteps(doc, options);
+export function compilePolicy(
+  doc: PolicyDocument,
+  options: CompileOptions = {},
+  pool?: SetFieldPool,
+): PolicyCompileResult {
+  const steps = compilePolicySteps(doc, options, pool);
   let step = steps.next();
   while (!step.done) step = steps.next();
   return step.value;
@@ -105,6 +117,7 @@ export function compilePolicy(doc: PolicyDocument, options: CompileOptions = {})
 export function* compilePolicySteps(
   doc: PolicyDocument,
   options: CompileOptions = {},
+  pool?: SetFieldPool,
 ): Generator<void, PolicyCompileResult, void> {
   const c = new Compiler(doc);
   const root = doc.value;
@@ -170,6 +183,7 @@ export function* compilePolicySteps(
   const ctx: FieldContext = {
     namespace: typeof namespace === "string" ? namespace : "",
     bundle: bundleOf(options),
+    ...(pool === undefined ? {} : { pool }),
   };
   const rules: CompiledRule[] = [];
   const rawRules = own(spec, "rules");

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import { DEFAULT_YAML_LIMITS, sizeProblem, type YamlLimits } from "../util/safe-yaml.js";
+import { type SetFieldPool, setFieldPool } from "./compile-field.js";
 import { type CompileOptions, compilePolicy, type PolicyDocument } from "./compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "./compiled.js";
 import { listYamlFiles, parsePolicyText } from "./policy-files.js";
@@ -114,12 +115,16 @@ export interface CompileResult {
 }
 
 /** Compiles documents and refuses duplicate policy ids. */
-export function compileDocuments(documents: readonly PolicyDocument[], options: CompileOptions = {}): CompileResult {
+export function compileDocuments(
+  documents: readonly PolicyDocument[],
+  options: CompileOptions = {},
+  pool: SetFieldPool = setFieldPool(),
+): CompileResult {
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
   const seen = new Map<string, string>();
   for (const doc of documents) {
-    const result = compilePolicy(doc, options);
+    const result = compilePolicy(doc, options, pool);
     errors.push(...result.errors);
     if (result.policy) {
       const duplicate = duplicateError(result.policy, seen);
