@@ -54,7 +54,7 @@ function pooledSet(text: string) {
   return compiled.policies;
 }
 
-describe("MatcherPool", () => {
+describe("FieldPool", () => {
   it("builds once per key, and builds afresh under another trust-domain bundle", () => {
     const pool = new FieldPool<{ n: number }, { c: number }>();
     const [bundle, other] = [{}, {}];
