@@ -25,7 +25,7 @@ export interface CompileOptions {
   readonly trustDomainAliases?: readonly string[];
 }
 
-/** One bundle per options object, so that every policy of a set compiles under the same one (see MatcherPool). */
+/** One bundle per options object, so that every policy of a set compiles under the same one (see FieldPool). */
 const bundles = new WeakMap<CompileOptions, TrustDomainBundle>();
 
 export function bundleOf(options: CompileOptions): TrustDomainBundle {
