@@ -6,7 +6,7 @@
  */
 import { SENSITIVE_HEADERS } from "../model/sensitive-headers.js";
 import { AfterResponse } from "../util/after-response.js";
-import { type DecisionRecord, formatDecisionLine, type LineFormat, type TraceIds } from "./decision-line.js";
+import { DecisionLineFormatter, type DecisionRecord, type TraceIds } from "./decision-line.js";
 import type { BatchedLineSink } from "./log-destination.js";
 import { decisionSinkOf, type Logger } from "./logger.js";
 import { traceIdsOf } from "./trace-context.js";
@@ -48,11 +48,7 @@ export interface DecisionLineShipper {
 export class DecisionLog {
   /** null when info lines are off. */
   private readonly sink: (BatchedLineSink & { flush(): void }) | null;
-  private readonly format: LineFormat;
-  /** `2026-01-02T03:04:05.` for the current second, and when that second began: the time of a line is then this
-   * and three digits (formatting a Date every millisecond cost as much as the rest of the line). */
-  private secondStartMs = -1;
-  private secondPrefix = "";
+  private readonly formatter: DecisionLineFormatter;
   private readonly pending: PendingLine[] = [];
   private readonly later: AfterResponse | null;
 
@@ -64,11 +60,11 @@ export class DecisionLog {
   ) {
     this.sink = decisionSinkOf(logger);
     const fields = Object.entries(settings.fields ?? {});
-    this.format = {
+    this.formatter = new DecisionLineFormatter({
       prefix: fields.map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join(""),
       sensitiveHeaders: settings.sensitiveHeaders ?? SENSITIVE_HEADERS,
       allowHeaders: settings.allowHeaders === true,
-    };
+    });
     this.later = settings.afterResponse === true ? new AfterResponse(() => this.writePending()) : null;
   }
 
@@ -84,17 +80,6 @@ export class DecisionLog {
     if (!allowed) return true;
     if (mode === "deny") return false;
     return sampleRate >= 1 || this.random() < sampleRate;
-  }
-
-  /** `new Date(now).toISOString()`, from the cached second. */
-  private isoTime(now: number): string {
-    let ms = now - this.secondStartMs;
-    if (ms < 0 || ms >= 1000) {
-      this.secondStartMs = now - (now % 1000);
-      this.secondPrefix = new Date(this.secondStartMs).toISOString().slice(0, 20);
-      ms = now - this.secondStartMs;
-    }
-    return `${this.secondPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z`;
   }
 
   /**
@@ -135,7 +120,7 @@ export class DecisionLog {
     nowMs: number,
   ): void {
     const trace = recorded ?? (traceHeaders && traceIdsOf(traceHeaders));
-    const line = formatDecisionLine(record, durationMs, trace, this.isoTime(nowMs), this.format);
+    const line = this.formatter.line(record, durationMs, trace, nowMs);
     this.sink!.append(line);
     this.shipper?.ship(line, record, trace);
   }
