@@ -5,6 +5,7 @@
  * its set this way and must arrive at the primary's version.
  */
 import { compileObject, type TrustgatePolicyObject } from "../kube/policy-object.js";
+import { type SetFieldPool, setFieldPool } from "../policy/compile-field.js";
 import type { CompileOptions } from "../policy/compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
 import { PolicySet } from "../policy/policy-set.js";
@@ -24,11 +25,12 @@ export type BuildResult = { ok: true; set: PolicySet } | { ok: false; errors: Po
 type ObjectCompiler = (
   object: unknown,
   compile: CompileOptions,
+  pool: SetFieldPool,
 ) => { ok: true; policy: CompiledPolicy } | { ok: false; errors: PolicyLoadError[] };
 
 /** How each kind of source compiles its objects. */
 const COMPILERS: Readonly<Record<string, ObjectCompiler>> = {
-  kubernetes: (object, compile) => compileObject(object as TrustgatePolicyObject, compile),
+  kubernetes: (object, compile, pool) => compileObject(object as TrustgatePolicyObject, compile, pool),
 };
 
 function failure(message: string): BuildResult {
@@ -46,12 +48,14 @@ export async function buildPolicySet(
   const compiled = await compileInSlices(documents, sliceMs, compile);
   if (!compiled.ok) return compiled;
   const rebuilt: PolicySource[] = [];
+  // Objects share repeated fields as the files do (one pool per rebuild, dropped with it).
+  const pool = setFieldPool();
   for (const source of sources) {
     const compiler = COMPILERS[source.name];
     if (compiler === undefined) return failure(`no compiler for policies from ${source.name}`);
     const policies: CompiledPolicy[] = [];
     for (const object of source.objects) {
-      const result = compiler(object, compile);
+      const result = compiler(object, compile, pool);
       if (!result.ok) return { ok: false, errors: result.errors };
       policies.push(result.policy);
     }

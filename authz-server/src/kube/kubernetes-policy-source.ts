@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../observability/logger.js";
+import { type SetFieldPool, setFieldPool } from "../policy/compile-field.js";
 import type { CompileOptions } from "../policy/compile-policy.js";
 import { type CompiledPolicy, formatLoadError, type PolicyLoadError } from "../policy/compiled.js";
 import {
@@ -96,8 +97,17 @@ export class KubernetesPolicySource implements PolicySource {
   private pendingPolicies = false;
   private flushScheduled = false;
   private wasReady = false;
+  /**
+   * Fields compiled for the objects of the current burst (a list, or watch events before the next flush), shared
+   * between them: the objects of a large list repeat each other's principals, methods and paths as the files of a
+   * policy directory do. Dropped at the flush, so entries of objects deleted later are not kept.
+   */
+  private burstPool: SetFieldPool | null = null;
+  /** One options object for every compile: the trust-domain bundle (and with it the pool) is kept per options object. */
+  private readonly compileOptions: CompileOptions;
 
   constructor(private readonly options: KubernetesPolicySourceOptions) {
+    this.compileOptions = options.compile ?? {};
     const scopes: Array<string | null> = options.namespaces.length === 0 ? [null] : [...new Set(options.namespaces)];
     this.watches = scopes.map(
       (namespace) =>
@@ -264,7 +274,8 @@ export class KubernetesPolicySource implements PolicySource {
       entry.object = o; // a status write or server bookkeeping: nothing to compile
       return changed;
     }
-    const compiled = compileObject(o, this.options.compile);
+    this.burstPool ??= setFieldPool();
+    const compiled = compileObject(o, this.compileOptions, this.burstPool);
     const generation = o.metadata?.generation ?? 0;
     if (entry === undefined) {
       entry = { key, uid, object: o, digest, errors: null, active: null };
@@ -338,6 +349,7 @@ export class KubernetesPolicySource implements PolicySource {
 
   private flush(): void {
     this.flushScheduled = false;
+    this.burstPool = null;
     const ready = this.ready();
     const becameReady = ready && !this.wasReady;
     this.wasReady = ready;

@@ -3,6 +3,7 @@
  * and its compilation through the loader's own compilePolicy. Pure.
  */
 import { createHash } from "node:crypto";
+import type { SetFieldPool } from "../policy/compile-field.js";
 import { type CompileOptions, compilePolicy } from "../policy/compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
 import { objectDocument } from "../policy/object-document.js";
@@ -55,8 +56,13 @@ export function contentDigest(o: TrustgatePolicyObject): string {
 
 export type ObjectCompilation = { ok: true; policy: CompiledPolicy } | { ok: false; errors: PolicyLoadError[] };
 
-export function compileObject(o: TrustgatePolicyObject, options: CompileOptions = {}): ObjectCompilation {
-  const result = compilePolicy(objectDocument(objectOrigin(o), o), options);
+/** `pool`: fields already compiled for other objects of the same burst (see compile-field.ts), shared. */
+export function compileObject(
+  o: TrustgatePolicyObject,
+  options: CompileOptions = {},
+  pool?: SetFieldPool,
+): ObjectCompilation {
+  const result = compilePolicy(objectDocument(objectOrigin(o), o), options, pool);
   if (result.policy === null) return { ok: false, errors: result.errors };
   return { ok: true, policy: result.policy };
 }
