@@ -41,8 +41,11 @@ const THROUGHPUT_REQUESTS = quick ? 20_000 : 30_000;
 const LATENCY_REQUESTS = quick ? 3_000 : 10_000;
 /** When idle RSS is sampled, in seconds after every server is ready; the last one is the idle figure. */
 const IDLE_SAMPLE_SECONDS = quick ? [10, 20] : [15, 30, 45, 60];
-/** One-in-flight latency runs per server, alternating: a p99 of one run is one draw of this machine's noise. */
-const LATENCY_ROUNDS = quick ? 1 : 3;
+/**
+ * One-in-flight latency runs per server, alternating: a p99 of one run is one draw of this machine's noise, and so is
+ * a p50 (one server's p50 ranged 0.093–0.173 ms from run to run within one bench), so the median of seven.
+ */
+const LATENCY_ROUNDS = quick ? 1 : 7;
 const roundsFlag = process.argv.find((a) => a.startsWith("--rounds="));
 const ROUNDS = roundsFlag ? Number(roundsFlag.slice(9)) : quick ? 1 : 7;
 const ALERTS = 10_000;
