@@ -36,3 +36,21 @@ describe("buildPolicySet (a worker process's rebuild)", () => {
     for (const [i, check] of checks(a).entries()) expect(checks(b)[i], `check ${i}`).toBe(check);
   });
 });
+
+describe("buildPolicySet with thousands of objects", () => {
+  it("lets the event loop run between slices while it compiles them", async () => {
+    const objects = Array.from({ length: 2000 }, (_, i) => object(`ns-${i % 50}`, `p-${i}`));
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const built = await buildPolicySet([], "d", [{ name: "kubernetes", digest: "k", objects }], "istio-system", {}, 1);
+    done = true;
+    expect(built.ok).toBe(true);
+    if (built.ok) expect(built.set.policies).toHaveLength(2000);
+    expect(turns).toBeGreaterThan(3);
+  });
+});

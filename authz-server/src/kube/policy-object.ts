@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { SetFieldPool } from "../policy/compile-field.js";
-import { type CompileOptions, compilePolicy } from "../policy/compile-policy.js";
+import { type CompileOptions, compilePolicy, type PolicyDocument } from "../policy/compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
 import { objectDocument } from "../policy/object-document.js";
 import { TRUSTGATE_KIND } from "../policy/policy-kinds.js";
@@ -56,13 +56,18 @@ export function contentDigest(o: TrustgatePolicyObject): string {
 
 export type ObjectCompilation = { ok: true; policy: CompiledPolicy } | { ok: false; errors: PolicyLoadError[] };
 
+/** The object as a policy document: what the source, a worker's rebuild and the admission webhook compile. */
+export function objectPolicyDocument(o: TrustgatePolicyObject): PolicyDocument {
+  return objectDocument(objectOrigin(o), o);
+}
+
 /** `pool`: fields already compiled for other objects of the same burst (see compile-field.ts), shared. */
 export function compileObject(
   o: TrustgatePolicyObject,
   options: CompileOptions = {},
   pool?: SetFieldPool,
 ): ObjectCompilation {
-  const result = compilePolicy(objectDocument(objectOrigin(o), o), options, pool);
+  const result = compilePolicy(objectPolicyDocument(o), options, pool);
   if (result.policy === null) return { ok: false, errors: result.errors };
   return { ok: true, policy: result.policy };
 }
