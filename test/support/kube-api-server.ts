@@ -26,6 +26,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { TestCa } from "./svid-ca.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: stored objects are free-form JSON, as in the real API server
@@ -98,6 +99,9 @@ export interface KubeApiServer {
   readonly log: RequestRecord[];
   /** Open watch streams right now. */
   readonly openWatches: number;
+  /** TLS connections accepted so far, and how many of them resumed an earlier session (an abbreviated handshake). */
+  readonly tlsConnections: number;
+  readonly tlsResumed: number;
   /** Open watch streams of one resource right now. */
   watchesOf(resource: ResourceName): number;
   /** Current resourceVersion (the revision counter). */
@@ -571,6 +575,12 @@ export async function startKubeApiServer(
       if (!res.headersSent) sendJson(res, 500, status(500, "InternalError", err.message));
     });
   });
+  let tlsConnections = 0;
+  let tlsResumed = 0;
+  server.on("secureConnection", (socket: TLSSocket) => {
+    tlsConnections += 1;
+    if (socket.isSessionReused()) tlsResumed += 1;
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
@@ -630,6 +640,12 @@ export async function startKubeApiServer(
     log,
     get openWatches() {
       return watchers.size;
+    },
+    get tlsConnections() {
+      return tlsConnections;
+    },
+    get tlsResumed() {
+      return tlsResumed;
     },
     watchesOf(resource) {
       return [...watchers].filter((w) => w.resource === resource).length;
