@@ -30,7 +30,8 @@ export interface KubernetesPoliciesDeps {
   readonly holder: PolicyHolder;
   readonly registry: Registry;
   readonly logger: Logger;
-  readonly lint: (set: PolicySet) => LintWarning[];
+  /** The set's lint warnings, for the objects' status (slow for large sets: in slices, see util/time-slices.ts). */
+  readonly lint: (set: PolicySet) => Promise<LintWarning[]>;
   readonly trustDomains: readonly string[];
   /** The loader's compile options: objects compile (and the webhook judges) exactly as files do. */
   readonly compile: CompileOptions;

@@ -2,17 +2,16 @@
  * Compiles documents the worker already checked, on the server's own thread, a few milliseconds at a time: between
  * slices the event loop answers Checks, so even a policy file at the size limit never stalls decisions for long.
  */
-import { setImmediate as nextTurn } from "node:timers/promises";
 import { type SetFieldPool, setFieldPool } from "../policy/compile-field.js";
 import {
   type CompileOptions,
   compilePolicySteps,
   type PathSegment,
-  type PolicyCompileResult,
   type PolicyDocument,
 } from "../policy/compile-policy.js";
 import type { CompiledPolicy, PolicyLoadError } from "../policy/compiled.js";
 import { duplicateError } from "../policy/load-policy-set.js";
+import { TimeSlices } from "../util/time-slices.js";
 import type { TransferredDocument } from "./policy-worker-protocol.js";
 
 /**
@@ -33,25 +32,6 @@ function lineTable(doc: TransferredDocument): (path: readonly PathSegment[]) => 
   };
 }
 
-/** Runs compile steps, giving the event loop a turn whenever the current slice has lasted `sliceMs`. */
-class Slices {
-  private sliceStart = performance.now();
-
-  constructor(private readonly sliceMs: number) {}
-
-  async run(steps: Generator<void, PolicyCompileResult>): Promise<PolicyCompileResult> {
-    let step: IteratorResult<void, PolicyCompileResult>;
-    do {
-      if (performance.now() - this.sliceStart >= this.sliceMs) {
-        await nextTurn();
-        this.sliceStart = performance.now();
-      }
-      step = steps.next();
-    } while (!step.done);
-    return step.value;
-  }
-}
-
 /** `pool`: shared with what else is compiled for the same set (default: one for these documents). */
 export async function compileInSlices(
   documents: readonly TransferredDocument[],
@@ -62,7 +42,7 @@ export async function compileInSlices(
   const errors: PolicyLoadError[] = [];
   const policies: CompiledPolicy[] = [];
   const seen = new Map<string, string>();
-  const slices = new Slices(sliceMs);
+  const slices = new TimeSlices(sliceMs);
   for (const transferred of documents) {
     const doc: PolicyDocument = { file: transferred.file, value: transferred.value, lineAt: lineTable(transferred) };
     const result = await slices.run(compilePolicySteps(doc, options, pool));
@@ -89,7 +69,7 @@ export async function compileObjectsInSlices(
   pool: SetFieldPool,
 ): Promise<SlicedCompileResult> {
   const policies: CompiledPolicy[] = [];
-  const slices = new Slices(sliceMs);
+  const slices = new TimeSlices(sliceMs);
   for (const doc of documents) {
     const result = await slices.run(compilePolicySteps(doc, options, pool));
     if (result.policy === null) return { ok: false, errors: result.errors };

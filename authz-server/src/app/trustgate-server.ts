@@ -25,8 +25,9 @@ import { flushLogger, type Logger, logDestinationOf } from "../observability/log
 import { Metrics } from "../observability/metrics.js";
 import { PolicyHolder } from "../policy/policy-holder.js";
 import type { PolicySet } from "../policy/policy-set.js";
-import { lintPolicySet } from "../policy-tools/lint.js";
+import { lintSteps } from "../policy-tools/lint.js";
 import { exportEngineState } from "../risk/engine-state.js";
+import { TimeSlices } from "../util/time-slices.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
 import { type CheckServing, createCheckService } from "./check-service.js";
 import { clusterMetrics } from "./cluster-metrics.js";
@@ -40,6 +41,7 @@ import { PolicyMetrics } from "./policy-metrics.js";
 import { PolicyWatcher, type WatcherStatus } from "./policy-watcher.js";
 import type { PolicyWorkerOptions } from "./policy-worker-client.js";
 import { compileOptionsOf, GRPC_ADDR_SETTING, requestSettingsOf } from "./settings.js";
+import { COMPILE_SLICE_MS } from "./sliced-compile.js";
 import { StartUpCleanup } from "./start-up-cleanup.js";
 import { STATE_SETTLE_TIMEOUT_MS, WorkerPool, type WorkersView } from "./worker-pool.js";
 
@@ -196,8 +198,12 @@ async function start(
     );
   }
   const lintTrustDomains = [...config.identity.trustDomains, defaultTrustDomain(config)];
+  // The status of TrustgatePolicy objects carries the set's lint warnings; on a single process this runs where Checks
+  // are answered, so a few policies at a time.
   const lint = (set: PolicySet) =>
-    lintPolicySet(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings });
+    new TimeSlices(COMPILE_SLICE_MS).run(
+      lintSteps(set, { workloads: inventory.workloads, trustDomains: lintTrustDomains, request: requestSettings }),
+    );
 
   let loaderRef: PolicyLoader | null = null;
   const kubernetes = await kubernetesPolicies({

@@ -20,7 +20,8 @@ export interface StatusReporterOptions {
   readonly currentSet: () => PolicySet | null;
   readonly loadError: () => string | null;
   /** Lint warnings of a set (computed once per set version). */
-  readonly lint: (set: PolicySet) => LintWarning[];
+  /** The set's lint warnings; may take a while (it lints every policy) and gives the event loop turns meanwhile. */
+  readonly lint: (set: PolicySet) => Promise<LintWarning[]>;
   readonly isLeader: () => boolean;
   /** True while a change is still on its way into the set (a status computed now would be a passing state). */
   readonly busy?: () => boolean;
@@ -80,10 +81,10 @@ export class StatusReporter {
     }
   }
 
-  private warningsOf(set: PolicySet): (origin: string) => LintWarning[] {
+  private async warningsOf(set: PolicySet): Promise<(origin: string) => LintWarning[]> {
     if (this.lintCache?.version !== set.version) {
       const byOrigin = new Map<string, LintWarning[]>();
-      for (const w of this.options.lint(set)) {
+      for (const w of await this.options.lint(set)) {
         const list = byOrigin.get(w.file) ?? [];
         list.push(w);
         byOrigin.set(w.file, list);
@@ -105,8 +106,14 @@ export class StatusReporter {
     }
     this.stats.passes += 1;
     const now = (this.options.now ?? (() => new Date()))();
+    const warnings = await this.warningsOf(set);
+    // Linting gave other work turns: a set replaced meanwhile gets its own pass, this one would write stale states.
+    if (this.options.currentSet() !== set || source.settling || this.options.busy?.() || !isLeader() || this.stopped) {
+      this.again = true;
+      return;
+    }
     const pending = source
-      .verdicts(set, this.options.loadError(), this.warningsOf(set))
+      .verdicts(set, this.options.loadError(), warnings)
       .map((v) => ({ v, desired: desiredStatus(v.verdict, v.object.status, now) }))
       .filter(({ v, desired }) => statusDiffers(v.object.status, desired));
     let failed = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { policySet } from "../../test/support/fixtures.js";
 import type { Workload } from "../workloads/workload-inventory.js";
-import { formatWarning, lintPolicySet } from "./lint.js";
+import { formatWarning, lintPolicySet, lintSteps } from "./lint.js";
 
 const header = (ns: string, name: string) => `---
 apiVersion: security.istio.io/v1beta1
@@ -222,5 +222,27 @@ describe("lint: Istio traps, each with the portable spelling", () => {
   it("is quiet about the portable spellings", () => {
     expect(trapLint(rule("DENY", `to: [{operation: {hosts: ["admin.internal:*"], notPaths: ["/x"]}}]`))).toEqual([]);
     expect(trapLint(rule("ALLOW", `to: [{operation: {hosts: ["a.example", "a.example:*"]}}]`))).toEqual([]);
+  });
+});
+
+describe("lintSteps (lint a step at a time, for a thread that answers Checks)", () => {
+  it("takes a step per policy and per ALLOW policy's shadowing check, and ends with lintPolicySet's warnings", () => {
+    const yaml = [
+      `${header("a", "p")}spec:\n  rules:\n  - {}\n`,
+      `${header("b", "p")}spec:\n  action: DENY\n  rules:\n  - {}\n`,
+      `${header("c", "p")}spec:\n  rules:\n  - to:\n    - operation:\n        methods: [get]\n`,
+    ].join("");
+    const set = policySet(yaml);
+    const ctx = { workloads: [], trustDomains: ["cluster.local"] };
+    const steps = lintSteps(set, ctx);
+    let taken = 0;
+    let step = steps.next();
+    while (!step.done) {
+      taken++;
+      step = steps.next();
+    }
+    expect(taken).toBe(3 + 2);
+    expect(step.value).toEqual(lintPolicySet(set, ctx));
+    expect(step.value.map((w) => w.code).sort()).toEqual(["allow-all", "deny-all", "lowercase-method"]);
   });
 });

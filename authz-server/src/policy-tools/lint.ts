@@ -205,8 +205,7 @@ function sameScope(deny: CompiledPolicy, allow: CompiledPolicy, root: string): b
   return deny.selector.every(([k, v]) => allow.selector!.some(([k2, v2]) => k === k2 && v === v2));
 }
 
-function shadowing(set: PolicySet): LintWarning[] {
-  const out: LintWarning[] = [];
+function* shadowing(set: PolicySet, out: LintWarning[]): Generator<void, void> {
   const denies = set.policies.filter((p) => p.action === "DENY" && !p.dryRun);
   for (const deny of denies) {
     for (const rule of deny.rules) {
@@ -224,6 +223,7 @@ function shadowing(set: PolicySet): LintWarning[] {
     }
   }
   for (const allow of set.policies.filter((p) => p.action === "ALLOW")) {
+    yield;
     for (const rule of allow.rules) {
       const by = denies.find((d) => sameScope(d, allow, set.rootNamespace) && d.rules.some((r) => denyCovers(r, rule)));
       if (!by) continue;
@@ -239,12 +239,16 @@ function shadowing(set: PolicySet): LintWarning[] {
       );
     }
   }
-  return out;
 }
 
-export function lintPolicySet(set: PolicySet, ctx: LintContext): LintWarning[] {
+/**
+ * Lint one step at a time (a step per policy, and per ALLOW policy in the shadowing pass), for callers on a thread
+ * that answers Checks: a leader lints the whole cluster's set after every change, 50–100 ms for 5,000 policies.
+ */
+export function* lintSteps(set: PolicySet, ctx: LintContext): Generator<void, LintWarning[]> {
   const warnings: LintWarning[] = [];
   for (const p of set.policies) {
+    yield;
     const split = splitRules(p);
     if (split) warnings.push(split);
     warnings.push(
@@ -255,8 +259,16 @@ export function lintPolicySet(set: PolicySet, ctx: LintContext): LintWarning[] {
       ...trapWarnings(p, ctx.request).map((t) => warn(p, t.rule, t.code, t.message, t.fix)),
     );
   }
-  warnings.push(...shadowing(set));
+  yield* shadowing(set, warnings);
   return warnings.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+}
+
+export function lintPolicySet(set: PolicySet, ctx: LintContext): LintWarning[] {
+  const steps = lintSteps(set, ctx);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 export function formatWarning(w: LintWarning): string {

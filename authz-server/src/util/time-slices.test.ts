@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { TimeSlices } from "./time-slices.js";
+
+/** Steps that each keep the thread busy for about `ms`. */
+function* busySteps(count: number, ms: number): Generator<void, number> {
+  for (let i = 0; i < count; i++) {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // busy on purpose
+    }
+    yield;
+  }
+  return count;
+}
+
+describe("TimeSlices", () => {
+  it("gives the event loop a turn between slices and returns the work's result", async () => {
+    let turns = 0;
+    let longestGapMs = 0;
+    let last = performance.now();
+    let done = false;
+    const tick = () => {
+      const now = performance.now();
+      longestGapMs = Math.max(longestGapMs, now - last);
+      last = now;
+      turns++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const result = await new TimeSlices(2).run(busySteps(40, 0.5));
+    done = true;
+    expect(result).toBe(40);
+    // 20 ms of work in slices of about 2 ms: several turns, none of them waiting for the whole work.
+    expect(turns).toBeGreaterThan(5);
+    expect(longestGapMs).toBeLessThan(15);
+  });
+
+  it("runs short work without giving a turn", async () => {
+    let turned = false;
+    setImmediate(() => {
+      turned = true;
+    });
+    expect(await new TimeSlices(1000).run(busySteps(3, 0))).toBe(3);
+    expect(turned).toBe(false);
+  });
+});
