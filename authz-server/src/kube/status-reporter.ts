@@ -19,8 +19,10 @@ export interface StatusReporterOptions {
   readonly source: KubernetesPolicySource;
   readonly currentSet: () => PolicySet | null;
   readonly loadError: () => string | null;
-  /** Lint warnings of a set (computed once per set version). */
-  /** The set's lint warnings; may take a while (it lints every policy) and gives the event loop turns meanwhile. */
+  /**
+   * Lint warnings of a set (asked once per set version). May take a while (it lints every policy) and gives the event
+   * loop turns meanwhile.
+   */
   readonly lint: (set: PolicySet) => Promise<LintWarning[]>;
   readonly isLeader: () => boolean;
   /** True while a change is still on its way into the set (a status computed now would be a passing state). */
