@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { turnsDuring } from "../../test/support/event-loop-turns.js";
 import type { CompiledPolicy } from "../policy/compiled.js";
 import { buildPolicySet } from "./policy-inputs.js";
 
@@ -40,15 +41,9 @@ describe("buildPolicySet (a worker process's rebuild)", () => {
 describe("buildPolicySet with thousands of objects", () => {
   it("lets the event loop run between slices while it compiles them", async () => {
     const objects = Array.from({ length: 2000 }, (_, i) => object(`ns-${i % 50}`, `p-${i}`));
-    let turns = 0;
-    let done = false;
-    const tick = () => {
-      turns++;
-      if (!done) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const built = await buildPolicySet([], "d", [{ name: "kubernetes", digest: "k", objects }], "istio-system", {}, 1);
-    done = true;
+    const { result: built, turns } = await turnsDuring(() =>
+      buildPolicySet([], "d", [{ name: "kubernetes", digest: "k", objects }], "istio-system", {}, 1),
+    );
     expect(built.ok).toBe(true);
     if (built.ok) expect(built.set.policies).toHaveLength(2000);
     expect(turns).toBeGreaterThan(3);

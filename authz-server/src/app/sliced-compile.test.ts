@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { turnsDuring } from "../../test/support/event-loop-turns.js";
 import { compileDocuments } from "../policy/load-policy-set.js";
 import { parsePolicyText } from "../policy/policy-files.js";
 import type { TransferredDocument } from "./policy-worker-protocol.js";
@@ -35,15 +36,7 @@ describe("compileInSlices", () => {
   });
 
   it("lets the event loop run between slices, even inside one big policy", async () => {
-    let turns = 0;
-    let done = false;
-    const tick = () => {
-      turns++;
-      if (!done) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const result = await compileInSlices(transferred(bigPolicy(3000)), 1);
-    done = true;
+    const { result, turns } = await turnsDuring(() => compileInSlices(transferred(bigPolicy(3000)), 1));
     expect(result.ok).toBe(true);
     expect(turns).toBeGreaterThan(3);
   });

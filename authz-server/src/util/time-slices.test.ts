@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { turnsDuring } from "../../test/support/event-loop-turns.js";
 import { TimeSlices } from "./time-slices.js";
 
 /** Steps that each keep the thread busy for about `ms`. */
@@ -15,20 +16,7 @@ function* busySteps(count: number, ms: number): Generator<void, number> {
 
 describe("TimeSlices", () => {
   it("gives the event loop a turn between slices and returns the work's result", async () => {
-    let turns = 0;
-    let longestGapMs = 0;
-    let last = performance.now();
-    let done = false;
-    const tick = () => {
-      const now = performance.now();
-      longestGapMs = Math.max(longestGapMs, now - last);
-      last = now;
-      turns++;
-      if (!done) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const result = await new TimeSlices(2).run(busySteps(40, 0.5));
-    done = true;
+    const { result, turns, longestGapMs } = await turnsDuring(() => new TimeSlices(2).run(busySteps(40, 0.5)));
     expect(result).toBe(40);
     // 20 ms of work in slices of about 2 ms: several turns, none of them waiting for the whole work.
     expect(turns).toBeGreaterThan(5);
