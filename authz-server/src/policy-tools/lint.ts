@@ -6,6 +6,7 @@ import type { RequestSettings } from "../extauthz/from-check-request.js";
 import { Attribute } from "../policy/attributes.js";
 import type { Clause, CompiledPolicy, CompiledRule, FieldCheck } from "../policy/compiled.js";
 import type { PolicySet } from "../policy/policy-set.js";
+import { runAtOnce } from "../util/time-slices.js";
 import type { Workload } from "../workloads/workload-inventory.js";
 import { trapWarnings } from "./lint-traps.js";
 
@@ -264,11 +265,7 @@ export function* lintSteps(set: PolicySet, ctx: LintContext): Generator<void, Li
 }
 
 export function lintPolicySet(set: PolicySet, ctx: LintContext): LintWarning[] {
-  const steps = lintSteps(set, ctx);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runAtOnce(lintSteps(set, ctx));
 }
 
 export function formatWarning(w: LintWarning): string {

@@ -5,6 +5,7 @@
  * under trustgate are refused with the reason (`targetRef(s)`, action CUSTOM).
  */
 import { decision } from "../model/decision.js";
+import { runAtOnce } from "../util/time-slices.js";
 import type { FieldContext, SetFieldPool } from "./compile-field.js";
 import { compileRule } from "./compile-rule.js";
 import type { Action, CompiledPolicy, CompiledRule, PolicyLoadError } from "./compiled.js";
@@ -104,10 +105,7 @@ export function compilePolicy(
   options: CompileOptions = {},
   pool?: SetFieldPool,
 ): PolicyCompileResult {
-  const steps = compilePolicySteps(doc, options, pool);
-  let step = steps.next();
-  while (!step.done) step = steps.next();
-  return step.value;
+  return runAtOnce(compilePolicySteps(doc, options, pool));
 }
 
 /**

@@ -5,6 +5,13 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 
+/** Runs the same kind of work all at once, where nothing waits on this thread (the CLI, a worker thread, tests). */
+export function runAtOnce<T>(steps: Generator<void, T>): T {
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
 export class TimeSlices {
   private sliceStart = performance.now();
 
