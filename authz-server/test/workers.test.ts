@@ -4,7 +4,7 @@
  * reach both (the alert within the 50 ms bound); long log lines from both stay whole; a killed worker costs only its
  * in-flight Checks and is replaced; SIGTERM drains both and exits 0 without dropping a Check.
  */
-import { readlink, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type KubeApiServer, startKubeApiServer } from "../../test/support/kube-api-server.js";
@@ -37,9 +37,26 @@ function allowed(response: Awaited<ReturnType<CheckClient["check"]>>): boolean {
   return response.status.code === 0;
 }
 
+/**
+ * How many of `pid`'s descriptors besides fd 4 (the output it was given) lead to `target` and are non-blocking
+ * (O_NONBLOCK in fdinfo's octal flags).
+ */
+async function nonBlockingDescriptorsOf(pid: number, target: string): Promise<number> {
+  let n = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => null);
+    if (link !== target || fd === "4") continue;
+    const info = await readFile(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    const flags = Number.parseInt(/^flags:\s+(\d+)/m.exec(info)?.[1] ?? "0", 8);
+    if ((flags & 0o4000) !== 0) n++;
+  }
+  return n;
+}
+
 // stdout a socket (Node's spawn, systemd's journal): the workers' lines pass through the primary. stdout a pipe (a
 // container runtime, a shell): the workers write their lines to it themselves, and longer lines under the primary's gate.
-describe.each(["socket", "pipe"] as const)("two workers sharing one primary, stdout a %s", (stdout) => {
+// stdout a file: the workers write to it themselves, each batch in one write whatever its lines' length.
+describe.each(["socket", "pipe", "file"] as const)("two workers sharing one primary, stdout a %s", (stdout) => {
   let setup: WorkerSetup;
   let serve: ServeProcess;
   let byWorker: Map<number, CheckClient[]>;
@@ -50,15 +67,18 @@ describe.each(["socket", "pipe"] as const)("two workers sharing one primary, std
     byWorker = await clientsByWorker(serve, 2);
   });
 
-  it("gives the workers the primary's stdout only when it is a pipe", async () => {
+  it("gives the workers the primary's stdout only when it is a pipe or a file", async () => {
     const ready = await readyz(serve);
     const primaryOut = await readlink(`/proc/${serve.child.pid}/fd/1`);
     for (const w of ready.workers.workers) {
       const fd4 = await readlink(`/proc/${w.pid}/fd/4`).catch(() => null);
-      if (stdout === "pipe") expect(fd4).toBe(primaryOut);
-      else expect(fd4).not.toBe(primaryOut);
+      if (stdout === "socket") expect(fd4).not.toBe(primaryOut);
+      else expect(fd4).toBe(primaryOut);
+      // On a pipe each worker writes through a second, non-blocking descriptor of it as well.
+      const nonBlocking = await nonBlockingDescriptorsOf(w.pid, primaryOut);
+      expect(nonBlocking).toBe(stdout === "pipe" ? 1 : 0);
     }
-    expect(primaryOut).toMatch(stdout === "pipe" ? /trustgate-fifo-/ : /^socket:/);
+    expect(primaryOut).toMatch({ socket: /^socket:/, pipe: /trustgate-fifo-/, file: /trustgate-stdout-/ }[stdout]);
   });
 
   afterAll(async () => {

@@ -1,9 +1,10 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ATOMIC_WRITE_BYTES, canShareOutput, cutWholeLines, SharedOutput } from "./shared-output.js";
+import { ATOMIC_WRITE_BYTES, canShareOutput, cutWholeLines, SharedOutput, sharedOutputKind } from "./shared-output.js";
 
 const line = (tag: string, bytes: number) => `${tag}${"x".repeat(bytes - tag.length - 1)}\n`;
 
@@ -63,10 +64,16 @@ describe("SharedOutput", () => {
     return { fd, read: () => readFileSync(path, "utf8") };
   }
 
-  it("writes every line in order; a worker's long lines go to the primary instead", async () => {
+  // The pipe rules (4 KiB writes, long lines elsewhere) are checked on a file here: what was written is easy to read.
+  it("writes every line in order; on a pipe, a worker's long lines go to the primary instead", async () => {
     const { fd, read } = file();
     const forwarded: string[] = [];
-    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20, forwardLong: (l) => forwarded.push(l.toString()) });
+    const out = new SharedOutput({
+      fd,
+      kind: "pipe",
+      maxQueuedBytes: 1 << 20,
+      forwardLong: (l) => forwarded.push(l.toString()),
+    });
     const short = Array.from({ length: 40 }, (_, i) => line(`s${i}`, 500));
     out.write(Buffer.from(short.slice(0, 20).join("") + line("long", 9000)));
     out.write(Buffer.from(short.slice(20).join("")));
@@ -89,10 +96,21 @@ describe("SharedOutput", () => {
     expect(read()).toBe(line("before", 200) + line("during", 200));
   });
 
-  it("writes the primary's long line whole between acquire and release of the gate", async () => {
+  it("on a file, writes a line of any length in place: nothing goes to the primary", async () => {
+    const { fd, read } = file();
+    const forwarded: string[] = [];
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20, forwardLong: (l) => forwarded.push(l.toString()) });
+    const text = line("a", 100) + line("long", 70_000) + line("b", 100);
+    out.write(Buffer.from(text));
+    await out.idle();
+    expect(read()).toBe(text);
+    expect(forwarded).toEqual([]);
+  });
+
+  it("writes the primary's long pipe line whole between acquire and release of the gate", async () => {
     const { fd, read } = file();
     const events: string[] = [];
-    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20 });
+    const out = new SharedOutput({ fd, kind: "pipe", maxQueuedBytes: 1 << 20 });
     out.setGate({
       acquire: async () => {
         events.push(`acquire (written so far: ${read().length})`);
@@ -120,8 +138,87 @@ describe("SharedOutput", () => {
   });
 });
 
+describe("SharedOutput on a pipe", () => {
+  let dir = "";
+  let fds: number[] = [];
+  afterEach(() => {
+    for (const fd of fds) closeSync(fd);
+    fds = [];
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+    dir = "";
+  });
+  function pipe() {
+    dir = mkdtempSync(join(tmpdir(), "shared-output-pipe-"));
+    const path = join(dir, "fifo");
+    execFileSync("mkfifo", [path]);
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(path, constants.O_WRONLY);
+    fds.push(writeFd, readFd);
+    const chunk = Buffer.alloc(1 << 16);
+    /** What the pipe holds now (never waits). */
+    const readNow = () => {
+      let text = "";
+      for (;;) {
+        try {
+          const n = readSync(readFd, chunk);
+          if (n === 0) return text;
+          text += chunk.toString("utf8", 0, n);
+        } catch {
+          return text; // EAGAIN: empty
+        }
+      }
+    };
+    return { fd: writeFd, readNow };
+  }
+
+  it("writes from the calling thread while the pipe has room, and the rest through the thread pool, in order", async () => {
+    const { fd, readNow } = pipe();
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 22 });
+    try {
+      const first = Array.from({ length: 30 }, (_, i) => line(`f${i}`, 300)).join("");
+      out.write(Buffer.from(first));
+      // Nothing left to a thread: written before write() returned.
+      expect(out.pendingBytes).toBe(0);
+      expect(readNow()).toBe(first);
+
+      // More than the pipe holds (64 KiB on Linux): the pieces that do not fit wait for the reader.
+      const lines = Array.from({ length: 400 }, (_, i) => line(`s${i}:`, 400 + ((i * 37) % 3000)));
+      const second = lines.join("");
+      out.write(Buffer.from(second));
+      expect(out.pendingBytes).toBeGreaterThan(0);
+      let got = readNow();
+      const deadline = Date.now() + 5000;
+      while (got.length < second.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1));
+        got += readNow();
+      }
+      await out.idle();
+      got += readNow();
+      expect(got).toBe(second);
+    } finally {
+      out.close();
+    }
+  });
+
+  it("opens one more descriptor for a pipe (closed by close()) and none for a device", () => {
+    const { fd } = pipe();
+    expect(sharedOutputKind(fd)).toBe("pipe");
+    const openNow = () => readdirSync("/proc/self/fd").length;
+    const before = openNow();
+    const out = new SharedOutput({ fd, maxQueuedBytes: 1 << 20 });
+    expect(openNow()).toBe(before + 1);
+    out.close();
+    expect(openNow()).toBe(before);
+    const nullFd = openSync("/dev/null", "w");
+    fds.push(nullFd);
+    const withNull = openNow();
+    new SharedOutput({ fd: nullFd, maxQueuedBytes: 1 << 20 }).close();
+    expect(openNow()).toBe(withNull);
+  });
+});
+
 describe("canShareOutput", () => {
-  it("says yes for a file and a character device, no for a socket", async () => {
+  it("says yes for a pipe, a file and a character device, no for a socket", async () => {
     const dir = mkdtempSync(join(tmpdir(), "share-"));
     const fileFd = openSync(join(dir, "f"), "w");
     const nullFd = openSync("/dev/null", "w");
@@ -132,6 +229,8 @@ describe("canShareOutput", () => {
     try {
       expect(canShareOutput(fileFd)).toBe(true);
       expect(canShareOutput(nullFd)).toBe(true);
+      expect(sharedOutputKind(fileFd)).toBe("file");
+      expect(sharedOutputKind(nullFd)).toBe("device");
       expect(canShareOutput((socket as unknown as { _handle: { fd: number } })._handle.fd)).toBe(false);
       expect(canShareOutput(987_654)).toBe(false);
     } finally {

@@ -3,13 +3,22 @@
  * worker writes its lines straight to the primary's stdout instead of passing them through the primary (which cost
  * the primary a tenth of a core and the workers 10–25 % of their throughput under load).
  *
- * No line may be cut or mixed with another process's. POSIX makes a write() of at most PIPE_BUF bytes (4096 on
- * Linux) to a pipe atomic, and a regular file or a character device (a terminal, /dev/null) does not interleave two
- * write() calls either. So every write() here holds whole lines and at most 4096 bytes, one write at a time. A line
- * longer than that cannot be written atomically: a worker hands it to the primary (`forwardLong`), and the primary
- * writes it while every worker holds its output (`gate`), then lets them go on.
+ * No line may be cut or mixed with another process's. What keeps a write() whole depends on the output:
+ * - a pipe (a container runtime's stdout): POSIX makes a write() of at most PIPE_BUF bytes (4096 on Linux) atomic,
+ *   and no more. So every write() here holds whole lines and at most 4096 bytes. A line longer than that cannot be
+ *   written atomically: a worker hands it to the primary (`forwardLong`), and the primary writes it while every worker
+ *   holds its output (`gate`), then lets them go on.
+ * - a regular file or a character device (a terminal, /dev/null): Linux runs each write() whole under a lock (the
+ *   file's position and inode locks; a terminal's write lock), so a batch goes out in one write(), as a single
+ *   process's would. Cutting it into 4 KiB pieces cost a thread-pool round trip per piece, ~5 µs per logged Check.
+ *
+ * On a pipe the pieces are written from the main thread through a second, non-blocking descriptor of the same pipe
+ * (a write of at most PIPE_BUF bytes there is whole or fails with EAGAIN, never partial, and never waits): the
+ * thread-pool round trip per 4 KiB piece cost more than the write. Only a piece the pipe has no room for takes the
+ * slow way: a thread-pool write on the shared descriptor, which waits for the reader (or, where that descriptor is
+ * non-blocking too, as Node leaves a pipe it opened as process.stdout, retries every 10 ms).
  */
-import { fstatSync, write, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, write, writeSync } from "node:fs";
 
 /** PIPE_BUF on Linux: the largest write() a pipe keeps whole whatever else writes to it. */
 export const ATOMIC_WRITE_BYTES = 4096;
@@ -17,17 +26,40 @@ const NEWLINE = 0x0a;
 const RETRY_MS = 10;
 
 /**
- * Whether several processes can write lines to `fd` with atomic writes: a pipe (a container runtime's stdout), a
- * regular file or a character device. Not a socket (systemd's journal stream): a stream socket promises no atomic
- * write, so there every line keeps going through the one process that owns the output.
+ * What `fd` is, when several processes can write lines to it with whole writes: a pipe (a container runtime's
+ * stdout), a regular file or a character device. Not a socket (systemd's journal stream): a stream socket promises no
+ * whole write, so there every line keeps going through the one process that owns the output.
  */
-export function canShareOutput(fd: number): boolean {
+export type SharedOutputKind = "pipe" | "file" | "device";
+
+export function sharedOutputKind(fd: number): SharedOutputKind | null {
   try {
     const stat = fstatSync(fd);
-    return stat.isFIFO() || stat.isFile() || stat.isCharacterDevice();
+    if (stat.isFIFO()) return "pipe";
+    if (stat.isFile()) return "file";
+    return stat.isCharacterDevice() ? "device" : null;
   } catch {
-    return false;
+    return null;
   }
+}
+
+export function canShareOutput(fd: number): boolean {
+  return sharedOutputKind(fd) !== null;
+}
+
+/**
+ * A second descriptor of the pipe behind `fd`, non-blocking (its own open file description: the flag does not reach
+ * the other processes' descriptors), or null where that cannot be had (no /proc, no reader).
+ */
+function nonBlockingPipe(fd: number): number | null {
+  try {
+    const again = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    if (fstatSync(again).isFIFO()) return again;
+    closeSync(again);
+  } catch {
+    // no /proc (not Linux), or the pipe has no reader right now: every piece goes through the thread pool
+  }
+  return null;
 }
 
 /** The primary's way to write a long line alone: every other writer is held between `acquire` and `release`. */
@@ -44,9 +76,11 @@ export interface SharedOutputOptions {
   readonly forwardLong?: (line: Buffer) => void;
   /** Starts held (a worker started while the primary writes a long line). */
   readonly held?: boolean;
+  /** What `fd` is (default: looked up). Decides the largest whole write and whether a pipe is written from here. */
+  readonly kind?: SharedOutputKind | null;
 }
 
-/** A queued write: up to 4096 bytes of whole lines, or (primary only) one long line to write under the gate. */
+/** A queued write: whole lines within one whole write, or (primary only) one long pipe line to write under the gate. */
 interface Piece {
   bytes: Buffer;
   readonly long: boolean;
@@ -101,9 +135,30 @@ export class SharedOutput {
   private closed = false;
   private gate: OutputGate | null = null;
   private idleWaiters: Array<() => void> = [];
+  /** The largest write() that stays whole on this output. */
+  private readonly wholeWriteBytes: number;
+  /** A pipe's non-blocking descriptor (see the top of this file), or null. */
+  private nonBlockingFd: number | null;
 
   constructor(private readonly options: SharedOutputOptions) {
     this.held = options.held ?? false;
+    const kind = options.kind === undefined ? sharedOutputKind(options.fd) : options.kind;
+    // Unknown (or gone) is treated as a pipe: the strictest rule.
+    const pipe = kind === "pipe" || kind === null;
+    this.wholeWriteBytes = pipe ? ATOMIC_WRITE_BYTES : Number.POSITIVE_INFINITY;
+    this.nonBlockingFd = kind === "pipe" ? nonBlockingPipe(options.fd) : null;
+  }
+
+  /** Bytes taken and not yet written (a write in flight included). */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /** Closes what this output opened itself (the pipe's second descriptor); the output's own descriptor stays open. */
+  close(): void {
+    if (this.nonBlockingFd === null) return;
+    closeSync(this.nonBlockingFd);
+    this.nonBlockingFd = null;
   }
 
   /** The primary's gate, once its workers exist (before that, nothing else writes and a long line goes out as is). */
@@ -111,11 +166,11 @@ export class SharedOutput {
     this.gate = gate;
   }
 
-  /** Takes bytes that hold whole lines (each ending in "\n"), any amount; cuts them into atomic writes. */
+  /** Takes bytes that hold whole lines (each ending in "\n"), any amount; cuts them into whole writes. */
   write(chunk: Buffer): void {
     cutWholeLines(
       chunk,
-      ATOMIC_WRITE_BYTES,
+      this.wholeWriteBytes,
       (piece) => this.enqueue({ bytes: piece, long: false }),
       (line) => this.long(line),
     );
@@ -174,6 +229,7 @@ export class SharedOutput {
   }
 
   private pump(): void {
+    if (!this.writing && !this.held) this.writeWithoutWaiting();
     const piece = this.queue[0];
     if (this.writing || this.held || piece === undefined) {
       this.settle();
@@ -185,6 +241,28 @@ export class SharedOutput {
       void gate.acquire().then(() => this.writeOut(piece, () => gate.release()));
     } else {
       this.writeOut(piece, () => undefined);
+    }
+  }
+
+  /** A pipe: writes queued pieces from here while the pipe has room; stops at a long line, a full pipe or an error. */
+  private writeWithoutWaiting(): void {
+    const fd = this.nonBlockingFd;
+    if (fd === null) return;
+    for (let piece = this.queue[0]; piece !== undefined && !piece.long; piece = this.queue[0]) {
+      let written: number;
+      try {
+        written = writeSync(fd, piece.bytes);
+      } catch {
+        // EAGAIN (no room): the slow way waits for the reader. Anything else: the slow way's write finds out too.
+        return;
+      }
+      this.queuedBytes -= written;
+      if (written < piece.bytes.length) {
+        // Not expected of a pipe (at most PIPE_BUF bytes are all or nothing); the rest goes the blocking way.
+        piece.bytes = piece.bytes.subarray(written);
+        return;
+      }
+      this.queue.shift();
     }
   }
 

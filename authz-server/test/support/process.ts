@@ -2,7 +2,8 @@
  * Runs the real `trustgate` command (the compiled CLI, as a user runs it) as a child process.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, constants, createReadStream, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import { closeSync, constants, createReadStream, existsSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,10 +75,10 @@ export interface ServeProcess {
 }
 
 /**
- * What the child's stdout is: a socket (what Node's spawn gives, and systemd's journal) or a pipe (what a container
- * runtime or a shell gives; made here as a named pipe).
+ * What the child's stdout is: a socket (what Node's spawn gives, and systemd's journal), a pipe (what a container
+ * runtime or a shell gives; made here as a named pipe) or a regular file (`trustgate serve > decisions.log`).
  */
-export type StdoutKind = "socket" | "pipe";
+export type StdoutKind = "socket" | "pipe" | "file";
 
 /** Starts `trustgate serve` and waits until it reports ready. */
 export async function startServe(
@@ -111,13 +112,36 @@ function namedPipe() {
   return { writeFd, reader };
 }
 
+/** A regular file to give a child as its stdout (truncated, not appended: what `>` gives), and what tails it. */
+function outputFile() {
+  const dir = mkdtempSync(join(tmpdir(), "trustgate-stdout-"));
+  const path = join(dir, "stdout");
+  const writeFd = openSync(path, "w");
+  const readFd = openSync(path, "r");
+  const reader = new EventEmitter();
+  const chunk = Buffer.alloc(1 << 16);
+  const readAll = () => {
+    for (let n = readSync(readFd, chunk); n > 0; n = readSync(readFd, chunk)) {
+      reader.emit("data", Buffer.from(chunk.subarray(0, n)));
+    }
+  };
+  const timer = setInterval(readAll, 20);
+  const stop = () => {
+    clearInterval(timer);
+    readAll();
+    closeSync(readFd);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { writeFd, reader, stop };
+}
+
 async function startServeOnce(args: string[], env: Record<string, string>, stdout: StdoutKind): Promise<ServeProcess> {
   requireBuild();
   const grpcPort = await freePort();
   const httpPort = await freePort();
   const grpcAddress = `127.0.0.1:${grpcPort}`;
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  const pipe = stdout === "pipe" ? namedPipe() : null;
+  const pipe = stdout === "pipe" ? namedPipe() : stdout === "file" ? outputFile() : null;
   const child = spawn(process.execPath, [BIN, "serve", ...args], {
     cwd: REPO,
     env: {
@@ -137,7 +161,12 @@ async function startServeOnce(args: string[], env: Record<string, string>, stdou
   child.stderr!.on("data", (d) => {
     output.stderr += d;
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      if (pipe !== null && "stop" in pipe) pipe.stop();
+      resolve(code);
+    }),
+  );
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) {
