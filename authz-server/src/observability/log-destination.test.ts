@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { LogDestination } from "./log-destination.js";
 
 function capture() {
@@ -67,5 +71,78 @@ describe("LogDestination", () => {
     d.append("b\n");
     await new Promise((r) => setTimeout(r, 60));
     expect(Buffer.concat(chunks).toString()).toBe("a\nb\n");
+  });
+});
+
+describe("LogDestination on a shared output", () => {
+  let dir = "";
+  afterEach(() => {
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+    dir = "";
+  });
+
+  it("reuses a batch once it is written, never before: a slow pipe reader gets every line intact and in order", async () => {
+    dir = mkdtempSync(join(tmpdir(), "log-destination-"));
+    const path = join(dir, "fifo");
+    execFileSync("mkfifo", [path]);
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(path, constants.O_WRONLY);
+    const d = new LogDestination(writeFd, { flushDelayMs: 0, shared: {} });
+    const expected: string[] = [];
+    let got = "";
+    const buffer = Buffer.alloc(1 << 16);
+    const readSome = () => {
+      try {
+        const n = readSync(readFd, buffer);
+        got += buffer.toString("utf8", 0, n);
+      } catch {
+        // EAGAIN: nothing to read now
+      }
+    };
+    try {
+      // ~40 batches of 64 KiB against a pipe of 64 KiB read slowly: batches wait for the reader while new ones fill.
+      for (let turn = 0; turn < 40; turn++) {
+        for (let i = 0; i < 200; i++) {
+          const line = `{"turn":${turn},"i":${i},"pad":"${String.fromCharCode(97 + ((turn + i) % 26)).repeat(250 + ((i * 7) % 200))}"}\n`;
+          expected.push(line);
+          d.write(line);
+        }
+        await new Promise((r) => setImmediate(r));
+        readSome();
+      }
+      const all = expected.join("");
+      const deadline = Date.now() + 10_000;
+      while (got.length < all.length && Date.now() < deadline) {
+        readSome();
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      expect(got.length).toBe(all.length);
+      expect(got === all).toBe(true);
+      expect(d.droppedLines).toBe(0);
+    } finally {
+      d.shared?.close();
+      closeSync(writeFd);
+      closeSync(readFd);
+    }
+  });
+
+  it("keeps the memory of its batches flat: written batches are used again", async () => {
+    dir = mkdtempSync(join(tmpdir(), "log-destination-"));
+    const fd = openSync(join(dir, "out"), "w");
+    const d = new LogDestination(fd, { flushDelayMs: 0, shared: {} });
+    try {
+      const line = `${"x".repeat(999)}\n`;
+      const before = process.memoryUsage().arrayBuffers;
+      // 200 batches of 64 KiB (13 MB): without reuse each is a new ArrayBuffer until a garbage collection.
+      for (let batch = 0; batch < 200; batch++) {
+        for (let i = 0; i < 65; i++) d.write(line);
+        await new Promise<void>((r) => d.flush(() => r()));
+      }
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+      expect(readFileSync(join(dir, "out"), "utf8")).toBe(line.repeat(200 * 65));
+    } finally {
+      d.shared?.close();
+      closeSync(fd);
+    }
   });
 });

@@ -84,6 +84,8 @@ export interface SharedOutputOptions {
 interface Piece {
   bytes: Buffer;
   readonly long: boolean;
+  /** The last piece of a chunk: called once it is written (the chunk's memory may be used again). */
+  written: (() => void) | null;
 }
 
 /** Lines in bytes that hold whole lines (what a dropped chunk counts as). */
@@ -166,14 +168,23 @@ export class SharedOutput {
     this.gate = gate;
   }
 
-  /** Takes bytes that hold whole lines (each ending in "\n"), any amount; cuts them into whole writes. */
-  write(chunk: Buffer): void {
+  /**
+   * Takes bytes that hold whole lines (each ending in "\n"), any amount; cuts them into whole writes. `written`, if
+   * given, is called once nothing refers to `chunk` any more (all of it written, or dropped), so its memory can be
+   * used again; not at all if the output closes first.
+   */
+  write(chunk: Buffer, written?: () => void): void {
+    const before = this.queue.length;
     cutWholeLines(
       chunk,
       this.wholeWriteBytes,
-      (piece) => this.enqueue({ bytes: piece, long: false }),
+      (piece) => this.enqueue({ bytes: piece, long: false, written: null }),
       (line) => this.long(line),
     );
+    if (written !== undefined) {
+      if (this.queue.length > before) this.queue[this.queue.length - 1]!.written = written;
+      else written();
+    }
     this.pump();
   }
 
@@ -215,8 +226,9 @@ export class SharedOutput {
 
   private long(line: Buffer): void {
     const forward = this.options.forwardLong;
-    if (forward !== undefined) forward(line);
-    else this.enqueue({ bytes: line, long: true });
+    // A copy: the chunk's memory may be reused once its own pieces are written, before the forwarded line is.
+    if (forward !== undefined) forward(Buffer.from(line));
+    else this.enqueue({ bytes: line, long: true, written: null });
   }
 
   private enqueue(piece: Piece): void {
@@ -263,6 +275,7 @@ export class SharedOutput {
         return;
       }
       this.queue.shift();
+      piece.written?.();
     }
   }
 
@@ -290,6 +303,7 @@ export class SharedOutput {
       }
       this.queue.shift();
       this.queuedBytes -= written;
+      piece.written?.();
       this.finish(done);
     });
   }
