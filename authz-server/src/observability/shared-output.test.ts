@@ -96,6 +96,21 @@ describe("SharedOutput", () => {
     expect(read()).toBe(line("before", 200) + line("during", 200));
   });
 
+  it("forwards a copy of a long line and reports the chunk written once its own pieces are", async () => {
+    const { fd, read } = file();
+    const forwarded: Buffer[] = [];
+    const out = new SharedOutput({ fd, kind: "pipe", maxQueuedBytes: 1 << 20, forwardLong: (l) => forwarded.push(l) });
+    const chunk = Buffer.from(line("a", 100) + line("long", 9000) + line("b", 100));
+    let written = 0;
+    out.write(chunk, () => written++);
+    await out.idle();
+    expect(written).toBe(1);
+    expect(read()).toBe(line("a", 100) + line("b", 100));
+    // The chunk may now be reused (the destination does): the forwarded line must not change with it.
+    chunk.fill(0x21);
+    expect(forwarded.map((b) => b.toString())).toEqual([line("long", 9000)]);
+  });
+
   it("on a file, writes a line of any length in place: nothing goes to the primary", async () => {
     const { fd, read } = file();
     const forwarded: string[] = [];
