@@ -47,7 +47,8 @@ describe("cutWholeLines", () => {
   });
 });
 
-describe("SharedOutput", () => {
+/** A temporary directory and descriptors of each test, removed and closed after it. */
+function perTest(prefix: string) {
   let dir = "";
   let fds: number[] = [];
   afterEach(() => {
@@ -56,11 +57,23 @@ describe("SharedOutput", () => {
     if (dir !== "") rmSync(dir, { recursive: true, force: true });
     dir = "";
   });
+  return {
+    dir: () => {
+      dir = mkdtempSync(join(tmpdir(), prefix));
+      return dir;
+    },
+    keep: (...more: number[]) => {
+      fds.push(...more);
+    },
+  };
+}
+
+describe("SharedOutput", () => {
+  const temp = perTest("shared-output-");
   function file() {
-    dir = mkdtempSync(join(tmpdir(), "shared-output-"));
-    const path = join(dir, "out");
+    const path = join(temp.dir(), "out");
     const fd = openSync(path, "w");
-    fds.push(fd);
+    temp.keep(fd);
     return { fd, read: () => readFileSync(path, "utf8") };
   }
 
@@ -154,21 +167,13 @@ describe("SharedOutput", () => {
 });
 
 describe("SharedOutput on a pipe", () => {
-  let dir = "";
-  let fds: number[] = [];
-  afterEach(() => {
-    for (const fd of fds) closeSync(fd);
-    fds = [];
-    if (dir !== "") rmSync(dir, { recursive: true, force: true });
-    dir = "";
-  });
+  const temp = perTest("shared-output-pipe-");
   function pipe() {
-    dir = mkdtempSync(join(tmpdir(), "shared-output-pipe-"));
-    const path = join(dir, "fifo");
+    const path = join(temp.dir(), "fifo");
     execFileSync("mkfifo", [path]);
     const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const writeFd = openSync(path, constants.O_WRONLY);
-    fds.push(writeFd, readFd);
+    temp.keep(writeFd, readFd);
     const chunk = Buffer.alloc(1 << 16);
     /** What the pipe holds now (never waits). */
     const readNow = () => {
@@ -225,7 +230,7 @@ describe("SharedOutput on a pipe", () => {
     out.close();
     expect(openNow()).toBe(before);
     const nullFd = openSync("/dev/null", "w");
-    fds.push(nullFd);
+    temp.keep(nullFd);
     const withNull = openNow();
     new SharedOutput({ fd: nullFd, maxQueuedBytes: 1 << 20 }).close();
     expect(openNow()).toBe(withNull);
