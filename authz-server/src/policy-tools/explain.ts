@@ -89,7 +89,9 @@ export function formatExplanation(e: Explanation): string {
       );
       if (p.rules.length === 0) lines.push("    (no rules: an ALLOW policy without rules allows nothing)");
       for (const r of p.rules) {
-        lines.push(`    rule ${r.index} (line ${r.line}): ${r.matched ? "MATCH" : "no match"}`);
+        lines.push(
+          `    rule ${r.index} (line ${r.line}): ${r.matched ? "MATCH" : "no match"}${r.note ? ` (${r.note})` : ""}`,
+        );
         if (r.fields.length === 0) lines.push("      (empty rule: matches every request)");
         for (const f of r.fields) lines.push(`      ${fieldLine(f)}`);
       }

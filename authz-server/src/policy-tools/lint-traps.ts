@@ -5,7 +5,7 @@
  */
 import type { RequestSettings } from "../extauthz/from-check-request.js";
 import { parseSpiffeId } from "../identity/spiffe-id.js";
-import { Attribute } from "../policy/attributes.js";
+import { Attribute, isHttpOnly } from "../policy/attributes.js";
 import type { CompiledPolicy, CompiledRule, FieldCheck } from "../policy/compiled.js";
 import { hasLiteralStar } from "../policy/matchers/istio-pattern.js";
 import { isPathTemplate } from "../policy/matchers/path-template.js";
@@ -148,9 +148,54 @@ function requestPrincipalWarnings(rule: CompiledRule, check: FieldCheck): TrapWa
   return out;
 }
 
+/** Warnings about a rule as a whole: how istiod reads its lists. */
+function ruleWarnings(p: CompiledPolicy, rule: CompiledRule): TrapWarning[] {
+  const out: TrapWarning[] = [];
+  for (const key of rule.emptyLists) {
+    out.push({
+      rule,
+      code: "empty-rule-list",
+      message: `"${key}: []" is read as no "${key}" at all — any ${key === "from" ? "source" : "operation"} — by istiod (a protobuf list cannot be present and empty) and by trustgate`,
+      fix: `omit "${key}" if any ${key === "from" ? "source" : "operation"} is meant, or list the ones meant`,
+    });
+  }
+  for (const reason of rule.unbuildable) {
+    out.push({
+      rule,
+      code: "condition-never-built",
+      message: `${reason}: ${p.action === "ALLOW" ? "istiod skips this ALLOW rule, so it never matches" : `istiod leaves the condition out, so this rule ${p.action === "DENY" ? "denies" : "audits"} whatever its other fields match`} (trustgate decides the same)`,
+      fix: "name the header or claim in brackets right after the prefix: request.headers[x-name], request.auth.claims[name]",
+    });
+  }
+  if (p.action !== "ALLOW" || !rule.readsHttpOnly) return out;
+  // Only where the rule would match a TCP request but for the HTTP-only field in another entry: a `from` and a `to`
+  // entry (or no `from`/`to`) and the `when` conditions without one.
+  const tcpOnly = (clause: readonly FieldCheck[]) => clause.every((check) => !isHttpOnly(check.attribute));
+  const tcpFrom = rule.from === null ? true : rule.from.find(tcpOnly);
+  const tcpTo = rule.to === null ? true : rule.to.find(tcpOnly);
+  const tcpEntry = typeof tcpFrom === "object" ? tcpFrom : typeof tcpTo === "object" ? tcpTo : undefined;
+  if (tcpFrom !== undefined && tcpTo !== undefined && tcpEntry !== undefined && tcpOnly(rule.when)) {
+    const fields = [
+      ...new Set(
+        checksOf(rule)
+          .filter((c) => isHttpOnly(c.attribute))
+          .map((c) => c.field),
+      ),
+    ];
+    out.push({
+      rule,
+      code: "allow-rule-http-only-on-tcp",
+      message: `on a TCP connection Istio skips this whole ALLOW rule because ${fields.join(", ")} ${fields.length > 1 ? "are" : "is"} HTTP-only, so the entry ${tcpEntry[0]!.field.split(".")[0]} does not allow TCP traffic on its own (trustgate decides the same)`,
+      fix: "move the entries meant for TCP traffic into a rule of their own",
+    });
+  }
+  return out;
+}
+
 export function trapWarnings(p: CompiledPolicy, request: RequestSettings | undefined): TrapWarning[] {
   const out: TrapWarning[] = [];
   for (const rule of p.rules) {
+    out.push(...ruleWarnings(p, rule));
     for (const check of checksOf(rule)) {
       switch (check.attribute) {
         case Attribute.Host:

@@ -191,6 +191,14 @@ describe("lint: Istio traps, each with the portable spelling", () => {
     ],
     ["ALLOW", `from: [{source: {requestPrincipals: ["*/*"]}}]`, "request-principal-star-star", 'write "*"'],
     ["ALLOW", `when: [{key: connection.sni, values: [a.example]}]`, "sni-needs-tls-session", "include_tls_session"],
+    [
+      "ALLOW",
+      `to: [{operation: {ports: ["5432"]}}, {operation: {paths: ["/health"]}}]`,
+      "allow-rule-http-only-on-tcp",
+      "a rule of their own",
+    ],
+    ["DENY", `from: []\n    to: [{operation: {ports: ["22"]}}]`, "empty-rule-list", 'omit "from"'],
+    ["DENY", `when: [{key: "request.headersX[y]", values: ["1"]}]`, "condition-never-built", "request.headers[x-name]"],
   ])("%s %s → %s", (action, body, code, fix) => {
     const warnings = trapLint(rule(action, body));
     const found = warnings.find((w) => w.code === code);
@@ -204,6 +212,19 @@ describe("lint: Istio traps, each with the portable spelling", () => {
     expect(codes("DENY", `to: [{operation: {notMethods: [GET]}}]`)).not.toContain("deny-method-case");
     expect(codes("DENY", `from: [{source: {ipBlocks: ["fd00::/8"]}}]`)).not.toContain("deny-ip-mapped");
     expect(codes("ALLOW", `from: [{source: {ipBlocks: ["10.0.0.0/8"]}}]`)).not.toContain("deny-ip-mapped");
+  });
+
+  it("warns of an HTTP-only field on TCP only where another entry of the ALLOW rule has none", () => {
+    const codes = (action: string, body: string) => trapLint(rule(action, body)).map((w) => w.code);
+    const mixed = `from: [{source: {namespaces: [a]}}, {source: {requestPrincipals: ["iss/sub"]}}]`;
+    expect(codes("ALLOW", mixed)).toContain("allow-rule-http-only-on-tcp");
+    expect(codes("DENY", mixed)).not.toContain("allow-rule-http-only-on-tcp");
+    expect(codes("ALLOW", `to: [{operation: {paths: ["/a"]}}, {operation: {methods: [GET]}}]`)).not.toContain(
+      "allow-rule-http-only-on-tcp",
+    );
+    expect(codes("ALLOW", `to: [{operation: {ports: ["80"], paths: ["/a"]}}]`)).not.toContain(
+      "allow-rule-http-only-on-tcp",
+    );
   });
 
   it("flags a DENY prefix that leaves the base path out", () => {

@@ -196,7 +196,6 @@ describe("compilePolicy: every mistake is an error with its location", () => {
       `${header()}spec:\n  rules:\n  - to:\n    - operation:\n        methods: GET\n`,
       "expected a list of strings, got string",
     ],
-    ["empty from list", `${header()}spec:\n  rules:\n  - from: []\n`, '"from" must be a non-empty list'],
     [
       "operation without wrapper",
       `${header()}spec:\n  rules:\n  - to:\n    - methods: [GET]\n`,
@@ -300,6 +299,12 @@ describe("compilePolicy: what istiod accepts loads", () => {
   ])("%s", (_name, yaml) => {
     expect(errorsOf(yaml)).toEqual([]);
   });
+
+  it("empty from and to lists are read as absent, as istiod's JSON decoding leaves them unset", () => {
+    const { policies, errors } = compileYaml(rule("from: []\n    to: []", "DENY"));
+    expect(errors).toEqual([]);
+    expect(policies[0]!.rules[0]).toMatchObject({ from: null, to: null, emptyLists: ["from", "to"] });
+  });
 });
 
 describe("compilePolicy: what istiod refuses is refused, with the reason", () => {
@@ -314,7 +319,6 @@ describe("compilePolicy: what istiod refuses is refused, with the reason", () =>
     ["an empty source", rule("from: [{source: {}}]"), '"from.source" must not be empty'],
     ["a missing source", rule("from: [{}]"), '"from.source" must not be empty'],
     ["an empty operation", rule("to: [{operation: {}}]"), '"to.operation" must not be empty'],
-    ["an empty to list", rule("to: []"), '"to" must be a non-empty list'],
     ["a null rule", `${header()}spec:\n  rules:\n  - null\n`, "a rule must not be null"],
     ["empty path", rule(`to: [{operation: {paths: [""]}}]`), "empty values are not allowed"],
     [

@@ -203,6 +203,9 @@ export function* compilePolicySteps(
         when: rule.when,
         needsIdentity: rule.needsIdentity,
         readsRisk: rule.readsRisk,
+        readsHttpOnly: rule.readsHttpOnly,
+        emptyLists: rule.emptyLists,
+        unbuildable: rule.unbuildable,
         allowDecision,
         line,
       });

@@ -3,7 +3,7 @@
  * validated as istiod validates them. A field with an empty list is not set (as in Istio); a source or operation
  * with no field set, an empty `from`/`to` list, an empty value or an unknown field or key is refused.
  */
-import { isIdentity, isRisk } from "./attributes.js";
+import { isHttpOnly, isIdentity, isRisk } from "./attributes.js";
 import { compileField, type FieldContext } from "./compile-field.js";
 import type { Clause, CompiledRule, FieldCheck } from "./compiled.js";
 import { type Compiler, describe, isPlainObject, own, type PathSegment } from "./compiler.js";
@@ -11,6 +11,8 @@ import { conditionKey, type FieldSpec, OPERATION_FIELDS, SOURCE_FIELDS } from ".
 
 const NO_PATH: readonly string[] = Object.freeze([]);
 const NO_CHECKS: readonly FieldCheck[] = Object.freeze([]);
+const NO_LISTS: readonly ("from" | "to")[] = Object.freeze([]);
+const NO_REASONS: readonly string[] = Object.freeze([]);
 
 /**
  * Field labels (`to[0].operation.paths`) repeat across every rule of a set: one shared copy of each, instead of a
@@ -111,12 +113,31 @@ function compileClause(
   return ok ? checks.slice() : null;
 }
 
+/** A condition istiod accepts but cannot build (field-specs.ts `unbuildable`): checked like any, compiled to nothing. */
+function unbuildableCondition(c: Compiler, condition: Record<string, unknown>, path: readonly PathSegment[]): boolean {
+  let ok = true;
+  let any = false;
+  for (const which of ["values", "notValues"] as const) {
+    const list = own(condition, which);
+    if (list === undefined) continue;
+    const values = c.stringList(list, [...path, which]);
+    if (values === null) ok = false;
+    else if (values.some((v) => v === "")) {
+      c.error([...path, which], "empty values are not allowed");
+      ok = false;
+    } else any ||= values.length > 0;
+  }
+  if (ok && !any) c.error(path, `condition "${String(own(condition, "key"))}" needs values or notValues`);
+  return ok && any;
+}
+
 function compileCondition(
   c: Compiler,
   ctx: FieldContext,
   value: unknown,
   path: readonly PathSegment[],
   index: number,
+  unbuilt: string[],
 ): FieldCheck[] | null {
   const condition = c.map(value, path, ["key", "values", "notValues"]);
   if (condition === null) return null;
@@ -126,6 +147,11 @@ function compileCondition(
     return null;
   }
   const resolved = conditionKey(key);
+  if (resolved.ok === "unbuildable") {
+    if (!unbuildableCondition(c, condition, path)) return null;
+    unbuilt.push(`when[${index}] ${key}: ${resolved.reason}`);
+    return [];
+  }
   if (!resolved.ok) {
     c.error([...path, "key"], resolved.error);
     return null;
@@ -168,13 +194,20 @@ export function compileRule(
   const rule = c.map(value, path, ["from", "to", "when"]);
   if (rule === null) return null;
   let ok = true;
+  const emptyLists: ("from" | "to")[] = [];
   const clauses = (key: "from" | "to"): Clause[] | null => {
     const list = own(rule, key);
     if (list === undefined) return null;
-    if (!Array.isArray(list) || list.length === 0) {
+    if (Array.isArray(list) && list.length === 0) {
+      // istiod reads `from: []` as no `from` at all: protobuf lists have no presence, so its JSON decoding leaves an
+      // empty list unset and validation's "must not be empty" never sees it. The lint warns (empty-rule-list).
+      emptyLists.push(key);
+      return null;
+    }
+    if (!Array.isArray(list)) {
       c.error(
         [...path, key],
-        `"${key}" must be a non-empty list (omit it to match any ${key === "from" ? "source" : "operation"})`,
+        `"${key}" must be a list (omit it to match any ${key === "from" ? "source" : "operation"})`,
       );
       ok = false;
       return null;
@@ -193,6 +226,7 @@ export function compileRule(
   const from = clauses("from");
   const to = clauses("to");
   const when: FieldCheck[] = [];
+  const unbuilt: string[] = [];
   const conditions = own(rule, "when");
   if (conditions !== undefined) {
     if (!Array.isArray(conditions)) {
@@ -200,7 +234,7 @@ export function compileRule(
       ok = false;
     } else {
       conditions.forEach((item, i) => {
-        const checks = compileCondition(c, ctx, item, [...path, "when", i], i);
+        const checks = compileCondition(c, ctx, item, [...path, "when", i], i, unbuilt);
         if (checks === null) ok = false;
         else when.push(...checks);
       });
@@ -215,5 +249,8 @@ export function compileRule(
     when: when.length === 0 ? NO_CHECKS : when.slice(),
     needsIdentity: all.some((check) => isIdentity(check.attribute)),
     readsRisk: all.some((check) => isRisk(check.attribute)),
+    readsHttpOnly: all.some((check) => isHttpOnly(check.attribute)),
+    emptyLists: emptyLists.length === 0 ? NO_LISTS : emptyLists,
+    unbuildable: unbuilt.length === 0 ? NO_REASONS : unbuilt,
   };
 }

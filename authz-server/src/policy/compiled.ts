@@ -50,6 +50,18 @@ export interface CompiledRule {
   readonly needsIdentity: boolean;
   /** The rule reads Falco risk: a decision it makes names the alert behind it. */
   readonly readsRisk: boolean;
+  /**
+   * The rule has an HTTP-only field somewhere (any `from` or `to` entry, or `when`). istiod cannot generate such an
+   * ALLOW rule for a TCP filter chain and drops the whole rule there, not only the entry that holds the field.
+   */
+  readonly readsHttpOnly: boolean;
+  /** `from` or `to` written as an empty list: read as absent (any source or operation), as istiod reads it. */
+  readonly emptyLists: readonly ("from" | "to")[];
+  /**
+   * Conditions istiod accepts but cannot build a matcher from (e.g. `request.headersX[y]`), with why: an ALLOW rule
+   * holding one never matches; in DENY and AUDIT rules they are left out, as istiod leaves them out.
+   */
+  readonly unbuildable: readonly string[];
   /** For ALLOW policies: the decision when this rule matches, built once (allows are the hot path). */
   readonly allowDecision: Decision | null;
   readonly line: number;

@@ -511,6 +511,22 @@ describe("evaluate: trace", () => {
     expect(db.scopeNote).toContain("namespace data is neither the destination's (services)");
   });
 
+  it("says why an ALLOW rule istiod skips on TCP did not match, with and without a trace alike", () => {
+    const yaml = policy(
+      "services",
+      "mixed",
+      `rules:\n- to: [{operation: {ports: ["8080"]}}, {operation: {paths: ["/x"]}}]`,
+    );
+    const trace: Trace = { policies: [] };
+    const tcp = model({ principal: ORDER, tcp: true, destinationPort: 8080 });
+    expect(evaluate(policySet(yaml), tcp, { trace }).decision.allowed).toBe(false);
+    expect(evaluate(policySet(yaml), tcp).decision.allowed).toBe(false);
+    const rule = trace.policies.find((p) => p.id === "services/mixed")!.rules[0]!;
+    expect(rule.matched).toBe(false);
+    expect(rule.note).toContain("HTTP-only field never matches a TCP request");
+    expect(rule.fields.find((f) => f.field === "to[0].operation.ports")?.passed).toBe(true);
+  });
+
   it("gives the same decision with and without a trace", () => {
     const set = policySet(paymentAllow);
     for (const r of [

@@ -100,6 +100,16 @@ function anyClausePasses(
   return any;
 }
 
+/**
+ * ALLOW rules istiod cannot generate, and so skips whole (pilot/pkg/security/authz/model/model.go, `checkError`):
+ * one with an HTTP-only field, on a TCP request — even when the field sits in one `from` or `to` entry and another
+ * entry would match — and one with a condition it cannot build a matcher from. DENY and AUDIT rules only lose the
+ * field.
+ */
+export function skippedByIstiod(rule: CompiledRule, model: RequestModel, action: Action): boolean {
+  return action === "ALLOW" && (rule.unbuildable.length > 0 || (rule.readsHttpOnly && model.http === null));
+}
+
 export function ruleMatches(
   rule: CompiledRule,
   model: RequestModel,
@@ -108,6 +118,7 @@ export function ruleMatches(
 ): boolean {
   if (out === null) {
     return (
+      !skippedByIstiod(rule, model, action) &&
       anyClausePasses(rule.from, model, action, null) &&
       anyClausePasses(rule.to, model, action, null) &&
       clausePasses(rule.when, model, action, null)
@@ -116,7 +127,7 @@ export function ruleMatches(
   const from = anyClausePasses(rule.from, model, action, out);
   const to = anyClausePasses(rule.to, model, action, out);
   const when = clausePasses(rule.when, model, action, out);
-  return from && to && when;
+  return from && to && when && !skippedByIstiod(rule, model, action);
 }
 
 /** Whether a policy's selector picks the destination: yes, no, or unknown (nothing told its labels). */
@@ -164,14 +175,23 @@ function scopeNote(policy: CompiledPolicy, set: PolicySet, model: RequestModel):
   return policy.namespace === set.rootNamespace ? "mesh-wide (root namespace)" : `namespace ${ns}`;
 }
 
+const SKIPPED_ON_TCP =
+  "an ALLOW rule with an HTTP-only field never matches a TCP request, whichever entry holds the field (as istiod skips it)";
+
 /** Index of the first matching rule, or -1. With a trace, every rule is evaluated and recorded. */
 function firstMatchingRule(policy: CompiledPolicy, model: RequestModel, trace: PolicyTrace | null): number {
   let first = -1;
   for (const rule of policy.rules) {
     const fields: FieldTrace[] | null = trace === null ? null : [];
     const matched = ruleMatches(rule, model, policy.action, fields);
-    if (trace !== null)
-      trace.rules.push({ index: rule.index, line: rule.line, matched, fields: fields! } satisfies RuleTrace);
+    if (trace !== null) {
+      const note = !skippedByIstiod(rule, model, policy.action)
+        ? ""
+        : rule.unbuildable.length > 0
+          ? `an ALLOW rule istiod cannot build never matches: ${rule.unbuildable.join("; ")}`
+          : SKIPPED_ON_TCP;
+      trace.rules.push({ index: rule.index, line: rule.line, matched, fields: fields!, note } satisfies RuleTrace);
+    }
     if (matched && first === -1) {
       first = rule.index;
       if (trace === null) return first;

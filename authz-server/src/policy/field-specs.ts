@@ -150,7 +150,22 @@ export function nestedBracketNames(s: string): string[] | null {
   return s.startsWith("[") && s.endsWith("]") ? [s.slice(1, -1)] : null;
 }
 
-export type ConditionKeyResult = { ok: true; spec: ConditionSpec } | { ok: false; error: string };
+export type ConditionKeyResult =
+  | { ok: true; spec: ConditionSpec }
+  | { ok: false; error: string }
+  /**
+   * istiod's validation accepts the key but its generator cannot build a matcher from it: an ALLOW rule holding it is
+   * skipped, a DENY or AUDIT rule loses the condition (model.go `checkError`).
+   */
+  | { ok: "unbuildable"; reason: string };
+
+/** `request.headersX[y]`: the shape istiod validates (`a[b]`), but no name right after the prefix. */
+function unbuildable(key: string, prefix: string): ConditionKeyResult {
+  return {
+    ok: "unbuildable",
+    reason: `istiod accepts the key ${key} but builds no matcher from it (write ${prefix}[<name>])`,
+  };
+}
 
 function spec(attribute: Attribute, kind: ValueKind, key = "", path: readonly string[] = []): ConditionKeyResult {
   return { ok: true, spec: { attribute, kind, key, path, allowed: null } };
@@ -173,8 +188,7 @@ export function conditionKey(key: string): ConditionKeyResult {
   if (key.startsWith("request.headers")) {
     if (!isMapKey(key)) return { ok: false, error: `bad key (${key}): should have format request.headers[<name>]` };
     const rest = key.slice("request.headers".length);
-    if (!rest.startsWith("["))
-      return { ok: false, error: `bad key (${key}): should have format request.headers[<name>]` };
+    if (!rest.startsWith("[")) return unbuildable(key, "request.headers");
     const name = rest.slice(1, -1);
     if (!HEADER_NAME.test(name)) {
       return { ok: false, error: `"${name}" is not a valid header name (Envoy refuses it)` };
@@ -182,8 +196,9 @@ export function conditionKey(key: string): ConditionKeyResult {
     return spec(Attribute.Header, "header", name.toLowerCase());
   }
   if (key.startsWith("request.auth.claims")) {
-    const names = isMapKey(key) ? nestedBracketNames(key.slice("request.auth.claims".length)) : null;
-    if (names === null) return { ok: false, error: `bad key (${key}): should have format request.auth.claims[<name>]` };
+    if (!isMapKey(key)) return { ok: false, error: `bad key (${key}): should have format request.auth.claims[<name>]` };
+    const names = nestedBracketNames(key.slice("request.auth.claims".length));
+    if (names === null) return unbuildable(key, "request.auth.claims");
     return spec(Attribute.RequestClaim, "claim", names.join("."), names);
   }
   if (key.startsWith("experimental.envoy.filters.")) {

@@ -232,6 +232,31 @@ describe("facts the CheckRequest can lack are unknown: fail in ALLOW, match in D
     expect(hits("ALLOW", rule, { fingerprint: `sha256:${"ab".repeat(32)}` })).toBe(true);
   });
 
+  it("on TCP an ALLOW rule with an HTTP-only field in any entry never matches, as istiod skips the whole rule", () => {
+    // istiod's generator fails the rule for the TCP filter chain (model.go checkError) and drops all of it: the entry
+    // without HTTP fields does not allow on its own. Over HTTP the entries stay alternatives.
+    const ports = `to: [{operation: {ports: ["8080"]}}, {operation: {paths: ["/x"]}}]`;
+    expect(hits("ALLOW", ports, { tcp: true, destinationPort: 8080 })).toBe(false);
+    expect(hits("ALLOW", ports, { destinationPort: 8080, path: "/y" })).toBe(true);
+    const sources = `from: [{source: {namespaces: [services]}}, {source: {requestPrincipals: ["*"]}}]`;
+    expect(hits("ALLOW", sources, { tcp: true })).toBe(false);
+    expect(hits("ALLOW", sources, {})).toBe(true);
+    expect(hits("ALLOW", `from: [{source: {namespaces: [services]}}]`, { tcp: true })).toBe(true);
+    // DENY rules only lose the HTTP-only field: the TCP entry still denies.
+    expect(hits("DENY", ports, { tcp: true, destinationPort: 9090 })).toBe(true);
+  });
+
+  it("a condition istiod accepts but cannot build: the ALLOW rule never matches, DENY and AUDIT rules lose it", () => {
+    // security.go validateMapKey accepts `request.headersX[y]`; generator.go cannot extract a name and model.go
+    // checkError skips the ALLOW rule, or drops the condition from a DENY rule.
+    for (const key of ["request.headersX[y]", "request.auth.claimsX[y]"]) {
+      const rule = `when: [{key: "${key}", values: ["1"]}]`;
+      expect(hits("ALLOW", rule, {}), key).toBe(false);
+      expect(hits("DENY", rule, {}), key).toBe(true);
+      expect(hits("DENY", `${rule}\n    to: [{operation: {paths: ["/x"]}}]`, { path: "/y" }), key).toBe(false);
+    }
+  });
+
   it("HTTP-only fields on TCP, AUDIT included", () => {
     expect(hits("ALLOW", `to: [{operation: {notPaths: ["/admin"]}}]`, { tcp: true })).toBe(false);
     expect(hits("DENY", `when: [{key: "request.headers[:method]", values: [GET]}]`, { tcp: true })).toBe(true);

@@ -20,6 +20,8 @@ export interface RuleTrace {
   readonly line: number;
   readonly matched: boolean;
   readonly fields: FieldTrace[];
+  /** Why the rule as a whole did not match beyond its fields ("" when its fields decide). */
+  readonly note: string;
 }
 
 export interface PolicyTrace {
