@@ -36,7 +36,7 @@ import { type CheckService, createCheckService } from "./check-service.js";
 import type { FromWorker, PodEvent, PolicySnapshot, ToWorker } from "./cluster-messages.js";
 import { isToWorker, SHARED_STDOUT_FD } from "./cluster-messages.js";
 import { buildPolicySet } from "./policy-inputs.js";
-import { compileOptionsOf, requestSettingsOf } from "./settings.js";
+import { compileOptionsOf, identityNamesOf, requestSettingsOf } from "./settings.js";
 
 type InitMessage = Extract<ToWorker, { t: "trustgate:init" }>;
 type StateMessage = Extract<ToWorker, { t: "trustgate:state" }>;
@@ -111,7 +111,7 @@ class ReportingSightings extends CertificateSightings {
 
 class WorkerState {
   readonly policies = new PolicyHolder();
-  readonly revocations = new RevocationList();
+  readonly revocations: RevocationList;
   readonly engine: RiskEngine;
   /** Cluster destination labels, when the primary has them. */
   readonly pods: PodLabelIndex | null;
@@ -121,7 +121,9 @@ class WorkerState {
     private readonly logger: Logger,
     podLabels: boolean,
   ) {
-    this.engine = new RiskEngine(resolveRiskSettings(config.risk));
+    const names = identityNamesOf(config);
+    this.engine = new RiskEngine(resolveRiskSettings(config.risk), Date.now, names);
+    this.revocations = new RevocationList(() => [], Date.now, names);
     this.pods = podLabels ? new PodLabelIndex() : null;
   }
 

@@ -34,6 +34,7 @@ import { SharedRevocations } from "../risk/shared-revocations.js";
 import { SharedRisk } from "../risk/shared-risk.js";
 import { SnapshotStore } from "../risk/snapshot-store.js";
 import type { WorkloadInventory } from "../workloads/workload-inventory.js";
+import { identityNamesOf } from "./settings.js";
 
 export interface FalcoRiskDeps {
   readonly config: Config;
@@ -92,9 +93,10 @@ export async function createFalcoRisk(deps: FalcoRiskDeps): Promise<FalcoRisk> {
     clientCertificates: ingestSettings.addr !== "" && (ingestSettings.tls?.clientCaFile ?? "") !== "",
   };
   const mapper = await createMapper(config, inventory, logger);
-  const engine = new RiskEngine(resolveRiskSettings(config.risk), now);
+  const names = identityNamesOf(config);
+  const engine = new RiskEngine(resolveRiskSettings(config.risk), now, names);
   const revocations = new SharedRevocations({
-    list: new RevocationList(() => engine.criticalIdentities(), now),
+    list: new RevocationList(() => engine.criticalIdentities(), now, names),
     store: config.revocations.file ? new RevocationStore(config.revocations.file, logger) : null,
     logger,
     replicaId,

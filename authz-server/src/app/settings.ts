@@ -4,10 +4,16 @@
  */
 import type { Config } from "../config/schema.js";
 import type { RequestSettings } from "../extauthz/from-check-request.js";
+import { IdentityNames } from "../identity/identity-names.js";
 import type { CompileOptions } from "../policy/compile-policy.js";
 
 export function requestSettingsOf(config: Config): RequestSettings {
   return { numTrustedProxies: config.remoteIp.numTrustedProxies, jwt: config.jwt };
+}
+
+/** A workload's SPIFFE IDs across the mesh's trust-domain aliases (for risk and revocations). */
+export function identityNamesOf(config: Config): IdentityNames {
+  return new IdentityNames(config.identity.meshTrustDomain, config.identity.trustDomainAliases);
 }
 
 export function compileOptionsOf(config: Config): CompileOptions {

@@ -11,6 +11,7 @@
  * and the same ETag, across restarts, whatever its clock.
  */
 import { createHash } from "node:crypto";
+import { type IdentityNames, SINGLE_NAMES } from "./identity-names.js";
 import {
   isRevocableIdentity,
   type RevocationKind,
@@ -72,6 +73,8 @@ export class RevocationList {
     /** Identities at critical risk right now (from the risk engine). */
     private readonly criticalIdentities: () => Iterable<string> = () => [],
     private readonly now: () => number = Date.now,
+    /** Trust-domain aliases: a revocation covers every name of the workload, and the served list carries each. */
+    private readonly names: IdentityNames = SINGLE_NAMES,
   ) {}
 
   // --- requests taken on this replica: each returns the record to store and share --------------------------------
@@ -158,7 +161,12 @@ export class RevocationList {
 
   /** The operator revocation of an identity in force now (not risk): the decision path refuses these. */
   identityRevocation(spiffeId: string): RevocationRecord | undefined {
-    return this.active("spiffeId", spiffeId);
+    if (!this.names.aliased) return this.active("spiffeId", spiffeId);
+    for (const name of this.names.names(spiffeId)) {
+      const revoked = this.active("spiffeId", name);
+      if (revoked !== undefined) return revoked;
+    }
+    return undefined;
   }
 
   fingerprintRevocation(fingerprint: string): RevocationRecord | undefined {
@@ -187,11 +195,11 @@ export class RevocationList {
       for (const r of map.values()) {
         if (!inForce(r, now)) continue;
         if (r.expiresAtMs !== null && r.expiresAtMs < untilMs) untilMs = r.expiresAtMs;
-        if (r.kind === "spiffeId") ids.add(r.subject);
+        if (r.kind === "spiffeId") for (const name of this.names.names(r.subject)) ids.add(name);
         else fingerprints.push(r.subject);
       }
     }
-    for (const id of critical) if (isRevocableIdentity(id)) ids.add(id);
+    for (const id of critical) if (isRevocableIdentity(id)) for (const name of this.names.names(id)) ids.add(name);
     const spiffeIds = [...ids].sort();
     fingerprints.sort();
     let snapshot = served?.snapshot;

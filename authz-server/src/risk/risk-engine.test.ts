@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { testConfig } from "../../test/support/config.js";
+import { IdentityNames } from "../identity/identity-names.js";
 import type { FalcoPriority } from "../model/risk-view.js";
 import { exportEngineState, importEngineState } from "./engine-state.js";
 import type { RiskAlert } from "./risk-alert.js";
@@ -46,6 +47,21 @@ function alert(
     dedupKey: options.dedupKey ?? `k${seq}`,
   };
 }
+
+describe("RiskEngine: trust-domain aliases", () => {
+  it("keeps a workload's risk under one name, whichever name the alert or the caller uses", () => {
+    const settings = resolveRiskSettings(testConfig({ risk: { halfLifeSeconds: 60 } }).risk);
+    const clock = new Clock();
+    const e = new RiskEngine(settings, clock.now, new IdentityNames("cluster.local", ["old.local"]));
+    const alias = "spiffe://old.local/ns/services/sa/order";
+    expect(e.record(alert(e, clock, "critical", { spiffeId: alias }))).toBe("added");
+    expect(e.assess(ORDER).level).toBe("critical");
+    expect(e.assess(alias).level).toBe("critical");
+    expect(e.criticalIdentities()).toEqual([ORDER]);
+    expect(e.clear(alias, clock.ms, "clear-1")).toBe(1);
+    expect(e.assess(ORDER).level).toBe("low");
+  });
+});
 
 describe("RiskEngine: levels, decay and lift", () => {
   it("rates a workload without alerts (and the empty identity) low with no alert", () => {

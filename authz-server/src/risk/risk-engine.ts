@@ -5,6 +5,7 @@
  * Operator reports (risk-report.ts) and persistence (engine-state.ts) read and restore it from outside.
  */
 
+import { type IdentityNames, SINGLE_NAMES } from "../identity/identity-names.js";
 import {
   type FeedState,
   NO_ALERT,
@@ -46,13 +47,15 @@ export class RiskEngine implements RiskView {
   constructor(
     readonly settings: RiskSettings,
     readonly now: () => number = Date.now,
+    /** Trust-domain aliases: a workload's risk is kept under its mesh name, whichever name the alert or caller used. */
+    private readonly names: IdentityNames = SINGLE_NAMES,
   ) {}
 
   // --- the decision path ------------------------------------------------------------------------------------------
 
   assess(spiffeId: string): RiskAssessment {
     if (spiffeId === "") return NO_RISK;
-    const identity = this.identities.get(spiffeId);
+    const identity = this.identities.get(this.names.canonical(spiffeId));
     return identity === undefined ? NO_RISK : identity.assess(this.now());
   }
 
@@ -73,7 +76,11 @@ export class RiskEngine implements RiskView {
     this.remember(incoming.id, incoming.receivedMs + this.settings.forgetAfterMs);
     if (!(incoming.weight > 0)) return "ignored";
     // Weights are bounded wherever they come from, so no score can overflow to Infinity (and a snapshot to null).
-    const alert = incoming.weight > MAX_WEIGHT ? { ...incoming, weight: MAX_WEIGHT } : incoming;
+    const spiffeId = this.names.canonical(incoming.spiffeId);
+    const alert =
+      incoming.weight > MAX_WEIGHT || spiffeId !== incoming.spiffeId
+        ? { ...incoming, spiffeId, weight: Math.min(incoming.weight, MAX_WEIGHT) }
+        : incoming;
     if (this.now() - alert.eventMs > this.settings.forgetAfterMs) return "expired";
     this.changes += 1;
     let identity = this.identities.get(alert.spiffeId);
@@ -92,11 +99,12 @@ export class RiskEngine implements RiskView {
   clear(spiffeId: string, beforeMs: number, id: string): number {
     if (this.seen.has(id)) return 0;
     this.remember(id, beforeMs + this.settings.forgetAfterMs);
-    const identity = this.identities.get(spiffeId);
+    const key = this.names.canonical(spiffeId);
+    const identity = this.identities.get(key);
     if (identity === undefined) return 0;
     this.changes += 1;
     const removed = identity.clear(beforeMs);
-    if (identity.entries.length === 0) this.identities.delete(spiffeId);
+    if (identity.entries.length === 0) this.identities.delete(key);
     return removed;
   }
 
@@ -150,7 +158,7 @@ export class RiskEngine implements RiskView {
 
   /** The workload's risk record, if it has retained alerts. */
   identity(spiffeId: string): IdentityRisk | undefined {
-    return this.identities.get(spiffeId);
+    return this.identities.get(this.names.canonical(spiffeId));
   }
 
   allIdentities(): IterableIterator<IdentityRisk> {
