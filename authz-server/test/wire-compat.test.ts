@@ -201,12 +201,14 @@ describe("ext_authz wire contract (upstream protos)", () => {
     expect(spoofLog?.headers).toEqual(["x-trustgate-peer-spiffe-id", "x-trustgate-peer-cert-sha256"]);
   });
 
-  it("fails the RPC (never allows) on bytes that are not a CheckRequest", async () => {
-    await expect(client.checkRaw(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]))).rejects.toMatchObject({
-      code: expect.any(Number),
-    });
-    const err = await client.checkRaw(Buffer.from([0xff, 0xff])).catch((e: grpc.ServiceError) => e);
-    expect((err as grpc.ServiceError).code).not.toBe(grpc.status.OK);
+  it("denies bytes that are not a CheckRequest with an OK answer (failure_mode_allow turns an error into an allow)", async () => {
+    for (const bytes of [Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), Buffer.from([0xff, 0xff])]) {
+      const message = client.responseType.decode(await client.checkRaw(bytes)) as UpstreamMessage;
+      expect((message.status as { code: number }).code).toBe(7);
+      const body = JSON.parse((message.deniedResponse as { body: string }).body);
+      expect(body.policy).toBe("trustgate/malformed-request");
+      expect(body.reason).toMatch(/^malformed request: the CheckRequest does not decode: /);
+    }
   });
 
   it("refuses an oversized message with RESOURCE_EXHAUSTED", async () => {

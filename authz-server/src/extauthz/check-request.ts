@@ -66,4 +66,15 @@ export interface AttributeContextMessage {
 
 export interface CheckRequestMessage {
   attributes?: AttributeContextMessage | null;
+  /**
+   * Set (and nothing else) when the bytes did not decode as a CheckRequest, with the decoder's reason: the server
+   * answers such a request with a deny rather than a gRPC error, which Envoy's `failure_mode_allow` would turn into
+   * an allow.
+   */
+  undecodable?: string;
+}
+
+/** The request the server hands on for bytes that are not a CheckRequest (see `undecodable`). */
+export function undecodableRequest(error: unknown): CheckRequestMessage {
+  return { undecodable: error instanceof Error ? error.message : String(error) };
 }

@@ -93,7 +93,11 @@ export function buildRequestModel(
   nowMs: number,
 ): BuildResult {
   const attributes = request.attributes;
-  if (!attributes) return reject("malformed", "CheckRequest has no attributes");
+  if (!attributes) {
+    const undecodable = request.undecodable;
+    if (undecodable !== undefined) return reject("malformed", `the CheckRequest does not decode: ${undecodable}`);
+    return reject("malformed", "CheckRequest has no attributes");
+  }
   const source = attributes.source ?? {};
   const destination = attributes.destination ?? {};
   const principal = source.principal ?? "";

@@ -7,7 +7,7 @@ import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { Authorization } from "../engine/authorization.js";
 import type { Authorizer } from "../engine/authorizer.js";
-import type { CheckRequestMessage } from "../extauthz/check-request.js";
+import { type CheckRequestMessage, undecodableRequest } from "../extauthz/check-request.js";
 import type { CheckResponseMessage } from "../extauthz/check-response.js";
 import { authorizationServiceDefinition } from "../extauthz/codec.js";
 import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
@@ -71,11 +71,21 @@ export class GrpcServer {
     const definition = authorizationServiceDefinition();
     const check = definition.Check!;
     const encodeResponse = check.responseSerialize;
+    const decodeRequest = check.requestDeserialize;
     const templates = new ResponseTemplates();
     this.server.addService(
       {
         Check: {
           ...check,
+          // Bytes that are not a CheckRequest (corrupt, or nested past the decoder's recursion limit) are denied as
+          // malformed; grpc-js would answer INTERNAL, and failure_mode_allow turns an error into an allow.
+          requestDeserialize: (bytes: Buffer) => {
+            try {
+              return decodeRequest(bytes);
+            } catch (err) {
+              return undecodableRequest(err);
+            }
+          },
           responseSerialize: (r: CheckResponseMessage | Buffer) => (Buffer.isBuffer(r) ? r : encodeResponse(r)),
         },
       },
