@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { HealthService } from "../src/grpc/health-service.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const require = createRequire(import.meta.url);
@@ -56,6 +57,37 @@ describe("gRPC server", () => {
       expect(names).toEqual(expect.arrayContaining(["envoy.service.auth.v3.Authorization", "grpc.health.v1.Health"]));
     } finally {
       client.close();
+    }
+  });
+
+  it("forgets a watched service name once its last Watch ends (any client may Watch any name)", async () => {
+    const health = new HealthService({ "": "SERVING" });
+    const grpcServer = new grpc.Server();
+    health.addToServer(grpcServer);
+    const port = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    const Health = load(healthProtoPath, ["grpc", "health", "v1", "Health"]);
+    const client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const watches = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => {
+          const watch = (client.Watch as unknown as (r: unknown) => grpc.ClientReadableStream<{ status: string }>)({
+            service: `no-such-service-${i}`,
+          });
+          watch.on("error", () => undefined);
+          return new Promise<grpc.ClientReadableStream<unknown>>((resolve) => watch.once("data", () => resolve(watch)));
+        }),
+      );
+      expect(health.watchedServices).toBe(50);
+      for (const watch of watches) watch.cancel();
+      for (let i = 0; i < 100 && health.watchedServices > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(health.watchedServices).toBe(0);
+    } finally {
+      client.close();
+      grpcServer.forceShutdown();
     }
   });
 

@@ -71,6 +71,11 @@ export class HealthService {
     for (const watcher of this.watchers.get(service) ?? []) watcher(status);
   }
 
+  /** Service names with an open Watch (for tests: the table must not keep names nobody watches). */
+  get watchedServices(): number {
+    return this.watchers.size;
+  }
+
   /** Ends every open Watch stream. */
   endWatches(): void {
     for (const call of this.watches) call.end();
@@ -98,10 +103,14 @@ export class HealthService {
         }
         set.add(watcher);
         this.watches.add(call);
-        call.on("cancelled", () => {
+        // Any client may Watch any name: an entry goes with its last watcher, or names would pile up for ever.
+        const stop = () => {
           set.delete(watcher);
+          if (set.size === 0 && this.watchers.get(service) === set) this.watchers.delete(service);
           this.watches.delete(call);
-        });
+        };
+        call.on("cancelled", stop);
+        call.on("close", stop);
         call.write({ status: this.statuses.get(service) ?? "SERVICE_UNKNOWN" });
       },
       List: (_call: unknown, callback: grpc.sendUnaryData<{ statuses: Record<string, StatusMessage> }>) => {
