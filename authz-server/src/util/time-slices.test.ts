@@ -16,11 +16,12 @@ function* busySteps(count: number, ms: number): Generator<void, number> {
 
 describe("TimeSlices", () => {
   it("gives the event loop a turn between slices and returns the work's result", async () => {
-    const { result, turns, longestGapMs } = await turnsDuring(() => new TimeSlices(2).run(busySteps(40, 0.5)));
+    const { result, turns, longestGapCpuMs } = await turnsDuring(() => new TimeSlices(2).run(busySteps(40, 0.5)));
     expect(result).toBe(40);
-    // 20 ms of work in slices of about 2 ms: several turns, none of them waiting for the whole work.
+    // 20 ms of work in slices of about 2 ms: several turns, none of them waiting for the whole work (counted in CPU
+    // time: on a loaded machine the clock also counts the time the test was not running at all).
     expect(turns).toBeGreaterThan(5);
-    expect(longestGapMs).toBeLessThan(15);
+    expect(longestGapCpuMs).toBeLessThan(15);
   });
 
   it("runs short work without giving a turn", async () => {
