@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { formatReport, KNOWN_BUG_CLASSES, runFuzz } from "./harness.js";
 import { mustDeny, readings } from "./oracle.js";
-import { DESTINATION, ORDER } from "./policies.js";
+import { DESTINATION, ORDER, SHOP_CALLER, VAULT } from "./policies.js";
 
 describe("the oracle", () => {
   it("reads paths the way servers do: ;params, decoding, dot segments, slashes, backslashes", () => {
@@ -81,6 +81,11 @@ describe("the oracle", () => {
     expect(mustDeny({ ...http("/ops/x"), destinationLabels: { app: "web" } })).toEqual([]);
     // Another namespace's workload: these policies do not apply (no policy there: Istio allows).
     expect(mustDeny({ ...http("/admin"), destination: "spiffe://cluster.local/ns/other/sa/x" })).toEqual([]);
+    // The vault: no TCP connection, whoever calls; over HTTP only callers from namespace shop.
+    const vault = { ...http("/health"), destination: VAULT, principal: SHOP_CALLER };
+    expect(mustDeny({ ...vault, http: null })[0]).toMatchObject({ rule: "vault-tcp" });
+    expect(mustDeny(vault)).toEqual([]);
+    expect(mustDeny({ ...vault, principal: ORDER })[0]).toMatchObject({ rule: "vault-caller" });
   });
 });
 

@@ -2,7 +2,8 @@
  * The differential fuzz run: real `trustgate serve` processes (the built CLI, as users start it) with the fuzz policy
  * set, one trusting the wasm filter's headers and one not; every generated case is sent over real gRPC as raw bytes
  * to both; the oracle judges every ALLOW. Failures: a crash (a server exits), a hang (no answer by the deadline), a
- * non-OK gRPC status for bytes that decode as a CheckRequest, an undecodable response, and an ALLOW the oracle forbids.
+ * non-OK gRPC status (for any bytes: an error is what Envoy's failure_mode_allow turns into an allow), an undecodable
+ * response, and an ALLOW the oracle forbids.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -41,7 +42,8 @@ export interface FuzzCounts {
   requests: number;
   allows: number;
   denies: number;
-  undecodableRefused: number;
+  /** Denies of bytes that are not a well-formed CheckRequest (an error status there is a finding). */
+  undecodableDenied: number;
   crashes: number;
   hangs: number;
   badStatuses: number;
@@ -207,7 +209,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     requests: 0,
     allows: 0,
     denies: 0,
-    undecodableRefused: 0,
+    undecodableDenied: 0,
     crashes: 0,
     hangs: 0,
     badStatuses: 0,
@@ -251,8 +253,6 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
               classes: c.classes,
               detail: "no answer by the deadline",
             });
-          } else if (decoded === null && code === GrpcStatus.INTERNAL) {
-            counts.undecodableRefused++;
           } else if (server.child.exitCode !== null) {
             crashed = true;
           } else {
@@ -285,6 +285,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         }
         if (!allowed) {
           counts.denies++;
+          if (decoded === null) counts.undecodableDenied++;
           return;
         }
         counts.allows++;
@@ -346,7 +347,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 export function formatReport(report: FuzzReport): string {
   const c = report.counts;
   const lines = [
-    `fuzz: seed ${report.seed}, ${report.cases} cases → ${c.requests} requests: ${c.allows} allows, ${c.denies} denies, ${c.undecodableRefused} undecodable refused`,
+    `fuzz: seed ${report.seed}, ${report.cases} cases → ${c.requests} requests: ${c.allows} allows, ${c.denies} denies, ${c.undecodableDenied} of them undecodable`,
     `fuzz: crashes ${c.crashes}, hangs ${c.hangs}, bad statuses ${c.badStatuses}, forbidden ALLOWs ${c.forbiddenAllows}`,
   ];
   for (const f of report.findings.slice(0, 20)) {

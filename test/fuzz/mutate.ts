@@ -8,7 +8,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type protobuf from "protobufjs";
-import { DENIED_TENANT, DESTINATION, ORDER, TENANT_HEADER, WEB } from "./policies.js";
+import {
+  DENIED_TENANT,
+  DESTINATION,
+  ORDER,
+  SHOP_CALLER,
+  TENANT_HEADER,
+  VAULT,
+  VAULT_NAMESPACE,
+  VAULT_PORT,
+  WEB,
+} from "./policies.js";
 import { repoRoot } from "./repo.js";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
@@ -124,6 +134,7 @@ const PRINCIPALS = [
   ORDER,
   ORDER,
   WEB,
+  SHOP_CALLER,
   "",
   "",
   "spiffe://cluster.local",
@@ -303,15 +314,18 @@ function method(r: Random, classes: string[]): string {
 
 /** A CheckRequest (upstream field names) as Envoy would send it, with mutated fields. */
 export function checkRequestObject(r: Random, classes: string[]): Record<string, unknown> {
-  const principal = r.pick(PRINCIPALS);
-  if (principal !== ORDER && principal !== WEB && principal !== "") classes.push("principal:odd");
+  // The vault (policies.ts): its ALLOW rule is skipped on TCP, where it has an entry a connection would meet.
+  const vault = r.chance(0.08);
+  const principal = vault && r.chance(0.6) ? SHOP_CALLER : r.pick(PRINCIPALS);
+  if (![ORDER, WEB, SHOP_CALLER, ""].includes(principal)) classes.push("principal:odd");
   let certificate = "";
   if (r.chance(0.2)) {
     certificate = r.pick([ORDER_CERT, BILLING_CERT, "%%%garbage", ORDER_CERT.slice(0, 200), ""]);
     classes.push("certificate");
   }
-  const tcp = r.chance(0.05);
+  const tcp = r.chance(vault ? 0.5 : 0.05);
   if (tcp) classes.push("tcp");
+  if (vault) classes.push(tcp ? "vault:tcp-mixed-allow-rule" : "vault:http");
   const host = mutateHost(r, classes);
   const http = tcp
     ? undefined
@@ -331,14 +345,21 @@ export function checkRequestObject(r: Random, classes: string[]): Record<string,
         principal,
         certificate,
       },
-      destination: {
-        address: { socketAddress: { address: "10.0.0.9", portValue: 8080 } },
-        principal: r.chance(0.97) ? DESTINATION : r.pick(["", "spiffe://cluster.local/ns/other/sa/x", "garbage"]),
-      },
+      destination: vault
+        ? {
+            address: { socketAddress: { address: "10.0.0.10", portValue: r.chance(0.8) ? VAULT_PORT : 8080 } },
+            principal: VAULT,
+          }
+        : {
+            address: { socketAddress: { address: "10.0.0.9", portValue: 8080 } },
+            principal: r.chance(0.97) ? DESTINATION : r.pick(["", "spiffe://cluster.local/ns/other/sa/x", "garbage"]),
+          },
       request: http ? { http } : undefined,
       contextExtensions: r.chance(0.1)
-        ? // The destination's pods carry app=api (the oracle counts on it); __proto__ must stay an ordinary label.
-          { "trustgate.label.__proto__": "x", "trustgate.label.app": "api", "trustgate.namespace": "shop" }
+        ? vault
+          ? { "trustgate.namespace": VAULT_NAMESPACE }
+          : // The destination's pods carry app=api (the oracle counts on it); __proto__ must stay an ordinary label.
+            { "trustgate.label.__proto__": "x", "trustgate.label.app": "api", "trustgate.namespace": "shop" }
         : undefined,
     },
   };
@@ -362,8 +383,42 @@ function dropField(r: Random, value: Record<string, unknown>): void {
   }
 }
 
+/** A protobuf length-delimited field. */
+function lengthDelimited(field: number, body: Buffer): Buffer {
+  const length: number[] = [];
+  let n = body.length;
+  do {
+    length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>>= 7;
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([(field << 3) | 2]), Buffer.from(length), body]);
+}
+
+/**
+ * Forwarded metadata (a `google.protobuf.Struct`) nested `depth` levels deep, as an extra
+ * attributes.metadata_context that protobuf merges into the request's: past 50 levels (two messages per level) the
+ * decoder's recursion limit of 100 refuses the bytes. protobufjs will not encode that deep, hence by hand.
+ */
+function deeplyNested(bytes: Buffer, depth: number): Buffer {
+  let struct = lengthDelimited(
+    1,
+    Buffer.concat([lengthDelimited(1, Buffer.from("leaf")), lengthDelimited(2, lengthDelimited(3, Buffer.from("x")))]),
+  );
+  for (let i = 0; i < depth; i++) {
+    struct = lengthDelimited(
+      1,
+      Buffer.concat([lengthDelimited(1, Buffer.from("a")), lengthDelimited(2, lengthDelimited(5, struct))]),
+    );
+  }
+  const entry = Buffer.concat([
+    lengthDelimited(1, Buffer.from("envoy.filters.http.jwt_authn")),
+    lengthDelimited(2, struct),
+  ]);
+  return Buffer.concat([bytes, lengthDelimited(1, lengthDelimited(11, lengthDelimited(1, entry)))]);
+}
+
 function mutateBytes(r: Random, bytes: Buffer, classes: string[]): Buffer {
-  const kind = r.int(4);
+  const kind = r.int(5);
   const out = Buffer.from(bytes);
   switch (kind) {
     case 0: {
@@ -380,10 +435,13 @@ function mutateBytes(r: Random, bytes: Buffer, classes: string[]): Buffer {
       classes.push("bytes:insert");
       return Buffer.concat([out.subarray(0, at), extra, out.subarray(at)]);
     }
-    default:
+    case 3:
       // A message repeated: every field appears twice (protobuf merges: last scalar wins, repeated fields append).
       classes.push("bytes:repeat");
       return Buffer.concat([out, out]);
+    default:
+      classes.push("bytes:deep-nesting");
+      return deeplyNested(out, r.pick([20, 40, 49, 50, 60, 200]));
   }
 }
 

@@ -18,8 +18,11 @@
  * - Headers: a request whose `x-fuzz-tenant` header (as Envoy sends the header map) is exactly `blocked` is denied.
  * - Identity: only what Envoy reports (source.principal, and the SAN of source.certificate when it sends one) is the
  *   caller. Headers are never identity, whatever they claim.
- * - Scope: the policies are the destination workload's (namespace `shop`); the oracle judges requests to it only
- *   (a request to another namespace has no policy, which Istio allows).
+ * - Scope: the policies are the destination workload's (namespace `shop`) and the vault's (namespace `vault`); the
+ *   oracle judges requests to those two only (a request to another namespace has no policy, which Istio allows).
+ * - The vault: its one ALLOW rule has HTTP-only fields, which istiod cannot generate for a TCP filter chain, so it
+ *   skips the whole rule there: no TCP connection may be allowed. Over HTTP, only a caller whose identity (as Envoy
+ *   reports it) is in namespace `shop` may be.
  */
 import { X509Certificate } from "node:crypto";
 import {
@@ -31,9 +34,11 @@ import {
   DENIED_SOURCE_PREFIX,
   DENIED_TENANT,
   DESTINATION,
+  NAMESPACE,
   ORDER,
   ORDER_ONLY_EXACT,
   ORDER_ONLY_PREFIXES,
+  VAULT,
 } from "./policies.js";
 
 export interface OracleInput {
@@ -61,6 +66,8 @@ export interface OracleInput {
 
 export interface Forbidden {
   readonly rule:
+    | "vault-tcp"
+    | "vault-caller"
     | "denied-path"
     | "denied-host"
     | "denied-method"
@@ -218,8 +225,21 @@ export function ipv4Of(address: string): string | null {
   return parts.every((n) => n <= 255) ? parts.join(".") : null;
 }
 
+/** The vault allows no TCP connection, and over HTTP only callers from namespace shop (see the top). */
+function vaultMustDeny(input: OracleInput): Forbidden[] {
+  if (input.http === null) {
+    return [{ rule: "vault-tcp", detail: "a TCP connection", viaSemicolon: false, viaTrailingDot: false }];
+  }
+  // Leniently, as Istio's namespaces regex `.*/ns/shop/.*` reads any reported identity.
+  const ids = [input.principal, input.certificate === "" ? null : certificateSan(input.certificate)];
+  const fromShop = ids.some((id) => id?.includes(`/ns/${NAMESPACE}/`));
+  if (fromShop) return [];
+  return [{ rule: "vault-caller", detail: `caller ${input.principal}`, viaSemicolon: false, viaTrailingDot: false }];
+}
+
 /** Why the request must be denied; empty when the oracle does not forbid allowing it. */
 export function mustDeny(input: OracleInput): Forbidden[] {
+  if (input.destination === VAULT) return vaultMustDeny(input);
   if (input.destination !== DESTINATION) return [];
   const out: Forbidden[] = [];
   if (ipv4Of(input.sourceIp)?.startsWith(DENIED_SOURCE_PREFIX)) {

@@ -9,6 +9,18 @@ export const ORDER = "spiffe://cluster.local/ns/services/sa/order";
 export const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
 
 /**
+ * A second destination, whose only ALLOW rule mixes an entry a TCP connection can meet (port 5432, callers from
+ * namespace shop) with HTTP-only ones (a path, request principals). istiod cannot generate that rule for a TCP filter
+ * chain and skips all of it, so no TCP connection to the vault is allowed; over HTTP only callers from namespace shop
+ * (JWTs are not forwarded here, so requestPrincipals never match) may be.
+ */
+export const VAULT_NAMESPACE = "vault";
+export const VAULT = "spiffe://cluster.local/ns/vault/sa/store";
+export const VAULT_PORT = 5432;
+/** A caller from namespace shop: the vault's ALLOW rule names it. */
+export const SHOP_CALLER = "spiffe://cluster.local/ns/shop/sa/cart";
+
+/**
  * Paths a DENY covers: exactly `/admin` and `/reports/export`, and everything under `/admin/` and `/api/internal/`.
  * `/reports/export` has no `/*` companion, so only a trailing-slash reading reaches it from `/reports/export/`.
  */
@@ -111,4 +123,12 @@ metadata: {name: allow-all, namespace: ${NAMESPACE}}
 spec:
   # Everything else is allowed, so the DENY policies above are the only thing in the way.
   rules: [{}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: vault-allow, namespace: ${VAULT_NAMESPACE}}
+spec:
+  rules:
+  - from: [{source: {namespaces: ["${NAMESPACE}"]}}, {source: {requestPrincipals: ["*"]}}]
+    to: [{operation: {ports: ["${VAULT_PORT}"]}}, {operation: {paths: ["/health"]}}]
 `;
