@@ -156,12 +156,25 @@ describe("kubernetes mapping against a real API server (list + watch)", () => {
       ["<NA>", "<NA>"],
       ["services", ""],
       ["", "order-7c9f8d6b5-x2x4q"],
-      ["services", "host"],
     ]) {
       expect(m.map(fields(ns, pod))).toMatchObject({ ok: false, reason: "unknown-workload" });
     }
     api.addPod({ namespace: "services", name: "bare" }, { silent: true });
     expect(await m.map(fields("services", "bare"))).toMatchObject({ ok: false, reason: "no-match" });
+  });
+
+  it('maps a pod or namespace named "host": Falco writes "host" for host processes in container fields only', async () => {
+    const m = await startMapper();
+    api.addPod({ namespace: "services", name: "host", serviceAccountName: "order" }, { silent: true });
+    api.addPod({ namespace: "host", name: "web-1", serviceAccountName: "web" }, { silent: true });
+    expect(await m.map(fields("services", "host"))).toEqual({
+      ok: true,
+      spiffeId: "spiffe://cluster.local/ns/services/sa/order",
+    });
+    expect(await m.map(fields("host", "web-1"))).toEqual({
+      ok: true,
+      spiffeId: "spiffe://cluster.local/ns/host/sa/web",
+    });
   });
 
   it("keeps at most maxPods in the cache and looks the rest up one by one", async () => {

@@ -95,8 +95,26 @@ describe("static mapping (workload inventory)", () => {
     expect(mapper.map({ "container.name": "shared" })).toMatchObject({ ok: false, reason: "ambiguous" });
   });
 
-  it('counts null, "<NA>", "" and "host" as an unknown workload', () => {
-    for (const value of [null, "<NA>", "", "host", undefined, 42]) {
+  it("attributes an alert that names its Kubernetes namespace only to a workload of that namespace", () => {
+    const order = "spiffe://cluster.local/ns/services/sa/order";
+    expect(mapper.map({ "container.name": "order", "k8s.ns.name": "services" })).toEqual({ ok: true, spiffeId: order });
+    expect(mapper.map({ "container.name": "order" })).toEqual({ ok: true, spiffeId: order });
+    // A pod in another namespace naming its container, pod or image after a workload does not pin alerts on it.
+    for (const fields of [
+      { "container.name": "order", "k8s.ns.name": "sandbox" },
+      { "k8s.pod.name": "payment-v2-6d5c4b3a2-evil1", "container.name": "app", "k8s.ns.name": "sandbox" },
+      { "container.image": "docker.io/library/redis:7.2", "k8smeta.ns.name": "sandbox" },
+    ]) {
+      expect(mapper.map(fields), JSON.stringify(fields)).toMatchObject({ ok: false, reason: "no-match" });
+    }
+  });
+
+  it('counts null, "<NA>", "" and a container "host" (a host process) as an unknown workload', () => {
+    expect(mapper.map({ "container.name": "host", "container.id": "host" })).toMatchObject({
+      ok: false,
+      reason: "unknown-workload",
+    });
+    for (const value of [null, "<NA>", "", undefined, 42]) {
       expect(
         mapper.map({
           "container.name": value,

@@ -56,12 +56,18 @@ export function unattributed(reason: UnattributedReason, detail: string): Mappin
 }
 
 /**
+ * Where Falco writes `"host"` for a process outside any container. Only there: `host` is also a valid pod or namespace
+ * name, and reading it as "unknown" everywhere made such a pod invisible to Falco risk.
+ */
+const HOST_PLACEHOLDER_KEYS: ReadonlySet<string> = new Set(["container.id", "container.name"]);
+
+/**
  * A usable workload field value, or null for the values Falco uses when it does not know: `null`, `"<NA>"`, `""`,
- * and `"host"` (the container id of host processes). Non-strings are never identifiers.
+ * and `"host"` as the container id or name of host processes. Non-strings are never identifiers.
  */
 export function workloadValue(fields: OutputFields, key: string): string | null {
   const value = Object.hasOwn(fields, key) ? fields[key] : undefined;
   if (typeof value !== "string") return null;
-  if (value === "" || value === "<NA>" || value === "host") return null;
+  if (value === "" || value === "<NA>" || (value === "host" && HOST_PLACEHOLDER_KEYS.has(key))) return null;
   return value;
 }
