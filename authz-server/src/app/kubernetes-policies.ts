@@ -152,6 +152,7 @@ export function createKubernetesPolicies(deps: KubernetesPoliciesDeps): Kubernet
     policies: () =>
       source === null ? null : { total: source.size, invalid: source.invalidCount, ready: source.ready() },
     watches: () => source?.watchStats() ?? [],
+    watchFailingSince: () => (source === null ? undefined : source.watchHealth().failingSince),
     leader: () => (elector === null ? null : elector.isLeader),
     statusWrites: () => (status === null ? null : status.stats),
     reviews: () => (webhook === null ? null : webhook.stats),

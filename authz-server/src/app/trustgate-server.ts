@@ -316,6 +316,16 @@ async function start(
     get watcher(): WatcherStatus | null {
       return watcher?.status ?? null;
     },
+    ...(kubernetes.source === null
+      ? {}
+      : {
+          kubernetesWatch: () => {
+            const { failingSince, error } = kubernetes.source!.watchHealth();
+            return failingSince === null
+              ? { state: "watching" as const, error: null, since: null }
+              : { state: "failing" as const, error, since: new Date(failingSince).toISOString() };
+          },
+        }),
   };
   const router = new Router();
   registerHealthRoutes(

@@ -19,6 +19,12 @@ export interface Readiness {
   lastReloadError: string | null;
   /** The policy directory watcher, or null when hot reload is off. */
   readonly watcher?: WatcherState | null;
+  /** The Kubernetes policy watch (`watching`, or `failing` since when and why), when policies come from the cluster. */
+  readonly kubernetesWatch?: () => {
+    readonly state: "watching" | "failing";
+    readonly error: string | null;
+    readonly since: string | null;
+  };
   /** With worker processes: how many serve, and each one's state and policy version. */
   readonly workers?: () => { readonly serving: number };
 }
@@ -59,6 +65,8 @@ export function registerHealthRoutes(
       // A watcher that cannot read the policy directories leaves the last good set in force (still ready), but
       // changes are no longer picked up: shown here so an operator sees it.
       policyWatcher: readiness.watcher ?? null,
+      // The same for the cluster's policy objects: a failing list/watch keeps the last state read, unseen changes.
+      ...(readiness.kubernetesWatch === undefined ? {} : { kubernetesWatch: readiness.kubernetesWatch() }),
       ...(workers === undefined ? {} : { workers }),
     });
   });

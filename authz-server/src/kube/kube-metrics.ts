@@ -7,6 +7,8 @@ import { Counter, Gauge, type Registry } from "prom-client";
 export interface KubeMetricSources {
   readonly policies: () => { total: number; invalid: number; ready: boolean } | null;
   readonly watches: () => Array<{ lists: number; expired: number; failures: number; bookmarks: number }>;
+  /** null without a policy source; otherwise since when list/watch fail (null: working). */
+  readonly watchFailingSince: () => number | null | undefined;
   readonly leader: () => boolean | null;
   readonly statusWrites: () => { writes: number; failures: number } | null;
   readonly reviews: () => { reviews: number; denied: number } | null;
@@ -54,6 +56,16 @@ export function registerKubeMetrics(registry: Registry, from: KubeMetricSources)
       const p = from.policies();
       if (p === null) this.reset();
       else this.set(p.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "trustgate_kubernetes_watch_up",
+    help: "0 while listing or watching TrustgatePolicy objects fails: the set in force may be stale (changes unseen)",
+    registers: [registry],
+    collect() {
+      const since = from.watchFailingSince();
+      if (since === undefined) this.reset();
+      else this.set(since === null ? 1 : 0);
     },
   });
   const sum = (pick: (w: ReturnType<KubeMetricSources["watches"]>[number]) => number) => () => [

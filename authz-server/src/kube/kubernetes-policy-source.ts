@@ -153,6 +153,15 @@ export class KubernetesPolicySource implements PolicySource {
     return this.watches.map((w) => w.stats);
   }
 
+  /** Whether every watch works; when one fails, since when (the longest-failing one) and why. */
+  watchHealth(): { readonly failingSince: number | null; readonly error: string | null } {
+    let failing: ListWatch<TrustgatePolicyObject> | null = null;
+    for (const w of this.watches) {
+      if (w.failingSince !== null && (failing === null || w.failingSince < failing.failingSince!)) failing = w;
+    }
+    return { failingSince: failing?.failingSince ?? null, error: failing?.lastError ?? null };
+  }
+
   policies(): SourcePolicies {
     if (this.contributed === null) {
       const active = [...this.entries.values()]

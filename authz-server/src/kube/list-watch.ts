@@ -104,6 +104,14 @@ export class ListWatch<T extends KubeObject> {
   private resourceVersion = "";
   /** True once a list has been applied (stays true across relists). */
   synced = false;
+  /**
+   * Since when list and watch have failed without a success in between (null: working). The state read before stays
+   * in use meanwhile, so changes made in the cluster are not seen: operators must be told (`/readyz`, a gauge).
+   */
+  failingSince: number | null = null;
+  lastError: string | null = null;
+  /** ADDED, MODIFIED and DELETED events: a watch that ends at once with none (bookmarks only) is idle. */
+  private changes = 0;
   readonly stats = { lists: 0, watches: 0, events: 0, bookmarks: 0, expired: 0, failures: 0 };
 
   constructor(private readonly options: ListWatchOptions<T>) {
@@ -148,6 +156,7 @@ export class ListWatch<T extends KubeObject> {
     consumer.end();
     this.resourceVersion = resourceVersion;
     this.synced = true;
+    this.failingSince = null;
   }
 
   /** One watch; resolves when the stream ends normally (or with 410: then resourceVersion is "" and we relist). */
@@ -170,6 +179,7 @@ export class ListWatch<T extends KubeObject> {
       const onEvent = (type: string, object: unknown) => {
         resetIdle();
         this.stats.events += 1;
+        this.failingSince = null;
         if (type === "ERROR") {
           const status = object as WatchStatus;
           if (status.code === 410) {
@@ -180,11 +190,17 @@ export class ListWatch<T extends KubeObject> {
         }
         const rv = (object as KubeObject).metadata?.resourceVersion;
         if (type === "BOOKMARK") this.stats.bookmarks += 1;
-        else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") this.options.onEvent(type, object as T);
-        else return;
+        else if (type === "ADDED" || type === "MODIFIED" || type === "DELETED") {
+          this.changes += 1;
+          this.options.onEvent(type, object as T);
+        } else return;
         if (rv) this.resourceVersion = rv;
       };
+      let finished = false;
       const done = (err: unknown) => {
+        // client-node may report the end twice (the error, then the stream's close without one): the first counts.
+        if (finished) return;
+        finished = true;
         clearTimeout(idle);
         this.request = null;
         if (this.stopping.signal.aborted) return resolve();
@@ -195,6 +211,7 @@ export class ListWatch<T extends KubeObject> {
         }
         if (failure) return reject(failure);
         if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+        this.failingSince = null;
         resolve();
       };
       this.stats.watches += 1;
@@ -230,10 +247,11 @@ export class ListWatch<T extends KubeObject> {
           );
         }
         const started = Date.now();
-        const eventsBefore = this.stats.events;
+        const changesBefore = this.changes;
         await this.watchOnce();
-        // A server that ends every watch at once, saying nothing, must not turn this loop into a busy loop.
-        const idle = this.stats.events === eventsBefore && this.resourceVersion !== "";
+        // A server that ends every watch at once with no change (nothing, or a bookmark) must not turn this loop into
+        // a busy loop.
+        const idle = this.changes === changesBefore && this.resourceVersion !== "";
         if (idle && Date.now() - started < 1_000) {
           await sleep(backoff, this.stopping.signal);
           backoff = Math.min(backoff * 2, maxBackoff);
@@ -241,6 +259,8 @@ export class ListWatch<T extends KubeObject> {
       } catch (err) {
         if (this.stopping.signal.aborted) break;
         this.stats.failures += 1;
+        this.failingSince ??= Date.now();
+        this.lastError = (err as Error).message;
         if (!failing) {
           failing = true;
           const status = err instanceof KubeApiError ? err.status : (err as { statusCode?: number }).statusCode;

@@ -30,7 +30,9 @@ export function objectOrigin(o: KubeObject): string {
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (typeof v !== "object" || v === null) return v;
-  const out: Record<string, unknown> = {};
+  // No prototype: on a plain {} a "__proto__" key (a legal selector label, say) would set the prototype instead of a
+  // field, JSON.stringify would drop it, and an edit of it would leave the digest and so the compiled policy unchanged.
+  const out: Record<string, unknown> = Object.create(null);
   for (const k of Object.keys(v).sort()) out[k] = canonical((v as Record<string, unknown>)[k]);
   return out;
 }
