@@ -134,6 +134,14 @@ describe("resolveCallerIdentity", () => {
         "x-trustgate-peer-mtls",
       ]);
       expect(spoofedIdentityHeaders({ "x-other": "1" })).toBeNull();
+      // Underscore spellings too: CGI-style stacks read them as the filter's names.
+      expect(
+        spoofedIdentityHeaders({
+          x_trustgate_peer_spiffe_id: ORDER,
+          "x-trustgate_peer_mtls": "true",
+          x_trustgate: "1",
+        }),
+      ).toEqual(["x_trustgate_peer_spiffe_id", "x-trustgate_peer_mtls"]);
     });
 
     it("supply identity, fingerprint and subject when trusted (Istio sends no certificate)", () => {

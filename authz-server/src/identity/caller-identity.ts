@@ -152,12 +152,25 @@ export function resolveCallerIdentity(
   return { ok: true, identity: { spiffeId, fingerprint, subject, mtls } };
 }
 
+/**
+ * Whether a (lower-case) header name is one of the filter's, reading "_" as "-": Envoy forwards underscore names by
+ * default, and CGI-style stacks (WSGI, Rack, PHP) read `x_trustgate_peer_spiffe_id` as the filter's header.
+ */
+function isFilterHeaderName(name: string): boolean {
+  if (name.length < FILTER_HEADER_PREFIX.length) return false;
+  for (let i = 0; i < FILTER_HEADER_PREFIX.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c === 0x5f ? 0x2d : c) !== FILTER_HEADER_PREFIX.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Names of identity headers present in a request that no trusted filter wrote (a spoofing attempt). */
 export function spoofedIdentityHeaders(headers: Readonly<Record<string, string>> | null): string[] | null {
   if (headers === null) return null;
   let found: string[] | null = null;
   for (const name in headers) {
-    if (!name.startsWith(FILTER_HEADER_PREFIX)) continue;
+    if (!isFilterHeaderName(name)) continue;
     if (found === null) found = [];
     found.push(name);
   }
