@@ -94,7 +94,12 @@ describe("an accepted alert changes the next decision", () => {
     // A compromised destination: callers are kept away from it.
     const database = at(SHADOW_READ_IN_PAYMENT, falcoNow(), {
       priority: "Critical",
-      output_fields: { ...SHADOW_READ_IN_PAYMENT.output_fields, "container.name": "database" },
+      output_fields: {
+        ...SHADOW_READ_IN_PAYMENT.output_fields,
+        "container.name": "database",
+        "k8s.ns.name": "data",
+        "k8s.pod.name": "database-0",
+      },
     });
     await server.post(falcoJson(database));
     const toCompromised = await server.check(ID.api, { destination: "database" });

@@ -18,10 +18,18 @@ function replica(): Promise<RiskTestServer> {
 }
 
 /** A Critical alert about the workload whose container is `container`. */
-function criticalIn(container: string): string {
+/** A Critical alert about the workload `container` (its container, in its namespace: the static mapping checks it). */
+function criticalIn(container: keyof typeof ID): string {
+  const namespace = ID[container].split("/")[4];
   return falcoJson(
     at(SHELL_IN_ORDER, falcoNow(), {
-      output_fields: { ...SHELL_IN_ORDER.output_fields, "container.name": container, "container.id": `${container}01` },
+      output_fields: {
+        ...SHELL_IN_ORDER.output_fields,
+        "container.name": container,
+        "container.id": `${container}01`,
+        "k8s.ns.name": namespace,
+        "k8s.pod.name": `${container}-0`,
+      },
     }),
   );
 }
