@@ -19,6 +19,7 @@ export const enum LogLevel {
 
 export const enum MapType {
   RequestHeaders = 0,
+  RequestTrailers = 1,
   HttpCallResponseHeaders = 6,
 }
 
@@ -33,6 +34,12 @@ export const enum MetricType {
 }
 
 export const enum HeadersAction {
+  Continue = 0,
+  StopIteration = 1,
+}
+
+/** FilterTrailersStatus. */
+export const enum TrailersAction {
   Continue = 0,
   StopIteration = 1,
 }

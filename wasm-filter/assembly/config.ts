@@ -11,17 +11,34 @@ export class RevocationConfig {
   timeoutMs: u32 = 0;
 }
 
+/** trustgate reads identity only under this prefix, so it is stripped whatever headerPrefix says. */
+export const DEFAULT_HEADER_PREFIX = "x-trustgate-";
+
+/**
+ * A lower-case header name (or prefix) in the form header matching compares against: "_" as "-",
+ * because Envoy forwards underscore names by default and CGI-style stacks read both as the same.
+ */
+export function matchForm(name: string): ArrayBuffer {
+  const out = String.UTF8.encode(name);
+  const p = changetype<usize>(out);
+  for (let i = 0; i < out.byteLength; i++) {
+    if (load<u8>(p + i) == 0x5f) store<u8>(p + i, 0x2d);
+  }
+  return out;
+}
+
 export class Config {
   requireMtls: bool = true;
   denyForeignTrustDomain: bool = true;
   denyRevoked: bool = true;
   allowedTrustDomains: Array<string> = [];
-  headerPrefix: string = "x-trustgate-";
+  headerPrefix: string = DEFAULT_HEADER_PREFIX;
   stripHeaders: Array<string> = [];
   revocation: RevocationConfig | null = null;
 
   // Byte forms used on the per-request path (built once by finish()).
-  prefixBytes: ArrayBuffer = new ArrayBuffer(0);
+  /** Prefixes stripped from inbound names: headerPrefix and the default, in match form. */
+  stripPrefixes: Array<ArrayBuffer> = [];
   stripBytes: Array<ArrayBuffer> = [];
   trustDomainBytes: Array<ArrayBuffer> = [];
   spiffeIdHeader: ArrayBuffer = new ArrayBuffer(0);
@@ -30,8 +47,9 @@ export class Config {
   mtlsHeader: ArrayBuffer = new ArrayBuffer(0);
 
   finish(): Config {
-    this.prefixBytes = String.UTF8.encode(this.headerPrefix);
-    for (let i = 0; i < this.stripHeaders.length; i++) this.stripBytes.push(String.UTF8.encode(this.stripHeaders[i]));
+    this.stripPrefixes.push(matchForm(this.headerPrefix));
+    if (this.headerPrefix != DEFAULT_HEADER_PREFIX) this.stripPrefixes.push(matchForm(DEFAULT_HEADER_PREFIX));
+    for (let i = 0; i < this.stripHeaders.length; i++) this.stripBytes.push(matchForm(this.stripHeaders[i]));
     for (let i = 0; i < this.allowedTrustDomains.length; i++) {
       this.trustDomainBytes.push(String.UTF8.encode(this.allowedTrustDomains[i]));
     }
@@ -44,6 +62,8 @@ export class Config {
 }
 
 const MAX_HEADER_NAME_LENGTH = 128;
+/** Longest allowedTrustDomains / stripHeaders list: each is scanned per request and de-duplicated here. */
+const MAX_LIST_ENTRIES = 256;
 const MIN_POLL_MS: f64 = 100;
 const MAX_POLL_MS: f64 = 86400000;
 const MAX_TIMEOUT_MS: f64 = 60000;
@@ -100,6 +120,10 @@ function expectBool(v: JsonValue, name: string): bool {
 function expectStringArray(v: JsonValue, name: string): bool {
   if (v.kind != JsonKind.Array) {
     configError = '"' + name + '" must be an array of strings, not ' + kindName(v.kind);
+    return false;
+  }
+  if (v.items.length > MAX_LIST_ENTRIES) {
+    configError = '"' + name + '" has more than ' + MAX_LIST_ENTRIES.toString() + " entries";
     return false;
   }
   for (let i = 0; i < v.items.length; i++) {

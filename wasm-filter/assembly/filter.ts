@@ -1,7 +1,8 @@
 // The per-request work (proxy_on_request_headers): strip forged identity headers, read the peer
 // certificate facts Envoy exposes as connection properties, apply the local denies, and add the
-// trusted x-trustgate-* headers. The allow path allocates nothing on the GC heap.
-import { HeadersAction } from "./abi";
+// trusted x-trustgate-* headers; then strip the same names from request trailers
+// (proxy_on_request_trailers). The allow path allocates nothing on the GC heap.
+import { HeadersAction, MapType, TrailersAction } from "./abi";
 import { Config } from "./config";
 import { STRIP_REFUSED, safeHeaderValue, setHeader, setHeaderBytes, stripForgedHeaders } from "./headers";
 import { getProperty, HostBuffer } from "./hostcalls";
@@ -85,7 +86,7 @@ export function onRequestHeaders(root: RootContext | null): u32 {
 
 function check(root: RootContext, cfg: Config): u32 {
   // 1. Header hygiene always comes first, whatever the decision.
-  const removed = stripForgedHeaders(cfg);
+  const removed = stripForgedHeaders(cfg, MapType.RequestHeaders);
   if (removed == STRIP_REFUSED) {
     return sendDeny(DenyCheck.FilterError, "trustgate filter could not remove a forged identity header");
   }
@@ -100,7 +101,7 @@ function check(root: RootContext, cfg: Config): u32 {
     if (cfg.requireMtls) {
       return deny(DenyCheck.RequireMtls, "mutual TLS is required but the client presented no certificate");
     }
-    setHeaderBytes(cfg.mtlsHeader, FALSE);
+    if (!setHeaderBytes(cfg.mtlsHeader, FALSE)) return setRefused();
     return HeadersAction.Continue;
   }
 
@@ -149,13 +150,34 @@ function check(root: RootContext, cfg: Config): u32 {
     }
   }
 
-  // 6. Trusted facts for ext_authz and the application.
-  setHeaderBytes(cfg.mtlsHeader, TRUE);
-  if (identityValid) setHeader(cfg.spiffeIdHeader, uriSan.ptr, uriSan.len);
-  if (haveFingerprint) setHeader(cfg.certSha256Header, fingerprint, FINGERPRINT_LENGTH);
+  // 6. Trusted facts for ext_authz and the application. A refused write would forward partial facts.
+  if (!setHeaderBytes(cfg.mtlsHeader, TRUE)) return setRefused();
+  if (identityValid && !setHeader(cfg.spiffeIdHeader, uriSan.ptr, uriSan.len)) return setRefused();
+  if (haveFingerprint && !setHeader(cfg.certSha256Header, fingerprint, FINGERPRINT_LENGTH)) return setRefused();
   getProperty(SUBJECT, subject);
   if (subject.present && subject.len > 0 && safeHeaderValue(subject.ptr, subject.len)) {
-    setHeader(cfg.certSubjectHeader, subject.ptr, subject.len);
+    if (!setHeader(cfg.certSubjectHeader, subject.ptr, subject.len)) return setRefused();
   }
   return HeadersAction.Continue;
+}
+
+function setRefused(): u32 {
+  return sendDeny(DenyCheck.FilterError, "trustgate filter could not set an identity header");
+}
+
+/**
+ * Request trailers (HTTP/2, chunked HTTP/1) carry header fields too, and some stacks merge them into
+ * the header view: the same names are stripped there, failing closed the same way.
+ */
+export function onRequestTrailers(root: RootContext | null): u32 {
+  if (root === null || root.config === null) {
+    return sendDeny(DenyCheck.FilterError, "trustgate filter has no configuration for this stream");
+  }
+  const removed = stripForgedHeaders(root.config!, MapType.RequestTrailers);
+  if (removed == STRIP_REFUSED) {
+    return sendDeny(DenyCheck.FilterError, "trustgate filter could not remove a forged identity trailer");
+  }
+  if (removed < 0) return sendDeny(DenyCheck.FilterError, "trustgate filter could not read the request trailers");
+  if (removed > 0) increment(metrics.spoofedHeadersRemoved, removed);
+  return TrailersAction.Continue;
 }

@@ -1,37 +1,44 @@
-// Header hygiene: a client must never be able to inject identity. Every inbound header that starts
-// with the configured prefix (case-insensitively, whatever the host's casing) or is listed in
-// stripHeaders is removed before the filter adds its own. Works on the raw pairs buffer the host
-// copied in, so the common path allocates nothing.
+// Header hygiene: a client must never be able to inject identity. Every inbound header (and request
+// trailer) that starts with the configured prefix or trustgate's default one, or is listed in
+// stripHeaders, is removed before the filter adds its own. Names match case-insensitively and with
+// "_" as "-": Envoy forwards underscore names by default, and CGI-style stacks (WSGI, Rack, PHP) read
+// `x_trustgate_peer_spiffe_id` as `x-trustgate-peer-spiffe-id`. Works on the raw pairs buffer the
+// host copied in, so the common path allocates nothing.
 import { MapType, Status } from "./abi";
 import { Config } from "./config";
 import { getHeaderPairs, HostBuffer, removeHeader, replaceHeader } from "./hostcalls";
 
 const pairsBuffer = new HostBuffer();
 
-function lower(c: u32): u32 {
-  return c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+/** A name byte in match form (see config.ts matchForm): ASCII lower case, "_" as "-". */
+function fold(c: u32): u32 {
+  if (c >= 0x41 && c <= 0x5a) return c + 0x20;
+  return c == 0x5f ? 0x2d : c;
 }
 
-/** Whether [ptr, ptr+len) starts with `prefix` (already lower case), ignoring ASCII case. */
-function startsWithIgnoreCase(ptr: usize, len: usize, prefix: ArrayBuffer): bool {
+/** Whether [ptr, ptr+len) starts with `prefix` (in match form), ignoring case and "_" vs "-". */
+function startsWithFolded(ptr: usize, len: usize, prefix: ArrayBuffer): bool {
   const n = <usize>prefix.byteLength;
   if (len < n) return false;
   const p = changetype<usize>(prefix);
   for (let i: usize = 0; i < n; i++) {
-    if (lower(load<u8>(ptr + i)) != <u32>load<u8>(p + i)) return false;
+    if (fold(load<u8>(ptr + i)) != <u32>load<u8>(p + i)) return false;
   }
   return true;
 }
 
-function equalsIgnoreCase(ptr: usize, len: usize, name: ArrayBuffer): bool {
-  return <usize>name.byteLength == len && startsWithIgnoreCase(ptr, len, name);
+function equalsFolded(ptr: usize, len: usize, name: ArrayBuffer): bool {
+  return <usize>name.byteLength == len && startsWithFolded(ptr, len, name);
 }
 
 function mustStrip(cfg: Config, ptr: usize, len: usize): bool {
-  if (startsWithIgnoreCase(ptr, len, cfg.prefixBytes)) return true;
+  const prefixes = cfg.stripPrefixes;
+  for (let i = 0; i < prefixes.length; i++) {
+    if (startsWithFolded(ptr, len, unchecked(prefixes[i]))) return true;
+  }
   const extra = cfg.stripBytes;
   for (let i = 0; i < extra.length; i++) {
-    if (equalsIgnoreCase(ptr, len, unchecked(extra[i]))) return true;
+    if (equalsFolded(ptr, len, unchecked(extra[i]))) return true;
   }
   return false;
 }
@@ -41,12 +48,12 @@ export const STRIP_UNREADABLE: i32 = -1;
 export const STRIP_REFUSED: i32 = -2;
 
 /**
- * Removes forged identity headers from the request. Returns how many header lines were removed,
- * STRIP_UNREADABLE when the request headers could not be read or were malformed, or STRIP_REFUSED
- * when the host would not remove one (a forged header would reach the upstream and ext_authz).
+ * Removes forged identity fields from `map` (request headers or request trailers). Returns how many
+ * lines were removed, STRIP_UNREADABLE when the map could not be read or was malformed, or
+ * STRIP_REFUSED when the host would not remove one (a forgery would reach the upstream).
  */
-export function stripForgedHeaders(cfg: Config): i32 {
-  if (getHeaderPairs(MapType.RequestHeaders, pairsBuffer) != Status.Ok) {
+export function stripForgedHeaders(cfg: Config, map: MapType): i32 {
+  if (getHeaderPairs(map, pairsBuffer) != Status.Ok) {
     pairsBuffer.release();
     return STRIP_UNREADABLE;
   }
@@ -74,7 +81,7 @@ export function stripForgedHeaders(cfg: Config): i32 {
     }
     if (mustStrip(cfg, data, keyLen)) {
       // Removes every line with this name (the host lower-cases the key). A refusal leaves the forgery in place.
-      if (removeHeader(MapType.RequestHeaders, data, keyLen) != Status.Ok) {
+      if (removeHeader(map, data, keyLen) != Status.Ok) {
         pairsBuffer.release();
         return STRIP_REFUSED;
       }
@@ -86,12 +93,13 @@ export function stripForgedHeaders(cfg: Config): i32 {
   return removed;
 }
 
-export function setHeader(name: ArrayBuffer, valuePtr: usize, valueLen: usize): void {
-  replaceHeader(MapType.RequestHeaders, name, valuePtr, valueLen);
+/** Sets a trusted request header; false when the host refused (the caller fails closed). */
+export function setHeader(name: ArrayBuffer, valuePtr: usize, valueLen: usize): bool {
+  return replaceHeader(MapType.RequestHeaders, name, valuePtr, valueLen) == Status.Ok;
 }
 
-export function setHeaderBytes(name: ArrayBuffer, value: ArrayBuffer): void {
-  setHeader(name, changetype<usize>(value), value.byteLength);
+export function setHeaderBytes(name: ArrayBuffer, value: ArrayBuffer): bool {
+  return setHeader(name, changetype<usize>(value), value.byteLength);
 }
 
 /** A header value the filter may forward verbatim: no control characters (CR, LF, NUL, ...). */

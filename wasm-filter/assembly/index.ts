@@ -2,7 +2,7 @@
 // signature Envoy checks; no callback can throw, so none can trap the VM.
 import { BufferType, LogLevel, Status } from "./abi";
 import { ContextTable } from "./context-table";
-import { onRequestHeaders } from "./filter";
+import { onRequestHeaders, onRequestTrailers } from "./filter";
 import { collectIfDue, collectNow } from "./gc";
 import { getBuffer, HostBuffer, log } from "./hostcalls";
 import { defineMetrics } from "./metrics";
@@ -75,6 +75,12 @@ export function proxy_on_http_call_response(
 
 export function proxy_on_request_headers(contextId: u32, numHeaders: u32, endOfStream: u32): u32 {
   const action = onRequestHeaders(streams.get(contextId));
+  collectIfDue();
+  return action;
+}
+
+export function proxy_on_request_trailers(contextId: u32, numTrailers: u32): u32 {
+  const action = onRequestTrailers(streams.get(contextId));
   collectIfDue();
   return action;
 }

@@ -110,12 +110,6 @@ export function describeSpiffeError(e: SpiffeError): string {
   }
 }
 
-/** Validates an AS string (used for configuration and revocation entries, not per request). */
-export function validateSpiffeIdString(s: string): SpiffeError {
-  const b = String.UTF8.encode(s);
-  return validateSpiffeId(changetype<usize>(b), b.byteLength);
-}
-
 /** Trust domain names in configuration follow the same character rules. */
 export function validTrustDomainName(s: string): bool {
   if (s.length == 0 || <usize>s.length > MAX_TRUST_DOMAIN_LENGTH) return false;

@@ -45,6 +45,16 @@ test("a full valid configuration is accepted", () => {
   host.newHttpStream({ properties: mtlsPeer() }).requestHeaders(REQUEST);
 });
 
+test("JSON escapes in strings are decoded (one pass, any number of them)", () => {
+  const { ok, host } = configure(
+    `{"revocation": {"cluster": "c", "path": "\\/v1\\/revocations", "authority": "${"\\u0061".repeat(2000)}"}}`,
+  );
+  expect(ok).toBe(true);
+  host.tick();
+  expect(host.httpCalls[0]?.headers).toContainEqual([":path", "/v1/revocations"]);
+  expect(host.httpCalls[0]?.headers).toContainEqual([":authority", "a".repeat(2000)]);
+});
+
 const invalid: Array<[string, string, string]> = [
   ["not JSON", "{requireMtls: true}", "not valid JSON: expected a string key at byte 1"],
   ["trailing data", "{} {}", "not valid JSON: unexpected data after the JSON value at byte 3"],
@@ -87,6 +97,18 @@ const invalid: Array<[string, string, string]> = [
   ],
   ["non-ASCII", '{"headerPrefix": "x-trüst-"}', "non-ASCII character in string"],
   ["deep nesting", `{"revocation": ${"[".repeat(100)}`, "nesting too deep"],
+  [
+    "too many keys (bounds the duplicate-key check)",
+    `{${Array.from({ length: 65 }, (_, i) => `"k${i}":0`).join(",")}}`,
+    "more than 64 keys",
+  ],
+  [
+    "a list over 256 entries",
+    JSON.stringify({ stripHeaders: Array.from({ length: 257 }, (_, i) => `x-h${i}`) }),
+    '"stripHeaders" has more than 256 entries',
+  ],
+  ["bad \\u escape", '{"headerPrefix": "x-\\u00zz"}', "invalid \\u escape"],
+  ["non-ASCII \\u escape", '{"headerPrefix": "x-\\u00e9"}', "non-ASCII character in string"],
 ];
 
 test.each(invalid)("%s is rejected with a clear log line", (_name, config, message) => {

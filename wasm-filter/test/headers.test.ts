@@ -82,6 +82,47 @@ test("a custom headerPrefix strips and sets headers under that prefix", () => {
   expect(s.request.headers.get("x-mesh-id-peer-mtls")).toBe("true");
 });
 
+test("underscore spellings of the names are removed too (CGI-style stacks read _ as -)", () => {
+  const host = startFilter({ requireMtls: false, stripHeaders: ["x-forwarded-client-cert"] });
+  const s = host.newHttpStream();
+  s.requestHeaders([
+    ...REQUEST,
+    ["x_trustgate_peer_spiffe_id", "spiffe://evil/ns/a/sa/b"],
+    ["X-Trustgate_Peer-Mtls", "true"],
+    ["x_forwarded_client_cert", "URI=spiffe://evil/ns/a/sa/b"],
+    ["x_other", "kept"],
+  ]);
+  expect(
+    s.request.headers.pairs().filter(([k]) => k !== "x_other" && !k.startsWith(":") && k !== "x-request-id"),
+  ).toEqual([["x-trustgate-peer-mtls", "false"]]);
+  expect(s.request.headers.get("x_other")).toBe("kept");
+});
+
+test("with a custom headerPrefix the default x-trustgate-* names are still removed (trustgate reads them)", () => {
+  const host = startFilter({ headerPrefix: "x-mesh-" });
+  const s = host.newHttpStream({ properties: mtlsPeer() });
+  s.requestHeaders([...REQUEST, ["x-trustgate-peer-spiffe-id", "spiffe://evil/ns/a/sa/b"]]);
+  expect(s.request.headers.get("x-trustgate-peer-spiffe-id")).toBeUndefined();
+  expect(s.request.headers.get("x-mesh-peer-spiffe-id")).toBe(ORDER_ID);
+});
+
+test("forged identity fields in request trailers are removed; a refused removal there is a 503", () => {
+  const host = startFilter();
+  const s = host.newHttpStream({ properties: mtlsPeer() });
+  s.requestHeaders(REQUEST, { endOfStream: false });
+  s.requestBody("{}", { endOfStream: false });
+  expect(s.requestTrailers([...FORGED, ["x-checksum", "abc"]])).toBe(0);
+  expect(s.request.trailers.pairs()).toEqual([["x-checksum", "abc"]]);
+  expect(host.metric("trustgate_filter_spoofed_headers_removed_total")?.value).toBe(5n); // header lines, as for headers
+
+  const refusing = startFilter({}, { refuseHeaderRemoval: (map) => (map === 1 ? 2 : undefined) });
+  const r = refusing.newHttpStream({ properties: mtlsPeer() });
+  r.requestHeaders(REQUEST, { endOfStream: false });
+  r.requestTrailers([["x-trustgate-peer-spiffe-id", "spiffe://evil/ns/a/sa/b"]]);
+  expect(r.localResponse?.statusCode).toBe(503);
+  expect(Buffer.from(r.localResponse!.body).toString()).toMatch(/could not remove a forged identity trailer/);
+});
+
 test("requests without forged headers count nothing as spoofed", () => {
   const host = startFilter();
   for (let i = 0; i < 3; i++) host.newHttpStream({ properties: mtlsPeer() }).requestHeaders(REQUEST);

@@ -214,6 +214,23 @@ describe("failures keep the last list and are counted", () => {
     expect(host.metric("trustgate_filter_revocation_list_version")?.value).toBe(1n);
   });
 
+  test("any valid JSON spelling of the list is accepted: whitespace, key order, escapes (in keys too)", () => {
+    const host = startFilter({ revocation: REVOCATION });
+    const escaped = ORDER_ID.replaceAll("/", "\\/").replace("s", "\\u0073");
+    respond(host, "200", `\n{ "fingerprints" : [ ] ,\t"spiffeIds" : [ "${escaped}" ] , "\\u0076ersion" : 12 }\r\n`);
+    expect(decide(host)?.statusCode).toBe(403);
+    expect(host.metric("trustgate_filter_revocation_list_version")?.value).toBe(12n);
+  });
+
+  test("a duplicate key is a failure; an unknown key is quoted at most 64 characters", () => {
+    const host = startFilter({ revocation: REVOCATION });
+    respond(host, "200", '{"version":2,"fingerprints":[],"version":3,"spiffeIds":[]}');
+    expect(host.logMessages(LogLevel.Warn).at(-1)).toMatch(/duplicate key "version"/);
+    respond(host, "200", `{"version":2,"${"k".repeat(10_000)}":1}`);
+    expect(host.logMessages(LogLevel.Warn).at(-1)).toMatch(new RegExp(`unknown key "${"k".repeat(64)}…"; keeping`));
+    expect(host.metric("trustgate_filter_revocation_poll_failures_total")?.value).toBe(2n);
+  });
+
   test("a large list (10,000 identities) is parsed and enforced", () => {
     const host = startFilter({ revocation: REVOCATION });
     const ids = Array.from({ length: 10_000 }, (_, i) => `spiffe://cluster.local/ns/n${i}/sa/w${i}`);
