@@ -119,9 +119,7 @@ function streamOpen(res: ServerResponse, events: Obj[] = [], end = false): void 
   if (end) res.end();
 }
 
-let uidN = 0;
 function obj(ns: string, name: string, rv: string, spec: Obj, uid = `uid-${ns}-${name}`): Obj {
-  uidN += 1;
   const o = tgp(ns, name, spec);
   o.metadata = { ...o.metadata, uid, resourceVersion: rv, generation: 1 };
   return o;
@@ -163,7 +161,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("kube-adversarial: event orders a reflector must survive", () => {
   it("MODIFIED before ADDED, duplicated ADDED, DELETED of an object never seen", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     s.watch = (_q, res) =>
       streamOpen(res, [
         { type: "MODIFIED", object: obj("a", "deny", "101", DENY) },
@@ -180,7 +179,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("ERROR 410 mid-stream: relists, and a DENY deleted during the gap goes while one created comes", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     let listN = 0;
     s.list = (_q, res) => {
       listN += 1;
@@ -215,7 +215,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("HTTP 410 on a watch request (not an ERROR event) relists", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     let listN = 0;
     s.list = (_q, res) => {
       listN += 1;
@@ -230,7 +231,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("an expired continue token (410 on page 2) restarts the list from the beginning, keeping the old state meanwhile", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     let expired = true;
     s.list = (_q, res, url) => {
       const cont = url.searchParams.get("continue");
@@ -256,7 +258,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("a watch that ends cleanly at once, every time, does not become a busy loop", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     s.watch = (_q, res) => streamOpen(res, [], true);
     startSource(s);
     await sleep(3000);
@@ -265,7 +268,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("a watch that ends cleanly at once after one BOOKMARK (same resourceVersion) does not become a busy loop", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     s.watch = (_q, res) =>
       streamOpen(
         res,
@@ -289,7 +293,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("a terminating DENY (deletionTimestamp, finalizers) stays in force until DELETED", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     s.list = (_q, res) => json(res, 200, listOf("100", [obj("a", "deny", "90", DENY)]));
     const terminating = obj("a", "deny", "101", DENY);
     terminating.metadata.deletionTimestamp = "2026-01-01T00:00:00Z";
@@ -302,7 +307,8 @@ describe("kube-adversarial: event orders a reflector must survive", () => {
   });
 
   it("an event for an object with a spec key `__proto__` (top level) is refused without harm", async () => {
-    const s = (scripted = await startScripted());
+    scripted = await startScripted();
+    const s = scripted;
     s.list = (_q, res) => json(res, 200, listOf("100", [obj("a", "deny", "90", DENY)]));
     const evil = JSON.parse(
       `{"type":"MODIFIED","object":{"apiVersion":"trustgate.dev/v1alpha1","kind":"TrustgatePolicy","metadata":{"name":"deny","namespace":"a","uid":"uid-a-deny","resourceVersion":"101","generation":2,"__proto__":{"namespace":"b"}},"spec":{"action":"DENY","__proto__":{"action":"ALLOW"},"rules":[{"to":[{"operation":{"paths":["/admin"],"__proto__":{"paths":["/nothing"]}}}]}]}}}`,
