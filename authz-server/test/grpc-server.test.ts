@@ -8,7 +8,11 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoPath as healthProtoPath } from "grpc-health-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { UpstreamCheckClient } from "../../test/support/upstream-envoy.js";
+import type { Authorizer } from "../src/engine/authorizer.js";
+import { GrpcServer } from "../src/grpc/grpc-server.js";
 import { HealthService } from "../src/grpc/health-service.js";
+import { createLogger } from "../src/observability/logger.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const require = createRequire(import.meta.url);
@@ -57,6 +61,31 @@ describe("gRPC server", () => {
       expect(names).toEqual(expect.arrayContaining(["envoy.service.auth.v3.Authorization", "grpc.health.v1.Health"]));
     } finally {
       client.close();
+    }
+  });
+
+  it("answers a deny, not a gRPC error, when answering a Check throws", async () => {
+    // A gRPC error is what Envoy's failure_mode_allow turns into an allow.
+    const throwing = {
+      authorize() {
+        throw new Error("boom");
+      },
+    } as unknown as Authorizer;
+    const grpcServer = new GrpcServer({
+      address: "127.0.0.1:0",
+      maxMessageBytes: 1024 * 1024,
+      authorizer: throwing,
+      logger: createLogger("silent"),
+    });
+    const port = await grpcServer.listen();
+    const client = new UpstreamCheckClient(`127.0.0.1:${port}`);
+    try {
+      const { message } = await client.check({ attributes: {} });
+      expect((message.status as { code: number }).code).toBe(7);
+      expect(JSON.parse((message.deniedResponse as { body: string }).body).policy).toBe("trustgate/internal-error");
+    } finally {
+      client.close();
+      grpcServer.server.forceShutdown();
     }
   });
 

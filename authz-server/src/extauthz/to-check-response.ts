@@ -24,6 +24,18 @@ export interface ResponseContext {
   readonly shadow: Decision | null;
 }
 
+/**
+ * The longest reason a response carries (UTF-16 units). A reason can quote request values (the closest rule's failed
+ * fields), and it goes into the response three times: unbounded, a large header could push the response past gRPC's
+ * send limit, and a send error is what Envoy's failure_mode_allow turns into an allow. The decision log keeps it whole.
+ */
+export const MAX_RESPONSE_REASON = 2048;
+
+export function responseReason(reason: string): string {
+  if (reason.length <= MAX_RESPONSE_REASON) return reason;
+  return `${reason.slice(0, MAX_RESPONSE_REASON)}… (${reason.length - MAX_RESPONSE_REASON} more characters in the decision log)`;
+}
+
 function option(key: string, value: string): HeaderOption {
   return { header: { key, value }, append: { value: false } };
 }
@@ -37,7 +49,7 @@ function metadata(d: Decision, ctx: ResponseContext): { fields: Record<string, S
     caller: { stringValue: ctx.caller },
     policy_version: { stringValue: ctx.policyVersion },
   };
-  if (!d.allowed) fields.reason = { stringValue: d.reason };
+  if (!d.allowed) fields.reason = { stringValue: responseReason(d.reason) };
   if (ctx.shadow !== null) {
     fields.shadow_decision = { stringValue: ctx.shadow.allowed ? "allow" : "deny" };
     fields.shadow_policy = { stringValue: ctx.shadow.policy };
@@ -48,7 +60,7 @@ function metadata(d: Decision, ctx: ResponseContext): { fields: Record<string, S
 export function denyBody(d: Decision, decisionId: string): string {
   return JSON.stringify({
     decision: "deny",
-    reason: d.reason,
+    reason: responseReason(d.reason),
     policy: d.policy,
     rule: d.rule,
     decision_id: decisionId,
@@ -63,7 +75,10 @@ export function toCheckResponse(d: Decision, ctx: ResponseContext): CheckRespons
   }
   const unauthenticated = d.outcome === "unauthenticated";
   return {
-    status: { code: unauthenticated ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED, message: d.reason },
+    status: {
+      code: unauthenticated ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED,
+      message: responseReason(d.reason),
+    },
     deniedResponse: {
       status: { code: unauthenticated ? 401 : 403 },
       headers: [option("content-type", "application/json"), option(DECISION_ID_HEADER, ctx.decisionId)],

@@ -13,10 +13,20 @@ import { authorizationServiceDefinition } from "../extauthz/codec.js";
 import { AUTHORIZATION_SERVICE, EXTERNAL_AUTH_PROTO, PROTO_DIR } from "../extauthz/proto-paths.js";
 import { ResponseTemplates } from "../extauthz/response-templates.js";
 import { type ResponseContext, toCheckResponse } from "../extauthz/to-check-response.js";
+import { decision, INTERNAL_ERROR_POLICY } from "../model/decision.js";
 import type { Logger } from "../observability/logger.js";
 import { listenFailureMessage } from "../util/listen-failure.js";
 import { HEALTH_PROTO, HealthService } from "./health-service.js";
 import { addLazyReflection } from "./lazy-reflection.js";
+
+const ANSWER_FAILED = decision("deny", "internal error while answering the Check", INTERNAL_ERROR_POLICY);
+const NO_CONTEXT: ResponseContext = {
+  decisionId: "",
+  caller: "",
+  policyVersion: "",
+  removeHeaders: null,
+  shadow: null,
+};
 
 function responseContext(a: Authorization): ResponseContext {
   return {
@@ -91,8 +101,17 @@ export class GrpcServer {
       },
       {
         Check: (call: grpc.ServerUnaryCall<CheckRequestMessage, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          const a = authorizer.authorize(call.request);
-          callback(null, templates.encode(a.decision, responseContext(a)));
+          let response: Buffer;
+          try {
+            const a = authorizer.authorize(call.request);
+            response = templates.encode(a.decision, responseContext(a));
+          } catch (err) {
+            // Whatever throws around the decision (metrics, logging, encoding) still gets a deny: a gRPC error is what
+            // Envoy's failure_mode_allow turns into an allow.
+            options.logger.error({ err }, "internal error while answering a Check; denying");
+            response = encodeResponse(toCheckResponse(ANSWER_FAILED, NO_CONTEXT));
+          }
+          callback(null, response);
         },
       },
     );

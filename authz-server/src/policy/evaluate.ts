@@ -231,6 +231,11 @@ function describeRisk(rule: CompiledRule, model: RequestModel, only?: ReadonlySe
   return notes.join("; ");
 }
 
+/** A request value quoted in a reason: the first 128 characters are enough to recognise it. */
+function quoted(value: string): string {
+  return value.length <= 128 ? value : `${value.slice(0, 128)}…`;
+}
+
 /** How specifically a policy targets the destination: its own selector beats its namespace, which beats mesh-wide. */
 function specificity(policy: CompiledPolicy, rootNamespace: string): number {
   return (policy.namespace === rootNamespace ? 0 : 2) + (policy.selector === null ? 0 : 1);
@@ -255,7 +260,7 @@ function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel, root
   }
   if (best === null) return "the applicable ALLOW policies have no rules";
   const fields = [
-    ...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${f.value}")`}`)),
+    ...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${quoted(f.value)}")`}`)),
   ];
   const risk = describeRisk(best.rule, model, new Set(best.failed.map((f) => f.field)));
   return `closest: ${best.policy.id} rule ${best.rule.index} failed on ${fields.join(", ")}${risk ? `; ${risk}` : ""}`;
