@@ -17,6 +17,7 @@ import {
   VAULT,
   VAULT_NAMESPACE,
   VAULT_PORT,
+  VAULT_TENANT_HEADER,
   WEB,
 } from "./policies.js";
 import { repoRoot } from "./repo.js";
@@ -338,6 +339,18 @@ export function checkRequestObject(r: Random, classes: string[]): Record<string,
         protocol: "HTTP/1.1",
         headers: headers(r, classes),
       };
+  if (http !== undefined && vault && r.chance(0.7))
+    (http.headers as Record<string, string>)[VAULT_TENANT_HEADER] = "acme";
+  if (http !== undefined && vault && r.chance(0.3)) {
+    // A large tenant header sent raw (encode_raw_headers), in bytes that are not UTF-8: each becomes U+FFFD (3 bytes)
+    // in the deny reason, which a response once carried unbounded, three times, past gRPC's 4 MiB send limit (an
+    // error status, which failure_mode_allow turns into an allow).
+    const entries = Object.entries(http.headers).map(([key, value]) => ({ key, rawValue: Buffer.from(value) }));
+    const kept = entries.filter((e) => e.key !== VAULT_TENANT_HEADER);
+    kept.push({ key: VAULT_TENANT_HEADER, rawValue: Buffer.alloc(r.pick([1000, 600_000, 600_000]), 0x80) });
+    Object.assign(http, { headers: undefined, headerMap: { headers: kept } });
+    classes.push("header:huge-echoed-value");
+  }
   const request: Record<string, unknown> = {
     attributes: {
       source: {
@@ -454,6 +467,7 @@ export function makeCase(id: number, seed: number, requestType: protobuf.Type): 
     classes.push("field-drop");
   }
   let bytes: Buffer = Buffer.from(requestType.encode(requestType.fromObject(object)).finish());
-  if (r.chance(0.15)) bytes = mutateBytes(r, bytes, classes);
+  // Not with a huge header: a repeated message would pass the 1 MiB request limit (RESOURCE_EXHAUSTED, by design).
+  if (r.chance(0.15) && !classes.includes("header:huge-echoed-value")) bytes = mutateBytes(r, bytes, classes);
   return { id, classes, bytes };
 }

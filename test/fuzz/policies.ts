@@ -17,6 +17,8 @@ export const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
 export const VAULT_NAMESPACE = "vault";
 export const VAULT = "spiffe://cluster.local/ns/vault/sa/store";
 export const VAULT_PORT = 5432;
+/** A header the vault's ALLOW rule requires ("acme"): a deny quotes its value in the reason. */
+export const VAULT_TENANT_HEADER = "x-vault-tenant";
 /** A caller from namespace shop: the vault's ALLOW rule names it. */
 export const SHOP_CALLER = "spiffe://cluster.local/ns/shop/sa/cart";
 
@@ -131,4 +133,6 @@ spec:
   rules:
   - from: [{source: {namespaces: ["${NAMESPACE}"]}}, {source: {requestPrincipals: ["*"]}}]
     to: [{operation: {ports: ["${VAULT_PORT}"]}}, {operation: {paths: ["/health"]}}]
+    # A default deny here names the failed fields with the request's values: the tenant header is one.
+    when: [{key: "request.headers[${VAULT_TENANT_HEADER}]", values: ["acme"]}]
 `;
