@@ -18,7 +18,10 @@ afterEach(async () => {
   server = null;
 });
 
-async function explain(s: TestServer, token?: string): Promise<{ status: number; body: { error?: string } }> {
+async function explain(
+  s: TestServer,
+  token?: string,
+): Promise<{ status: number; body: { error?: string; decision?: { allowed: boolean; reason: string } } }> {
   const port = s.httpUrl.split(":").pop();
   const response = await fetch(`http://127.0.0.1:${port}/v1/explain`, {
     method: "POST",
@@ -27,6 +30,22 @@ async function explain(s: TestServer, token?: string): Promise<{ status: number;
   });
   return { status: response.status, body: (await response.json()) as { error?: string } };
 }
+
+describe("/v1/explain against the running server", () => {
+  it("refuses a revoked caller as a live Check does (it said ALLOW before)", async () => {
+    server = await startTestServer({ "p.yaml": policy }, { http: { adminToken: "s3cret" } });
+    const port = server.httpUrl.split(":").pop();
+    const revoked = await fetch(`http://127.0.0.1:${port}/v1/revocations`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer s3cret" },
+      body: JSON.stringify({ spiffeId: "spiffe://cluster.local/ns/a/sa/b", reason: "test" }),
+    });
+    expect(revoked.status).toBeLessThan(300);
+    const answer = await explain(server, "s3cret");
+    expect(answer.status).toBe(200);
+    expect(JSON.stringify(answer.body)).toContain("revoked by an operator");
+  });
+});
 
 describe("/v1/explain authentication", () => {
   it("answers a loopback client without a token only when the listener is loopback-only and no token is set", async () => {

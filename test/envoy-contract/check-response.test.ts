@@ -528,23 +528,15 @@ describe("internal error and no policy set", () => {
         },
       },
     }) as PolicySet;
-    const { grpcServer, ready } = start(() => broken);
-    const port = await ready;
-    try {
-      const c = new UpstreamCheckClient(`127.0.0.1:${port}`);
-      expectWellFormedDeny(await checkRaw(`127.0.0.1:${port}`, c.encode(httpRequest())), {
-        grpc: 7,
-        http: 403,
-        policy: "trustgate/internal-error",
-      });
-      c.close();
-    } finally {
-      grpcServer.server.forceShutdown();
-    }
+    await expectInternalErrorDeny(() => broken);
   });
 
   it("no policy set loaded yet → 7 / 403 trustgate/internal-error", async () => {
-    const { grpcServer, ready } = start(() => null);
+    await expectInternalErrorDeny(() => null);
+  });
+
+  async function expectInternalErrorDeny(current: () => PolicySet | null): Promise<void> {
+    const { grpcServer, ready } = start(current);
     const port = await ready;
     try {
       const c = new UpstreamCheckClient(`127.0.0.1:${port}`);
@@ -557,7 +549,7 @@ describe("internal error and no policy set", () => {
     } finally {
       grpcServer.server.forceShutdown();
     }
-  });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------------------

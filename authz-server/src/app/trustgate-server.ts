@@ -351,6 +351,7 @@ async function start(
     policies,
     risk,
     trustDomains: config.identity.trustDomains,
+    revocations,
     labelsOf,
     request: requestSettings,
     dryRun,

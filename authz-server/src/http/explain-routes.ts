@@ -6,6 +6,7 @@
  * a sidecar every client connects from 127.0.0.1.)
  */
 import type { IncomingMessage } from "node:http";
+import type { RevocationLookup } from "../identity/caller-identity.js";
 import type { RiskView } from "../model/risk-view.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import { type ExplainOptions, explain, explanationJson, formatExplanation } from "../policy-tools/explain.js";
@@ -18,6 +19,8 @@ export interface ExplainDeps {
   readonly policies: PolicyHolder;
   readonly risk: RiskView;
   readonly trustDomains: readonly string[];
+  /** Operator revocations: explain refuses a revoked caller as a live Check does. */
+  readonly revocations?: RevocationLookup;
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
   readonly request?: ExplainOptions["request"];
   readonly dryRun: boolean;
@@ -62,6 +65,7 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
     const result = explain(parsed.data, set, {
       risk: deps.risk,
       trustDomains: deps.trustDomains,
+      revocations: deps.revocations,
       labelsOf: deps.labelsOf,
       request: deps.request,
       dryRun: deps.dryRun,

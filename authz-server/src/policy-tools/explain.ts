@@ -7,6 +7,7 @@ import type { Authorization } from "../engine/authorization.js";
 import { decideCheck } from "../engine/decide-check.js";
 import { buildCheckRequest } from "../extauthz/build-check-request.js";
 import type { RequestSettings } from "../extauthz/from-check-request.js";
+import type { RevocationLookup } from "../identity/caller-identity.js";
 import { CertificateCache } from "../identity/certificate-cache.js";
 import { quietRiskView, type RiskView } from "../model/risk-view.js";
 import type { PolicySet } from "../policy/policy-set.js";
@@ -18,6 +19,8 @@ export interface ExplainOptions {
   /** Live risk to fall back on for what the description does not state. */
   readonly risk?: RiskView;
   readonly trustDomains?: readonly string[];
+  /** Operator revocations in force (the server's explain: a revoked caller is refused as in a live Check). */
+  readonly revocations?: RevocationLookup;
   readonly labelsOf?: (spiffeId: string) => Readonly<Record<string, string>> | undefined;
   /** What the proxy forwards; offline tools default to the server's defaults (JWT metadata not forwarded). */
   readonly request?: RequestSettings;
@@ -40,7 +43,11 @@ export function explain(description: RequestDescription, set: PolicySet, options
     set,
     {
       // The description states certificate facts the way trustgate's own wasm filter reports them.
-      identity: { trustDomains: new Set(options.trustDomains ?? []), trustFilterHeaders: true },
+      identity: {
+        trustDomains: new Set(options.trustDomains ?? []),
+        trustFilterHeaders: true,
+        revocations: options.revocations,
+      },
       certificates,
       risk: new DescribedRiskView(description, options.risk ?? quietRiskView),
       labelsOf: options.labelsOf,
