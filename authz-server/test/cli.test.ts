@@ -268,6 +268,12 @@ describe("trustgate policy test / lint / explain (offline)", () => {
     expect(warned.code).toBe(0);
     expect(warned.stdout).toContain("warning [lowercase-method]");
     expect(warned.stdout).toContain("0 errors, 1 warning(s)");
+
+    const empty = join(dir, "lint-empty");
+    await import("node:fs/promises").then((fs) => fs.mkdir(empty));
+    const none = await runCli(["policy", "lint", empty]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("no policies found");
   });
 
   it("policy lint --workloads warns when two workloads' container names or pod prefixes overlap", async () => {

@@ -201,7 +201,9 @@ export async function policyLint(paths: string[], flags: CommonPolicyFlags): Pro
       );
     }
     if (loaded.set.policies.length === 0) {
-      console.error(`trustgate policy lint: no policies found in ${policyDirs.join(", ")}`);
+      // As `policy test` does: a CI step pointed at a mistyped or empty directory must not pass.
+      console.error(`trustgate policy lint: no policies found in ${policyDirs.join(", ")} (check the directory)`);
+      return 1;
     }
     return 0;
   } catch (err) {

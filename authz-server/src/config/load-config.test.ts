@@ -150,6 +150,21 @@ describe("configuration errors name what the user typed", () => {
     );
   });
 
+  it("refuses a listen address without a port (grpc-js would listen on 443) or with one out of range", () => {
+    for (const addr of ["localhost", ":9191", "9191", "127.0.0.1:99999", "unix:"]) {
+      expect(error(resolveConfig({}, { TRUSTGATE_GRPC_ADDR: addr })), addr).toMatch(
+        /^TRUSTGATE_GRPC_ADDR=".*" \(grpc\.addr\): expected host:port/,
+      );
+    }
+    // A trust domain written as a SPIFFE ID would refuse every caller at run time.
+    expect(error(resolveConfig({}, { TRUSTGATE_TRUST_DOMAINS: "spiffe://cluster.local" }))).toMatch(
+      /^TRUSTGATE_TRUST_DOMAINS=".*" \(identity\.trustDomains/,
+    );
+    for (const addr of ["127.0.0.1:0", "[::1]:9191", "localhost:9191", "unix:/tmp/tg.sock"]) {
+      expect(resolveConfig({}, { TRUSTGATE_HTTP_ADDR: addr }).ok, addr).toBe(true);
+    }
+  });
+
   it("names the flag when a flag set the value", () => {
     expect(error(resolveConfig({}, {}, { "log.level": "loud" }, "config", { "log.level": "--log-level" }))).toMatch(
       /^--log-level "loud" \(log\.level\): Invalid option/,

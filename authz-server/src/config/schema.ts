@@ -9,7 +9,18 @@ import { parsePriority } from "../model/falco-priority.js";
 import { ownRecord } from "../util/own-record.js";
 import { DEFAULT_YAML_LIMITS } from "../util/safe-yaml.js";
 
-const address = z.string().min(1);
+/**
+ * A listen address: `host:port` (IPv6 in brackets), port 0–65535, or `unix:/path`. Checked here so that `localhost`
+ * (grpc-js would pick port 443) or `:9191` fails at start with the key's name rather than as a listen error.
+ */
+const address = z
+  .string()
+  .min(1)
+  .refine((a) => {
+    if (a.startsWith("unix:")) return a.length > "unix:".length;
+    const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(a);
+    return m !== null && Number(m[2]) <= 65535;
+  }, "expected host:port (e.g. 127.0.0.1:9191 or [::1]:9191) or unix:/path");
 
 /** pino's levels; `serve --log-level` offers exactly these. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -254,7 +265,7 @@ export const configSchema = z
       .prefault({}),
     identity: z
       .object({
-        trustDomains: z.array(z.string().min(1)).default([]),
+        trustDomains: z.array(trustDomain).default([]),
         trustFilterHeaders: z.boolean().default(false),
         /**
          * With trustFilterHeaders: accept the filter's SPIFFE ID when Envoy reports no peer principal. Off: on one
