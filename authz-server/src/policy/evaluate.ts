@@ -178,6 +178,14 @@ function scopeNote(policy: CompiledPolicy, set: PolicySet, model: RequestModel):
 const SKIPPED_ON_TCP =
   "an ALLOW rule with an HTTP-only field never matches a TCP request, whichever entry holds the field (as istiod skips it)";
 
+/** Why istiod would skip the rule ("" when it would not). */
+function skipNote(rule: CompiledRule, model: RequestModel, action: Action): string {
+  if (!skippedByIstiod(rule, model, action)) return "";
+  return rule.unbuildable.length > 0
+    ? `an ALLOW rule istiod cannot build never matches: ${rule.unbuildable.join("; ")}`
+    : SKIPPED_ON_TCP;
+}
+
 /** Index of the first matching rule, or -1. With a trace, every rule is evaluated and recorded. */
 function firstMatchingRule(policy: CompiledPolicy, model: RequestModel, trace: PolicyTrace | null): number {
   let first = -1;
@@ -185,11 +193,7 @@ function firstMatchingRule(policy: CompiledPolicy, model: RequestModel, trace: P
     const fields: FieldTrace[] | null = trace === null ? null : [];
     const matched = ruleMatches(rule, model, policy.action, fields);
     if (trace !== null) {
-      const note = !skippedByIstiod(rule, model, policy.action)
-        ? ""
-        : rule.unbuildable.length > 0
-          ? `an ALLOW rule istiod cannot build never matches: ${rule.unbuildable.join("; ")}`
-          : SKIPPED_ON_TCP;
+      const note = skipNote(rule, model, policy.action);
       trace.rules.push({ index: rule.index, line: rule.line, matched, fields: fields!, note } satisfies RuleTrace);
     }
     if (matched && first === -1) {
@@ -259,6 +263,8 @@ function closestMiss(allow: readonly CompiledPolicy[], model: RequestModel, root
     }
   }
   if (best === null) return "the applicable ALLOW policies have no rules";
+  if (best.failed.length === 0)
+    return `closest: ${best.policy.id} rule ${best.rule.index}: ${skipNote(best.rule, model, "ALLOW")}`;
   const fields = [
     ...new Set(best.failed.map((f) => `${f.field}${f.value === "" ? " (no value)" : ` ("${quoted(f.value)}")`}`)),
   ];

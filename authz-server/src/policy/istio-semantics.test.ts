@@ -252,6 +252,8 @@ describe("facts the CheckRequest can lack are unknown: fail in ALLOW, match in D
     for (const key of ["request.headersX[y]", "request.auth.claimsX[y]"]) {
       const rule = `when: [{key: "${key}", values: ["1"]}]`;
       expect(hits("ALLOW", rule, {}), key).toBe(false);
+      const reason = evaluate(policySet(policy("ALLOW", rule)), model({ principal: ORDER })).decision.reason;
+      expect(reason, key).toContain("an ALLOW rule istiod cannot build never matches");
       expect(hits("DENY", rule, {}), key).toBe(true);
       expect(hits("DENY", `${rule}\n    to: [{operation: {paths: ["/x"]}}]`, { path: "/y" }), key).toBe(false);
     }
