@@ -1,7 +1,7 @@
 /**
  * One rule of an AuthorizationPolicy → a CompiledRule: `from` sources, `to` operations and `when` conditions,
- * validated as istiod validates them. A field with an empty list is not set (as in Istio); a source or operation
- * with no field set, an empty `from`/`to` list, an empty value or an unknown field or key is refused.
+ * validated as istiod validates them. A field with an empty list is not set (as in Istio), and so is an empty
+ * `from`/`to` list; a source or operation with no field set, an empty value or an unknown field or key is refused.
  */
 import { isHttpOnly, isIdentity, isRisk } from "./attributes.js";
 import { compileField, type FieldContext } from "./compile-field.js";
