@@ -94,10 +94,11 @@ describe("serve: start-up failures exit at once with one actionable line", () =>
     );
   });
 
-  it("an address that is not one", async () => {
+  it("an address that is not one: a configuration error (exit 2) naming the flag", async () => {
     const r = await runCli(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "localhost"]);
-    expect(startUpFailure(r)).toBe(
-      'trustgate serve: cannot listen for admin HTTP: invalid listen address "localhost" (expected host:port or unix:/path) — check --http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)',
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'trustgate serve: invalid configuration: --http-addr "localhost" (http.addr): expected host:port (e.g. 127.0.0.1:9191 or [::1]:9191) or unix:/path',
     );
   });
 });
