@@ -11,68 +11,29 @@
  * file sets the same V8 flag for its own (isolated, forked) worker process: an allocation past 1 GiB then fails the
  * way it does in Envoy (the AssemblyScript allocator traps, the VM fails, fail_open: false answers 503).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import v8 from "node:v8";
 import { describe, expect, test } from "vitest";
+import {
+  denyBody,
+  mtlsPeer,
+  ORDER_DIGEST,
+  ORDER_ID,
+  ORDER_SUBJECT,
+  REQUEST,
+  startFilter,
+} from "../../wasm-filter/test/harness.js";
 // Fault injection without touching the emulator: the host's own classes, patched per probe and restored.
 import { GuestMemory } from "../proxy-wasm-host/guest-memory.js";
-import { LogLevel, type PropertyMap, ProxyWasmHost, prop } from "../proxy-wasm-host/index.js";
+import { LogLevel, type PropertyMap, type ProxyWasmHost, prop } from "../proxy-wasm-host/index.js";
 
 v8.setFlagsFromString("--wasm_max_mem_pages=16384");
 
-const WASM_PATH = join(import.meta.dirname, "..", "..", "wasm-filter", "build", "trustgate_filter.wasm");
-let wasm: Uint8Array | undefined;
-function filterBytes(): Uint8Array {
-  wasm ??= readFileSync(WASM_PATH);
-  return wasm;
-}
-
-function startFilter(config: object = {}, options: Parameters<typeof ProxyWasmHost.load>[1] = {}): ProxyWasmHost {
-  const host = ProxyWasmHost.load(filterBytes(), {
-    pluginConfig: JSON.stringify(config),
-    logLevel: LogLevel.Debug,
-    rootId: "trustgate",
-    ...options,
-  });
-  if (!host.startVm()) throw new Error(`startVm failed: ${host.logMessages().join("\n")}`);
-  if (!host.configure()) throw new Error(`configure failed: ${host.logMessages().join("\n")}`);
-  return host;
-}
-
-const ORDER_ID = "spiffe://cluster.local/ns/services/sa/order";
-const ORDER_DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-const ORDER_SUBJECT = "CN=order,OU=services,O=cluster.local";
 const FORGED_ID = "spiffe://cluster.local/ns/data/sa/database";
 const FORGED_FP = `sha256:${"0".repeat(64)}`;
-
-function mtlsPeer(
-  uriSan: string | Uint8Array | null = ORDER_ID,
-  digest: string | null = ORDER_DIGEST,
-  subject: string | null = ORDER_SUBJECT,
-): PropertyMap {
-  const p: Record<string, string | boolean | Uint8Array> = { "connection.mtls": true };
-  if (uriSan !== null) p["connection.uri_san_peer_certificate"] = uriSan;
-  if (digest !== null) p["connection.sha256_peer_certificate_digest"] = digest;
-  if (subject !== null) p["connection.subject_peer_certificate"] = subject;
-  return p;
-}
-
-const REQUEST: Array<[string, string]> = [
-  [":method", "GET"],
-  [":path", "/orders/42"],
-  [":authority", "payment.services.svc"],
-  [":scheme", "https"],
-  ["x-request-id", "req-1"],
-];
 
 /** Every header a normalising application stack (CGI/WSGI/Rack/PHP: `-` and `_` both become `_`, case folded) reads as the filter's. */
 function identityLike(pairs: Array<[string, string]>): Array<[string, string]> {
   return pairs.filter(([k]) => k.toLowerCase().replaceAll("_", "-").startsWith("x-trustgate-"));
-}
-
-function jsonBody(body: Uint8Array): Record<string, unknown> {
-  return JSON.parse(Buffer.from(body).toString("utf8")) as Record<string, unknown>;
 }
 
 const REVOCATION = { cluster: "trustgate_admin", authority: "trustgate", path: "/v1/revocations", pollMs: 1000 };
@@ -295,7 +256,7 @@ describe("connection properties", () => {
     const s = host.newHttpStream({ properties: mtlsPeer(san) });
     s.requestHeaders([...REQUEST, ["x-trustgate-peer-spiffe-id", FORGED_ID]]);
     expect(s.localResponse?.statusCode).toBe(403);
-    expect(jsonBody(s.localResponse!.body).policy).toBe("local/invalid-identity");
+    expect(denyBody(s.localResponse!.body).policy).toBe("local/invalid-identity");
     expect(s.request.headers.get("x-trustgate-peer-spiffe-id")).toBeUndefined();
     // requireMtls:false: forwarded, but with no SPIFFE ID (README) and the forgery gone.
     const lax = startFilter({ requireMtls: false }).newHttpStream({ properties: mtlsPeer(san) });
@@ -321,7 +282,7 @@ describe("connection properties", () => {
       s.requestHeaders(REQUEST);
       expect(s.localResponse?.statusCode).toBe(403);
       expect(s.localResponse!.body.length).toBeLessThan(4096);
-      expect(jsonBody(s.localResponse!.body).decision).toBe("deny");
+      expect(denyBody(s.localResponse!.body).decision).toBe("deny");
     }
     expect(host.failed).toBe(false);
   });
@@ -346,7 +307,7 @@ describe("connection properties", () => {
     const s = host.newHttpStream({ properties: mtlsPeer(ORDER_ID, ORDER_DIGEST.toUpperCase()) });
     s.requestHeaders(REQUEST);
     expect(s.localResponse?.statusCode).toBe(403);
-    expect(jsonBody(s.localResponse!.body).policy).toBe("local/revoked");
+    expect(denyBody(s.localResponse!.body).policy).toBe("local/revoked");
   });
 
   test("HOLDS: subject with CR/LF/NUL/DEL is omitted; an empty subject is omitted; a forged one is never left behind", () => {
@@ -368,7 +329,7 @@ describe("connection properties", () => {
       const s = host.newHttpStream({ properties: mtlsPeer(san) });
       s.requestHeaders(REQUEST);
       expect(s.localResponse?.statusCode).toBe(403);
-      expect(jsonBody(s.localResponse!.body).policy).toBe("local/trust-domain");
+      expect(denyBody(s.localResponse!.body).policy).toBe("local/trust-domain");
     }
   });
 });

@@ -39,11 +39,11 @@ export const ORDER_SUBJECT = "CN=order,OU=services,O=cluster.local";
 
 /** Connection properties of an mTLS peer, as Envoy serialises them. */
 export function mtlsPeer(
-  uriSan: string | null = ORDER_ID,
+  uriSan: string | Uint8Array | null = ORDER_ID,
   digest: string | null = ORDER_DIGEST,
   subject: string | null = ORDER_SUBJECT,
 ): PropertyMap {
-  const props: Record<string, string | boolean> = { "connection.mtls": true };
+  const props: Record<string, string | boolean | Uint8Array> = { "connection.mtls": true };
   if (uriSan !== null) props["connection.uri_san_peer_certificate"] = uriSan;
   if (digest !== null) props["connection.sha256_peer_certificate_digest"] = digest;
   if (subject !== null) props["connection.subject_peer_certificate"] = subject;
