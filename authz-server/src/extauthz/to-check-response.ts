@@ -40,7 +40,8 @@ function option(key: string, value: string): HeaderOption {
   return { header: { key, value }, append: { value: false } };
 }
 
-function metadata(d: Decision, ctx: ResponseContext): { fields: Record<string, StructValue> } {
+/** `reason`: a deny's reason as the response carries it (null for an allow). */
+function metadata(d: Decision, ctx: ResponseContext, reason: string | null): { fields: Record<string, StructValue> } {
   const fields: Record<string, StructValue> = {
     decision: { stringValue: d.allowed ? "allow" : "deny" },
     policy: { stringValue: d.policy },
@@ -49,7 +50,7 @@ function metadata(d: Decision, ctx: ResponseContext): { fields: Record<string, S
     caller: { stringValue: ctx.caller },
     policy_version: { stringValue: ctx.policyVersion },
   };
-  if (!d.allowed) fields.reason = { stringValue: responseReason(d.reason) };
+  if (reason !== null) fields.reason = { stringValue: reason };
   if (ctx.shadow !== null) {
     fields.shadow_decision = { stringValue: ctx.shadow.allowed ? "allow" : "deny" };
     fields.shadow_policy = { stringValue: ctx.shadow.policy };
@@ -57,10 +58,10 @@ function metadata(d: Decision, ctx: ResponseContext): { fields: Record<string, S
   return { fields };
 }
 
-export function denyBody(d: Decision, decisionId: string): string {
+function denyBody(d: Decision, decisionId: string, reason: string): string {
   return JSON.stringify({
     decision: "deny",
-    reason: responseReason(d.reason),
+    reason,
     policy: d.policy,
     rule: d.rule,
     decision_id: decisionId,
@@ -71,19 +72,20 @@ export function toCheckResponse(d: Decision, ctx: ResponseContext): CheckRespons
   if (d.allowed) {
     const okResponse: CheckResponseMessage["okResponse"] = { headers: [option(DECISION_ID_HEADER, ctx.decisionId)] };
     if (ctx.removeHeaders !== null && ctx.removeHeaders.length > 0) okResponse.headersToRemove = [...ctx.removeHeaders];
-    return { status: { code: GRPC_OK }, okResponse, dynamicMetadata: metadata(d, ctx) };
+    return { status: { code: GRPC_OK }, okResponse, dynamicMetadata: metadata(d, ctx, null) };
   }
   const unauthenticated = d.outcome === "unauthenticated";
+  const reason = responseReason(d.reason);
   return {
     status: {
       code: unauthenticated ? GRPC_UNAUTHENTICATED : GRPC_PERMISSION_DENIED,
-      message: responseReason(d.reason),
+      message: reason,
     },
     deniedResponse: {
       status: { code: unauthenticated ? 401 : 403 },
       headers: [option("content-type", "application/json"), option(DECISION_ID_HEADER, ctx.decisionId)],
-      body: denyBody(d, ctx.decisionId),
+      body: denyBody(d, ctx.decisionId, reason),
     },
-    dynamicMetadata: metadata(d, ctx),
+    dynamicMetadata: metadata(d, ctx, reason),
   };
 }
