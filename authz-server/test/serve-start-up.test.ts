@@ -103,6 +103,24 @@ describe("serve: start-up failures exit at once with one actionable line", () =>
   });
 });
 
+describe("serve: state files", () => {
+  it("a revocations or risk snapshot file in a missing directory stops the start, naming the key", async () => {
+    for (const [name, key] of [
+      ["TRUSTGATE_REVOCATIONS_FILE", "revocations.file"],
+      ["TRUSTGATE_RISK_SNAPSHOT_FILE", "risk.snapshotFile"],
+    ] as const) {
+      const file = join(dir, "no-such-dir", "state.json");
+      const r = await runCli(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"], {
+        env: { [name]: file },
+      });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        `${key} ${file}: the directory ${join(dir, "no-such-dir")} does not exist; create it or point ${key} elsewhere`,
+      );
+    }
+  });
+});
+
 describe("serve: policy directories", () => {
   it("a missing directory is named absolutely, as relative to the current directory, with --policy-dir", async () => {
     const cwd = join(dir, "no-policies-here");

@@ -32,6 +32,44 @@ describe("configuration", () => {
     expect(c.redis.url).toBe("");
   });
 
+  it("takes Redis as redis://, rediss:// or a socket path, and refuses anything else without repeating it", () => {
+    for (const url of [
+      "redis://h:6379",
+      "rediss://user:pw@redis.example:6380/2",
+      "redis://[::1]:6379",
+      "/run/redis.sock",
+    ]) {
+      expect(ok(resolveConfig({ redis: { url } }, {})).redis.url).toBe(url);
+    }
+    const cases: Array<[string, string]> = [
+      ["http://:hunter2@h:6379", 'its scheme is "http"'],
+      ["localhost:6379", "it has no scheme"],
+      ["redis//:hunter2@h", "it has no scheme"],
+      ["redis://:hunter2@h:99999", "it does not parse as a URL"],
+      ["redis://:hunter2@h/secrets", "its path is not a database number"],
+    ];
+    for (const [url, problem] of cases) {
+      const fromFile = error(resolveConfig({ redis: { url } }, {}));
+      expect(fromFile).toContain(`redis.url: expected redis://[user:password@]host[:port][/db]`);
+      expect(fromFile).toContain(problem);
+      const fromEnv = error(resolveConfig({}, { TRUSTGATE_REDIS_URL: url }));
+      expect(fromEnv).toContain("TRUSTGATE_REDIS_URL (value not shown) (redis.url)");
+      expect(fromEnv + fromFile).not.toContain("hunter2");
+    }
+  });
+
+  it("refuses a secret set both inline and as a file, and never prints the secret", () => {
+    expect(error(resolveConfig({ http: { adminToken: "s3cret-admin", adminTokenFile: "/run/t" } }, {}))).toContain(
+      "http.adminToken: set adminToken or adminTokenFile, not both",
+    );
+    const fromEnv = error(resolveConfig({ falco: { tokenFile: "/run/f" } }, { TRUSTGATE_FALCO_TOKEN: "s3cret-falco" }));
+    expect(fromEnv).toBe("TRUSTGATE_FALCO_TOKEN (value not shown) (falco.token): set token or tokenFile, not both");
+    expect(error(resolveConfig({ redis: { eventKey: "k", eventKeyFile: "/run/k" } }, {}))).toContain(
+      "redis.eventKey: set eventKey or eventKeyFile, not both",
+    );
+    expect(ok(resolveConfig({ falco: { tokenFile: "/run/f" } }, {})).falco.tokenFile).toBe("/run/f");
+  });
+
   it("reads the mesh, JWT and remote-IP settings from the environment and checks them", () => {
     const c = ok(
       resolveConfig(

@@ -51,6 +51,13 @@ function describeIssues(
     .join("\n");
 }
 
+/** Keys whose values are secrets (or may hold one, as a Redis URL's password): an error names them, never their text. */
+const SECRET_PATHS: ReadonlySet<string> = new Set(["http.adminToken", "falco.token", "redis.url", "redis.eventKey"]);
+
+function shown(path: string, value: unknown): string {
+  return SECRET_PATHS.has(path) ? "(value not shown)" : JSON.stringify(value);
+}
+
 /**
  * Builds the configuration from an already-parsed file object, the environment and flag overrides. `flagNames`
  * maps an override's config path to the flag that set it, so an invalid value is reported under that flag.
@@ -73,13 +80,13 @@ export function resolveConfig(
     const converted = convert(name, value);
     if (!converted.ok) return { ok: false, error: converted.error };
     setPath(merged, path, converted.value);
-    setBy.set(path, `${name}=${JSON.stringify(value)}`);
+    setBy.set(path, SECRET_PATHS.has(path) ? `${name} ${shown(path, value)}` : `${name}=${JSON.stringify(value)}`);
   }
   for (const [path, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     setPath(merged, path, value);
     const flag = flagNames[path];
-    if (flag !== undefined) setBy.set(path, `${flag} ${JSON.stringify(value)}`);
+    if (flag !== undefined) setBy.set(path, `${flag} ${shown(path, value)}`);
   }
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) return { ok: false, error: describeIssues(parsed.error.issues, origin, setBy) };

@@ -22,6 +22,47 @@ const address = z
     return m !== null && Number(m[2]) <= 65535;
   }, "expected host:port (e.g. 127.0.0.1:9191 or [::1]:9191) or unix:/path");
 
+/**
+ * A secret given inline or as a file, not both: which one is meant cannot be guessed, and the one not used would sit
+ * in the configuration looking like it works.
+ */
+function oneSecret(inlineKey: string, fileKey: string) {
+  return (o: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    if (o[inlineKey] !== "" && o[fileKey] !== "") {
+      ctx.addIssue({ code: "custom", path: [inlineKey], message: `set ${inlineKey} or ${fileKey}, not both` });
+    }
+  };
+}
+
+/**
+ * Where Redis is: `redis://[user:password@]host[:port][/db]`, `rediss://…` (TLS), or the path of a unix socket.
+ * ioredis reads anything else somehow (`http://h` as a socket at "/", `localhost:6379` as a host): refused here, and
+ * the error never repeats the value, which may hold a password.
+ */
+const redisUrl = z.string().superRefine((url, ctx) => {
+  if (url === "" || url.startsWith("/")) return;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  let problem: string | null = null;
+  if (scheme !== "redis" && scheme !== "rediss") {
+    problem = scheme === undefined ? "it has no scheme" : `its scheme is ${JSON.stringify(scheme)}`;
+  } else {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      problem = "it does not parse as a URL";
+    }
+    if (parsed !== null && parsed.hostname === "") problem = "it names no host";
+    else if (parsed !== null && !/^(\/\d{0,2})?$/.test(parsed.pathname)) problem = "its path is not a database number";
+  }
+  if (problem !== null) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected redis://[user:password@]host[:port][/db], rediss://… (TLS) or a unix socket path; ${problem}`,
+    });
+  }
+});
+
 /** pino's levels; `serve --log-level` offers exactly these. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
@@ -241,7 +282,8 @@ export const configSchema = z
         adminTokenFile: z.string().default(""),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .superRefine(oneSecret("adminToken", "adminTokenFile")),
     policies: z
       .object({
         dir: z.string().min(1).default("policies"),
@@ -322,7 +364,8 @@ export const configSchema = z
         mapping,
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .superRefine(oneSecret("token", "tokenFile")),
     risk,
     revocations: z
       .object({
@@ -333,7 +376,7 @@ export const configSchema = z
       .prefault({}),
     redis: z
       .object({
-        url: z.string().default(""),
+        url: redisUrl.default(""),
         /** Prefix of trustgate's Redis keys (the shared risk event stream is `<prefix>:risk:events`). */
         keyPrefix: z.string().min(1).default("trustgate"),
         /** Approximate cap on the shared event stream (what a reconnecting replica can catch up on). */
@@ -343,7 +386,8 @@ export const configSchema = z
         eventKeyFile: z.string().default(""),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .superRefine(oneSecret("eventKey", "eventKeyFile")),
     shutdownGraceSeconds: z.number().positive().default(10),
     /**
      * Processes serving Checks. `auto`: as many as this process may use CPUs (the affinity mask and the cgroup CPU

@@ -63,6 +63,39 @@ describe("Authorizer", () => {
     expect(logged.map((l) => l.decision_id)).toEqual([first.decisionId, second.decisionId]);
   });
 
+  it("logs what a refused request said: source address, method, host, path and headers (credentials redacted)", async () => {
+    const { a, decisionLog, lines } = authorizer(denyAll);
+    const refused = [
+      // malformed: a dot segment; untrusted identity: a SPIFFE ID outside the trust domain; unknown destination
+      buildCheckRequest({ destination: { principal: PAYMENT }, path: "/api/../admin", method: "GET" }),
+      buildCheckRequest({
+        source: { principal: "spiffe://cluster.local/ns/x/sa/y/../z", ip: "10.9.8.7" },
+        destination: { principal: PAYMENT },
+        path: "/pay",
+        method: "POST",
+        host: "payment:8080",
+        headers: { authorization: "Bearer secret", "x-tenant": "t1" },
+      }),
+      buildCheckRequest({ destination: { principal: "" }, path: "/x", method: "DELETE" }),
+    ];
+    for (const request of refused) expect(a.authorize(request).decision.allowed).toBe(false);
+    decisionLog.flush();
+    await new Promise((r) => setImmediate(r));
+    const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.event === "decision");
+    expect(logged.map((l) => [l.outcome, l.method, l.path])).toEqual([
+      ["deny", "GET", "/api/../admin"],
+      ["unauthenticated", "POST", "/pay"],
+      ["deny", "DELETE", "/x"],
+    ]);
+    expect(logged[1]).toMatchObject({
+      caller: "spiffe://cluster.local/ns/x/sa/y/../z",
+      caller_verified: false,
+      source_ip: "10.9.8.7",
+      host: "payment:8080",
+      headers: { authorization: "[redacted]", "x-tenant": "t1" },
+    });
+  });
+
   it("counts and reports forged identity headers", async () => {
     const { a, metrics } = authorizer(denyAll);
     const r = a.authorize(

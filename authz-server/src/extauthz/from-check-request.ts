@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { type IdentitySettings, resolveCallerIdentity } from "../identity/caller-identity.js";
 import type { CertificateCache } from "../identity/certificate-cache.js";
 import { kubernetesServiceAccountOf, parseSpiffeId } from "../identity/spiffe-id.js";
+import type { RejectedRequest } from "../model/rejected-request.js";
 import { type HttpFacts, RequestModel } from "../model/request-model.js";
 import type { RiskView } from "../model/risk-view.js";
 import { asciiLowerCase } from "../util/ascii.js";
@@ -23,6 +24,8 @@ export interface Rejection {
   readonly reason: string;
   /** The principal Envoy reported, for logs (it was not accepted). */
   readonly principal: string;
+  /** What else the request said, as Envoy sent it, for the decision log: the evidence an operator looks for. */
+  readonly request: RejectedRequest | null;
 }
 
 export type BuildResult =
@@ -78,8 +81,34 @@ function isEmpty(labels: Readonly<Record<string, string>> | undefined): boolean 
   return true;
 }
 
-function reject(kind: RejectionKind, reason: string, principal = "", spoofed: string[] | null = null): BuildResult {
-  return { ok: false, rejection: { kind, reason, principal }, spoofedHeaders: spoofed };
+function reject(
+  kind: RejectionKind,
+  reason: string,
+  principal = "",
+  spoofed: string[] | null = null,
+  request: RejectedRequest | null = null,
+): BuildResult {
+  return { ok: false, rejection: { kind, reason, principal, request }, spoofedHeaders: spoofed };
+}
+
+function rejectedRequest(
+  source: { readonly address?: AddressMessage | null },
+  http: { readonly method?: string; readonly path?: string; readonly host?: string } | null,
+  headers: Readonly<Record<string, string>> | null,
+): RejectedRequest {
+  const target = http?.path ?? "";
+  return {
+    sourceIp: addressOf(source.address).ip,
+    http:
+      http === null
+        ? null
+        : {
+            method: http.method ?? "",
+            path: target.length > MAX_PATH_LENGTH ? `${target.slice(0, MAX_PATH_LENGTH)}…` : target,
+            host: http.host ?? "",
+            headers: headers ?? {},
+          },
+  };
 }
 
 export function fromCheckRequest(request: CheckRequestMessage, env: BuildEnvironment): BuildResult {
@@ -110,11 +139,32 @@ export function buildRequestModel(
     headers = trusted.headers;
     spoofed = trusted.spoofed;
     const target = httpMessage.path ?? "";
-    if (target.length > MAX_PATH_LENGTH) return reject("malformed", "request path is too long", principal, spoofed);
+    if (target.length > MAX_PATH_LENGTH)
+      return reject(
+        "malformed",
+        "request path is too long",
+        principal,
+        spoofed,
+        rejectedRequest(source, httpMessage, headers),
+      );
     const path = requestPath(target);
-    if (!path.ok) return reject("malformed", `request path rejected: ${path.error}`, principal, spoofed);
+    if (!path.ok)
+      return reject(
+        "malformed",
+        `request path rejected: ${path.error}`,
+        principal,
+        spoofed,
+        rejectedRequest(source, httpMessage, headers),
+      );
     const method = httpMessage.method ?? "";
-    if (method === "") return reject("malformed", "HTTP request has no method", principal, spoofed);
+    if (method === "")
+      return reject(
+        "malformed",
+        "HTTP request has no method",
+        principal,
+        spoofed,
+        rejectedRequest(source, httpMessage, headers),
+      );
     http = {
       method,
       path: path.path,
@@ -129,7 +179,8 @@ export function buildRequestModel(
     env.certificates,
     nowMs,
   );
-  if (!identity.ok) return reject("identity", identity.reason, principal, spoofed);
+  if (!identity.ok)
+    return reject("identity", identity.reason, principal, spoofed, rejectedRequest(source, httpMessage, headers));
   const destinationPrincipal = destination.principal ?? "";
   const parsedDestination = destinationPrincipal === "" ? null : parseSpiffeId(destinationPrincipal);
   const destinationId = parsedDestination?.ok ? parsedDestination.id : null;
@@ -141,16 +192,19 @@ export function buildRequestModel(
       "destination workload unknown: destination.principal carries no /ns/<namespace>/ and context_extensions has no trustgate.namespace",
       principal,
       spoofed,
+      rejectedRequest(source, httpMessage, headers),
     );
   }
   const settings = env.request ?? DEFAULT_REQUEST_SETTINGS;
   const forwarded = forwardedMetadata(attributes.metadataContext, settings.jwt);
-  if (!forwarded.ok) return reject("malformed", forwarded.error, principal, spoofed);
+  if (!forwarded.ok)
+    return reject("malformed", forwarded.error, principal, spoofed, rejectedRequest(source, httpMessage, headers));
   const caller = identity.identity;
   const sourceAddress = addressOf(source.address);
   const destinationAddress = addressOf(destination.address);
   const badAddress = addressProblem("source", sourceAddress.ip) ?? addressProblem("destination", destinationAddress.ip);
-  if (badAddress !== null) return reject("malformed", badAddress, principal, spoofed);
+  if (badAddress !== null)
+    return reject("malformed", badAddress, principal, spoofed, rejectedRequest(source, httpMessage, headers));
   const callerUri = caller.spiffeId?.uri ?? "";
   const sidecarLabels = !isEmpty(destination.labels);
   const knownLabels =

@@ -72,7 +72,9 @@ function expectedLine(
     if (model.destination.principal !== "") o.destination = model.destination.principal;
     o.destination_namespace = model.destination.namespace;
   }
-  const http = model?.http ?? null;
+  const refused = model === null ? (record.rejection?.request ?? null) : null;
+  if (refused !== null && refused.sourceIp !== "") o.source_ip = refused.sourceIp;
+  const http = model !== null ? model.http : (refused?.http ?? null);
   if (http !== null) Object.assign(o, { method: http.method, host: http.host, path: http.path });
   if (trace !== null) Object.assign(o, { trace_id: trace.traceId, span_id: trace.spanId });
   if (http !== null && (!d.allowed || format.allowHeaders)) {
@@ -136,7 +138,17 @@ describe("DecisionLineFormatter", () => {
         decision: pick(decisions),
         policyVersion: version,
         model: rejected ? null : requestModel(shape),
-        rejection: rejected ? { principal: pick(PRINCIPALS) } : null,
+        rejection: rejected
+          ? {
+              principal: pick(PRINCIPALS),
+              request: pick([
+                null,
+                { sourceIp: "", http: null },
+                { sourceIp: shape.sourceIp, http: null },
+                { sourceIp: "10.0.0.9", http: { ...shape, path: "/x/../y\u2028" } },
+              ]),
+            }
+          : null,
         evaluation:
           change === 11
             ? { shadow: decision("deny", "shadow said no", "services/shadow", 0), audit: ["services/audit"] }

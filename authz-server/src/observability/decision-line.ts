@@ -8,6 +8,7 @@
  * context the line names the trace and span, so a decision can be found from a trace and the other way round.
  */
 import type { Decision } from "../model/decision.js";
+import type { RejectedRequest } from "../model/rejected-request.js";
 import type { RequestModel } from "../model/request-model.js";
 import { redactHeaders } from "../model/sensitive-headers.js";
 
@@ -32,8 +33,11 @@ export interface DecisionRecord {
   readonly decision: Decision;
   readonly policyVersion: string;
   readonly model: RequestModel | null;
-  /** Set when the request was refused before a model could be built: the principal Envoy reported. */
-  readonly rejection: { readonly principal: string } | null;
+  /**
+   * Set when the request was refused before a model could be built: the principal Envoy reported and, when the
+   * request decoded, its source address and HTTP facts as sent.
+   */
+  readonly rejection: { readonly principal: string; readonly request?: RejectedRequest | null } | null;
   readonly evaluation: { readonly shadow: Decision | null; readonly audit: readonly string[] | null } | null;
 }
 
@@ -89,8 +93,20 @@ export class DecisionLineFormatter {
   /** The line for a decision taken at `nowMs` (epoch milliseconds) that took `durationMs`. */
   line(record: DecisionRecord, durationMs: number, trace: TraceIds | null, nowMs: number): string {
     const { decision, model } = record;
-    const http = model?.http ?? null;
     let line = `${this.headAt(nowMs)}${record.decisionId}"${decisionFragment(decision)}${this.whoPart(record)}`;
+    let http: { readonly path: string; readonly headers: Readonly<Record<string, string>> } | null = null;
+    if (model !== null) {
+      http = model.http;
+    } else {
+      // A refused request: what it said, unchecked, outside the memo (refusals are rare and each one is evidence).
+      const refused = record.rejection?.request ?? null;
+      if (refused != null) {
+        if (refused.sourceIp !== "") line += `,"source_ip":${jsonString(refused.sourceIp)}`;
+        const sent = refused.http;
+        if (sent !== null) line += `,"method":${jsonString(sent.method)},"host":${jsonString(sent.host)}`;
+        http = sent;
+      }
+    }
     if (http !== null) line += `,"path":${jsonString(http.path)}`;
     if (trace !== null) line += `,"trace_id":"${trace.traceId}","span_id":"${trace.spanId}"`;
     if (http !== null && (!decision.allowed || this.format.allowHeaders)) {

@@ -7,7 +7,8 @@
  * A process killed mid-write (kill -9, OOM) leaves its temporary file behind: `removeStaleTemporaries` deletes those
  * of processes that are gone (and of an earlier life of this pid, as in a container where the server is always pid 1).
  */
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export class AtomicFile {
@@ -21,6 +22,21 @@ export class AtomicFile {
     const next = this.queue.then(() => this.replace(body));
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Throws, naming `key`, when the file's directory is missing or not writable: found at start rather than at the
+   * first write, which may be an operator's revocation answered 500 hours later.
+   */
+  async checkWritable(key: string): Promise<void> {
+    const dir = dirname(this.file);
+    try {
+      await access(dir, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const problem = code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : "is not writable by this process";
+      throw new Error(`${key} ${this.file}: the directory ${dir} ${problem}; create it or point ${key} elsewhere`);
+    }
   }
 
   /** Deletes temporary files left by a process that died while writing; returns their names. */

@@ -51,6 +51,7 @@ export class RevocationStore {
 
   /** The stored records ([] when there is no file yet); throws when the file exists but cannot be used. */
   async load(): Promise<RevocationRecord[]> {
+    await this.target.checkWritable("revocations.file");
     const stale = await this.target.removeStaleTemporaries();
     if (stale.length > 0) {
       this.logger.warn(

@@ -64,6 +64,7 @@ export class SnapshotStore {
 
   /** The saved state, or null when there is none (or it was unusable: then it is moved aside). */
   async load(): Promise<EngineState | null> {
+    await this.target.checkWritable("risk.snapshotFile");
     const stale = await this.target.removeStaleTemporaries();
     if (stale.length > 0) {
       this.logger.warn(
