@@ -203,6 +203,43 @@ describe("policy test of one file", () => {
   });
 });
 
+describe("the offline tools read the configuration serve reads", () => {
+  it("policy lint and explain take the policy directory and root namespace from --config or TRUSTGATE_CONFIG", async () => {
+    const mesh = join(dir, "mesh-policies");
+    await mkdir(mesh);
+    // A DENY in the configured root namespace applies mesh-wide; in istio-system's place it would apply to "ops" only.
+    await writeFile(
+      join(mesh, "deny.yaml"),
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-debug, namespace: mesh-root}\nspec:\n  action: DENY\n  rules: [{to: [{operation: {paths: [/debug]}}]}]\n",
+    );
+    const config = join(dir, "offline.yaml");
+    await writeFile(config, `policies:\n  dir: ${mesh}\n  rootNamespace: mesh-root\n`);
+    const explain = ["explain", "--principal", ORDER, "--destination-principal", PAYMENT, "--path", "/debug"];
+    for (const [args, env] of [
+      [["--config", config], {}],
+      [[], { TRUSTGATE_CONFIG: config }],
+    ] as const) {
+      const lint = await runCli(["policy", "lint", ...args], { env });
+      expect(lint.code, lint.stderr).toBe(0);
+      expect(lint.stdout).toContain("1 policies in 1 files");
+      const r = await runCli([...explain, ...args], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("decision: DENY");
+      expect(r.stdout).toContain("mesh-root/deny-debug");
+    }
+    // --root-namespace still wins: then the policy is the namespace's own and does not apply to services.
+    const own = await runCli([...explain, "--config", config, "--root-namespace", "istio-system"]);
+    expect(own.stdout).toContain("decision: ALLOW");
+    // An invalid configuration is named by where it came from.
+    await writeFile(join(dir, "bad.yaml"), "policies: {rootNamespace: 7}\n");
+    const bad = await runCli(["policy", "lint"], { env: { TRUSTGATE_CONFIG: join(dir, "bad.yaml") } });
+    expect(bad.code).toBe(2);
+    expect(oneLine(bad)).toContain(
+      `trustgate policy lint: TRUSTGATE_CONFIG ${join(dir, "bad.yaml")}: invalid configuration:`,
+    );
+  });
+});
+
 describe("explain --request takes a whole test case", () => {
   it("explains the case's request", async () => {
     const file = join(dir, "case.yaml");

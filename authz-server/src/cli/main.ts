@@ -159,13 +159,19 @@ export function program(setExit: (code: number) => void): Command {
     c
       .option(
         "--policy-dir <path>",
-        "AuthorizationPolicy file or directory, repeatable (default: $TRUSTGATE_POLICY_DIR, else policies)",
+        "AuthorizationPolicy file or directory, repeatable (default: $TRUSTGATE_POLICY_DIR, else policies.dir and policies.extraDirs, else policies)",
         collect,
       )
-      .option("--root-namespace <ns>", "namespace whose policies apply mesh-wide", "istio-system")
+      .option(
+        "--root-namespace <ns>",
+        "namespace whose policies apply mesh-wide (default: $TRUSTGATE_ROOT_NAMESPACE, else policies.rootNamespace, else istio-system)",
+      )
       .option("--workloads <file>", "workload inventory (enables selector and principal checks)")
       .option("--trust-domain <td>", "trust domain of the mesh (repeatable)", collect)
-      .option("--config <file>", "trustgate configuration: mesh trust domain and aliases, jwt, remoteIp")
+      .option(
+        "--config <file>",
+        "trustgate configuration, as serve reads it (default: $TRUSTGATE_CONFIG): policy directories, root namespace, mesh trust domain and aliases, jwt, remoteIp",
+      )
       .option("--json", "machine-readable output");
 
   policyOptions(

@@ -8,7 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import { compileOptionsOf, requestSettingsOf } from "../app/settings.js";
 import { loadConfig } from "../config/load-config.js";
-import { DEFAULT_REQUEST_SETTINGS, type RequestSettings } from "../extauthz/from-check-request.js";
+import type { RequestSettings } from "../extauthz/from-check-request.js";
 import type { CompileOptions } from "../policy/compile-policy.js";
 import { formatLoadError } from "../policy/compiled.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
@@ -33,7 +33,8 @@ import { keyValuePairs } from "./key-value.js";
 
 export interface CommonPolicyFlags {
   policyDir?: string[];
-  rootNamespace: string;
+  /** Unset: the configuration's policies.rootNamespace (istio-system by default). */
+  rootNamespace?: string;
   workloads?: string;
   trustDomain?: string[];
   /** A trustgate configuration file: its mesh trust domain, aliases, jwt and remoteIp settings are used. */
@@ -49,23 +50,32 @@ interface MeshSettings {
   readonly request: RequestSettings;
   /** The configuration's YAML limits, for every file these commands read. */
   readonly limits: YamlLimits;
+  /** --root-namespace, else the configuration's `policies.rootNamespace` (TRUSTGATE_ROOT_NAMESPACE included). */
+  readonly rootNamespace: string;
+  /** The configuration's `policies.dir` (TRUSTGATE_POLICY_DIR included) and `policies.extraDirs`. */
+  readonly policyDirs: string[];
 }
 
-/** The settings `serve` would use with the same configuration file (defaults without one). */
+/**
+ * The settings `serve` would use with the same configuration: --config, else TRUSTGATE_CONFIG, and the TRUSTGATE_*
+ * environment, so that `policy lint` and `explain` judge the policies `serve` loads the way `serve` does.
+ */
 async function meshSettings(flags: CommonPolicyFlags): Promise<MeshSettings> {
-  if (flags.config === undefined)
-    return { compile: {}, request: DEFAULT_REQUEST_SETTINGS, limits: DEFAULT_YAML_LIMITS };
-  const loaded = await loadConfig(flags.config, {}, {});
-  if (!loaded.ok) throw new CommandFailure(`--config ${flags.config}: invalid configuration: ${loaded.error}`);
+  const file = flags.config ?? (process.env.TRUSTGATE_CONFIG || undefined);
+  const loaded = await loadConfig(file, process.env, {});
+  if (!loaded.ok) {
+    const origin =
+      flags.config !== undefined ? `--config ${file}` : file !== undefined ? `TRUSTGATE_CONFIG ${file}` : "";
+    throw new CommandFailure(`${origin === "" ? "" : `${origin}: `}invalid configuration: ${loaded.error}`);
+  }
+  const { config } = loaded;
   return {
-    compile: compileOptionsOf(loaded.config),
-    request: requestSettingsOf(loaded.config),
-    limits: loaded.config.yaml,
+    compile: compileOptionsOf(config),
+    request: requestSettingsOf(config),
+    limits: config.yaml,
+    rootNamespace: flags.rootNamespace ?? config.policies.rootNamespace,
+    policyDirs: [config.policies.dir, ...config.policies.extraDirs],
   };
-}
-
-function defaultPolicyDirs(): string[] {
-  return [process.env.TRUSTGATE_POLICY_DIR || "policies"];
 }
 
 async function inventory(flags: CommonPolicyFlags, limits: YamlLimits): Promise<WorkloadInventory> {
@@ -77,15 +87,14 @@ async function inventory(flags: CommonPolicyFlags, limits: YamlLimits): Promise<
 }
 
 /** The policies of `policyDirs` (which must exist: `what` names them in the error), with the mesh's settings. */
-async function loadPolicies(policyDirs: readonly string[], flags: CommonPolicyFlags, what: string) {
+async function loadPolicies(policyDirs: readonly string[], mesh: MeshSettings, what: string) {
   await requirePaths(policyDirs, what);
-  const mesh = await meshSettings(flags);
   const loaded = await loadPolicySet(policyDirs, {
-    rootNamespace: flags.rootNamespace,
+    rootNamespace: mesh.rootNamespace,
     compile: mesh.compile,
     limits: mesh.limits,
   });
-  return { mesh, loaded };
+  return loaded;
 }
 
 /** Every path must exist: a typo is named with what a relative path was resolved against. */
@@ -110,9 +119,13 @@ function isInside(path: string, dir: string): boolean {
  * The policy set tests run against: --policy-dir when given; else the default policy directory when the tests lie
  * inside it (a test of one file still sees the mesh-wide policies); else the tests' own directories.
  */
-async function policyDirsForTests(tests: readonly string[], flags: CommonPolicyFlags): Promise<string[]> {
+async function policyDirsForTests(
+  tests: readonly string[],
+  flags: CommonPolicyFlags,
+  mesh: MeshSettings,
+): Promise<string[]> {
   if (flags.policyDir !== undefined) return flags.policyDir;
-  const defaults = defaultPolicyDirs();
+  const defaults = mesh.policyDirs;
   if (tests.length === 0) return defaults;
   const roots: string[] = [];
   for (const test of tests) {
@@ -138,12 +151,12 @@ function fail(command: string, err: unknown): number {
 export async function policyTest(tests: string[], flags: CommonPolicyFlags): Promise<number> {
   try {
     await requirePaths(tests, "policy test files or directories, or none to run the tests of the policy directory");
-    const policyDirs = await policyDirsForTests(tests, flags);
-    await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
     const mesh = await meshSettings(flags);
+    const policyDirs = await policyDirsForTests(tests, flags, mesh);
+    await requirePaths(policyDirs, "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)");
     const workloads = await inventory(flags, mesh.limits);
     const run = await runPolicyTests(tests.length > 0 ? tests : policyDirs, {
-      rootNamespace: flags.rootNamespace,
+      rootNamespace: mesh.rootNamespace,
       limits: mesh.limits,
       compile: mesh.compile,
       request: mesh.request,
@@ -169,12 +182,9 @@ export async function policyTest(tests: string[], flags: CommonPolicyFlags): Pro
 export async function policyLint(paths: string[], flags: CommonPolicyFlags): Promise<number> {
   try {
     const dirs = [...paths, ...(flags.policyDir ?? [])];
-    const policyDirs = dirs.length > 0 ? dirs : defaultPolicyDirs();
-    const { mesh, loaded } = await loadPolicies(
-      policyDirs,
-      flags,
-      "the policy files or directories to lint (or --policy-dir)",
-    );
+    const mesh = await meshSettings(flags);
+    const policyDirs = dirs.length > 0 ? dirs : mesh.policyDirs;
+    const loaded = await loadPolicies(policyDirs, mesh, "the policy files or directories to lint (or --policy-dir)");
     if (!loaded.ok) {
       const errors = loaded.errors.map(formatLoadError);
       if (flags.json) console.log(JSON.stringify({ errors: loaded.errors, warnings: [] }, null, 2));
@@ -387,10 +397,11 @@ export async function explainCommand(flags: ExplainFlags): Promise<number> {
   try {
     const request = await description(flags);
     if (flags.server !== undefined) return await explainOnServer({ ...flags, server: flags.server }, request);
-    const policyDirs = flags.policyDir ?? defaultPolicyDirs();
-    const { mesh, loaded } = await loadPolicies(
+    const mesh = await meshSettings(flags);
+    const policyDirs = flags.policyDir ?? mesh.policyDirs;
+    const loaded = await loadPolicies(
       policyDirs,
-      flags,
+      mesh,
       "the policy directory with --policy-dir (or TRUSTGATE_POLICY_DIR)",
     );
     if (!loaded.ok) {
