@@ -70,6 +70,34 @@ describe("serve: start-up failures exit at once with one actionable line", () =>
     }
   });
 
+  it("a unix socket path that is taken or in a missing directory: advice about the file, not a port", async () => {
+    const socket = join(dir, "grpc.sock");
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(socket, resolve));
+    try {
+      for (const [flag, what] of [
+        ["--grpc-addr", "gRPC"],
+        ["--http-addr", "admin HTTP"],
+      ] as const) {
+        const args = flag === "--grpc-addr" ? ["--http-addr", "127.0.0.1:0"] : ["--grpc-addr", "127.0.0.1:0"];
+        const r = await runCli(["serve", flag, `unix:${socket}`, ...args]);
+        const line = startUpFailure(r);
+        expect(line).toContain(`cannot listen for ${what} on unix:${socket}: the socket file exists`);
+        expect(line).not.toContain("port");
+      }
+      const r = await runCli([
+        "serve",
+        "--grpc-addr",
+        `unix:${join(dir, "none", "g.sock")}`,
+        "--http-addr",
+        "127.0.0.1:0",
+      ]);
+      expect(startUpFailure(r)).toContain("the socket's directory does not exist or this process may not write there");
+    } finally {
+      await release(busy);
+    }
+  });
+
   it("the admin HTTP port is taken", async () => {
     const busy = await occupy();
     try {
