@@ -162,6 +162,17 @@ describe("serve: policy directories", () => {
     expect(r.stderr).not.toContain(":0:");
   });
 
+  it("a missing extra directory is named as one (policies.extraDirs), not as --policy-dir", async () => {
+    const missing = join(dir, "no-overlay");
+    const r = await runCli(["serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"], {
+      env: { TRUSTGATE_POLICY_EXTRA_DIRS: missing },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${missing}: no such policy file or directory: fix or remove it in policies.extraDirs (or TRUSTGATE_POLICY_EXTRA_DIRS, or the second and later --policy-dir)`,
+    );
+  });
+
   it("an empty directory starts (Istio allows everything then) but says so at start-up", async () => {
     const empty = join(dir, "empty");
     await mkdir(empty);

@@ -46,9 +46,14 @@ function unreadablePath(paths: readonly string[], err: unknown): PolicyLoadError
     e.path !== undefined && resolve(e.path) !== e.path
       ? ` ("${e.path}" is relative to the current directory, ${process.cwd()})`
       : "";
+  // The first path is the policy directory; the others are extra directories, set elsewhere.
+  const extra = e.path !== undefined && paths.length > 1 && resolve(e.path) !== resolve(paths[0]!);
+  const fix = extra
+    ? "fix or remove it in policies.extraDirs (or TRUSTGATE_POLICY_EXTRA_DIRS, or the second and later --policy-dir)"
+    : "give the directory of your AuthorizationPolicy files with --policy-dir (or TRUSTGATE_POLICY_DIR)";
   const message =
     e.code === "ENOENT"
-      ? `no such policy file or directory${relativeNote}: give the directory of your AuthorizationPolicy files with --policy-dir (or TRUSTGATE_POLICY_DIR)`
+      ? `no such policy file or directory${relativeNote}: ${fix}`
       : `cannot read${relativeNote}: ${e.message}`;
   return { file: e.path !== undefined ? resolve(e.path) : path, line: 0, policy: "", rule: null, field: "", message };
 }
