@@ -38,6 +38,18 @@ describe("failures print one line naming the file, URL or flag", () => {
     );
   });
 
+  it("explain with a flag value the request format refuses: the flag and its value, in words", async () => {
+    const alert = await runCli(["explain", "--alert", "info", "--alert", "bogus"]);
+    expect(alert.code).toBe(2);
+    expect(oneLine(alert)).toBe(
+      'trustgate explain: --alert "bogus": expected a Falco priority (emergency, alert, critical, error, warning, notice, informational, debug), or {priority, rule, time}',
+    );
+    const risk = await runCli(["explain", "--risk", "extreme"]);
+    expect(oneLine(risk)).toBe(
+      'trustgate explain: --risk "extreme": Invalid option: expected one of "low"|"medium"|"high"|"critical"',
+    );
+  });
+
   it("--workloads <missing file>", async () => {
     const r = await runCli(["policy", "test", "--workloads", "nowhere.yaml"]);
     expect(r.code).toBe(2);

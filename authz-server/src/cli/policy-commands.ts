@@ -6,6 +6,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
+import type { z } from "zod";
 import { compileOptionsOf, requestSettingsOf } from "../app/settings.js";
 import { loadConfig } from "../config/load-config.js";
 import type { RequestSettings } from "../extauthz/from-check-request.js";
@@ -304,12 +305,44 @@ async function description(flags: ExplainFlags): Promise<RequestDescription> {
   }
   const parsed = requestDescriptionSchema.safeParse(raw);
   if (!parsed.success) {
-    const origin = flags.request ? `--request ${flags.request}` : "the request flags";
+    if (!flags.request) throw new CommandFailure(flagIssue(parsed.error, flags));
+    const origin = `--request ${flags.request}`;
     throw new CommandFailure(
       `${origin}: invalid request description: ${firstIssue(parsed.error)} (the format of a policy test case's request)`,
     );
   }
   return parsed.data;
+}
+
+/** explain's flags by the description field each one fills. */
+const FLAG_OF: Readonly<Record<string, readonly [string, keyof ExplainFlags]>> = {
+  "source.principal": ["--principal", "principal"],
+  "source.fingerprint": ["--fingerprint", "fingerprint"],
+  "source.subject": ["--subject", "subject"],
+  "source.risk": ["--risk", "risk"],
+  "source.alerts": ["--alert", "alert"],
+  "destination.principal": ["--destination-principal", "destinationPrincipal"],
+  "destination.namespace": ["--namespace", "namespace"],
+  "destination.labels": ["--label", "label"],
+  "destination.port": ["--port", "port"],
+  method: ["--method", "method"],
+  path: ["--path", "path"],
+  host: ["--host", "host"],
+  headers: ["--header", "header"],
+  sni: ["--sni", "sni"],
+  jwt: ["--jwt-claims", "jwtClaims"],
+};
+
+/** A description built from flags that does not hold: named by the flag and the value typed. */
+function flagIssue(error: z.ZodError, flags: ExplainFlags): string {
+  const issue = error.issues[0]!;
+  const [first, second, index] = issue.path;
+  const entry = FLAG_OF[`${String(first)}.${String(second)}`] ?? FLAG_OF[String(first)];
+  if (entry === undefined) return `invalid request: ${firstIssue(error)}`;
+  const [flag, key] = entry;
+  const given = flags[key];
+  const value = Array.isArray(given) && typeof index === "number" ? given[index] : given;
+  return `${flag}${value === undefined ? "" : ` ${JSON.stringify(value)}`}: ${issue.message}`;
 }
 
 /** Reads standard input, stopping just past the size limit (the parser then refuses it by size). */

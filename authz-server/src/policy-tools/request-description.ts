@@ -5,18 +5,23 @@
  * risk it states is served by described-risk-view.ts.
  */
 import { z } from "zod";
+import { parsePriority } from "../model/falco-priority.js";
 import { FALCO_PRIORITIES, RISK_LEVELS } from "../model/risk-view.js";
 import { ownRecord } from "../util/own-record.js";
 
-const priority = z
-  .string()
-  .transform((s) => s.toLowerCase())
-  .pipe(z.enum(FALCO_PRIORITIES));
+const PRIORITIES = `a Falco priority (${FALCO_PRIORITIES.join(", ")})`;
 
-const alertSchema = z.union([
-  priority,
-  z.object({ priority, rule: z.string().default("test alert"), time: z.string().default("") }).strict(),
-]);
+/** A Falco priority in any case, `info` included, as Falco itself reads them. */
+const priority = z.string().transform((s, ctx) => {
+  const parsed = parsePriority(s);
+  if (parsed === null) ctx.addIssue({ code: "custom", message: `${JSON.stringify(s)} is not ${PRIORITIES}` });
+  return parsed ?? z.NEVER;
+});
+
+const alertSchema = z.union(
+  [priority, z.object({ priority, rule: z.string().default("test alert"), time: z.string().default("") }).strict()],
+  { error: `expected ${PRIORITIES}, or {priority, rule, time}` },
+);
 
 const peerFields = {
   principal: z.string().optional(),
