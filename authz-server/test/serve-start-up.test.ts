@@ -217,6 +217,9 @@ describe("serve: what a running server tells its operator", () => {
     const serve = await startServe(["--policy-dir", "policies"], { TRUSTGATE_POLICY_WATCH: "false" });
     try {
       await logged(serve, "the Falco static mapping has no workloads");
+      // The very first line names the process, before anything can go wrong.
+      const first = JSON.parse(serve.output.stdout.split("\n")[0]!);
+      expect(first).toMatchObject({ event: "starting", pid: serve.child.pid, node: process.version });
       const serving = JSON.parse(serve.output.stdout.split("\n").find((l) => l.includes('"trustgate serving"'))!);
       expect(serving.pid).toBe(serve.child.pid);
       expect(serving.msg).toContain(`trustgate serving (pid ${serve.child.pid})`);

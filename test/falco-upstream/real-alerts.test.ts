@@ -234,6 +234,27 @@ describe("Falcosidekick webhook (Go re-encoding of Falco's alert)", () => {
     expect(denied.reason).toContain(`(Critical, ${time.replace(".000000000Z", "Z")})`);
   });
 
+  it("accepts the webhook sent with PUT (Falcosidekick's webhook.method), on the admin and the ingest listener", async () => {
+    server = await startRiskServer({ falco: { ingest: { addr: "127.0.0.1:0" } } });
+    const body = sidekickBody(withTime(DROP_EXEC_IN_ORDER, falcoTime()), "21212121-2222-4333-8444-555555555555");
+    const r = await server.post(body, { method: "PUT" });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ mapped: 1, identities: [ID.order] });
+    expect((await server.check(ID.order)).allowed).toBe(false);
+    const ingest = server.server.risk.ingestAddress();
+    expect(ingest).toBeTruthy();
+    const viaIngest = await fetch(`http://${ingest}/v1/falco`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${FALCO_TOKEN}` },
+      body: sidekickBody(withTime(REVERSE_SHELL_IN_PAYMENT, falcoTime()), "31313131-2222-4333-8444-555555555555"),
+    });
+    expect(viaIngest.status).toBe(200);
+    // Other methods still get 405 naming what is allowed.
+    const get = await server.post("", { method: "DELETE" });
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST, PUT");
+  });
+
   it("applies a resent uuid once, and coalesces a repeat (new uuid) within the dedup window", async () => {
     server = await startRiskServer();
     const alert = withTime(REVERSE_SHELL_IN_PAYMENT, falcoTime(), { priority: "Warning" });

@@ -74,6 +74,17 @@ export async function serve(flags: ServeFlags): Promise<number> {
   // Worker processes write their lines to a shareable stdout themselves; this process then writes in atomic pieces too.
   const output = workers > 1 && canShareOutput(1) ? new LogDestination(1, { shared: {} }) : 1;
   const logger = createLogger(config.log.level, output);
+  // The first line says which process this is and what it was started with: a supervisor's log starts here.
+  logger.info(
+    {
+      event: "starting",
+      pid: process.pid,
+      node: process.version,
+      config: flags.config ?? (process.env.TRUSTGATE_CONFIG || null),
+      workers,
+    },
+    `trustgate starting (pid ${process.pid}, node ${process.version}, ${workers === 1 ? "1 process" : `${workers} worker processes`})`,
+  );
   let server: RunningServer;
   try {
     server = await startServer(config, logger, process.env, { workers });

@@ -1,6 +1,6 @@
 /**
  * `POST /v1/falco`: Falco alert ingest (Falco http_output with `json_output: true`, Falcosidekick's webhook, or JSON
- * Lines). In order: authenticate (401), body size (413), parse and validate every alert (400 naming the field,
+ * Lines; PUT too, for a Falcosidekick webhook set to `method: PUT`). In order: authenticate (401), body size (413), parse and validate every alert (400 naming the field,
  * nothing recorded), rate limit by source and priority class (429), then apply. The limit is decided after parsing
  * because it depends on the alerts' priorities: Critical, Alert and Emergency have a budget of their own (see
  * falco/ingest-limits.ts). The response is sent after the alerts are applied, so the next Check sees them. The same
@@ -151,6 +151,10 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
   };
 }
 
+/** The methods alerts arrive with: Falco's http_output and Falcosidekick's webhook POST; the webhook can PUT. */
+export const FALCO_INGEST_METHODS = ["POST", "PUT"] as const;
+
 export function registerFalcoRoutes(router: Router, endpoint: FalcoEndpoint): void {
-  router.on("POST", FALCO_INGEST_PATH, falcoIngestHandler(endpoint));
+  const handler = falcoIngestHandler(endpoint);
+  for (const method of FALCO_INGEST_METHODS) router.on(method, FALCO_INGEST_PATH, handler);
 }

@@ -10,6 +10,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../observability/logger.js";
+import { FALCO_INGEST_METHODS, FALCO_INGEST_PATH } from "./falco-routes.js";
 import { close, listen } from "./listen.js";
 import { type Handler, Router, sendJson } from "./router.js";
 
@@ -28,7 +29,8 @@ export class IngestListener {
   ) {}
 
   async listen(address: string, tls: IngestTls | undefined): Promise<AddressInfo | string> {
-    const router = new Router().on("POST", "/v1/falco", this.handler);
+    const router = new Router();
+    for (const method of FALCO_INGEST_METHODS) router.on(method, FALCO_INGEST_PATH, this.handler);
     const handle: Parameters<typeof createHttpServer>[1] = (req, res) => {
       router.handle(req, res).catch((err: unknown) => {
         this.logger.error({ err }, "Falco ingest request failed");

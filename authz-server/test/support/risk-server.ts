@@ -85,6 +85,8 @@ export interface PostOptions {
   query?: string;
   contentType?: string;
   path?: string;
+  /** Default POST. */
+  method?: string;
 }
 
 export interface Verdict {
@@ -124,7 +126,7 @@ export async function startRiskServer(
       const token = options.token === undefined ? FALCO_TOKEN : options.token;
       if (token !== null) headers.authorization = `Bearer ${token}`;
       const res = await fetch(`${server.httpUrl}${options.path ?? "/v1/falco"}${options.query ?? ""}`, {
-        method: "POST",
+        method: options.method ?? "POST",
         headers,
         body,
       });
