@@ -56,7 +56,7 @@ function applyRiskEvent(engine: RiskEngine, event: SharedEvent): void {
       engine.record(event.alert);
       break;
     case "clear":
-      engine.clear(event.spiffeId, event.beforeMs, event.id);
+      engine.clear(event.spiffeId, event.alertIds, event.id, event.beforeMs);
       break;
     case "heard":
       engine.heard(event.atMs);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { listVersion, MAX_RECORDS, RevocationList } from "./revocation-list.js";
-import { parseRevocationRecord, type RevocationRecord } from "./revocation-record.js";
+import { localizeExpiry, MAX_SEQUENCE, parseRevocationRecord, type RevocationRecord } from "./revocation-record.js";
 
 const ORDER = "spiffe://cluster.local/ns/services/sa/order";
 const WEB = "spiffe://cluster.local/ns/frontend/sa/web";
@@ -169,5 +169,142 @@ describe("revocation records from outside", () => {
     }
     // A lift has no reason.
     expect(parseRevocationRecord({ ...valid, revoked: false, reason: "" }).ok).toBe(true);
+  });
+});
+
+describe("revocations and lifts made concurrently (a partition)", () => {
+  it("a revocation the lift had not seen wins over it, though the lift is stamped higher", () => {
+    const a = new RevocationList();
+    const b = new RevocationList();
+    const first = revoke(a, ORDER, "a", "incident 7");
+    b.apply(first);
+    // Partitioned: B does unrelated work (its stamps grow), then lifts ORDER's revocation …
+    revoke(b, WEB, "b");
+    b.lift("spiffeId", WEB, "ops", "b");
+    const lift = b.lift("spiffeId", ORDER, "ops", "b")!;
+    expect(lift.lifts).toBe(first.seq);
+    // … while A revokes ORDER again, with a lower stamp than B's lift.
+    const again = revoke(a, ORDER, "a", "incident 7 escalated");
+    expect(again.seq).toBeLessThan(lift.seq);
+    // Healed, in either order: the revocation B's lift never saw stays in force, on both.
+    a.apply(lift);
+    for (const r of a.records()) b.apply(r);
+    for (const l of [a, b]) expect(l.identityRevocation(ORDER)?.reason).toBe("incident 7 escalated");
+    // The lift still overrides the revocation it lifted, arriving late.
+    const c = new RevocationList();
+    c.apply(lift);
+    expect(c.apply(first)).toBe(false);
+    expect(c.identityRevocation(ORDER)).toBeUndefined();
+  });
+
+  it("a lift from an older version (no `lifts`) overrides every revocation stamped before it", () => {
+    const list = new RevocationList();
+    const legacy: RevocationRecord = {
+      kind: "spiffeId",
+      subject: ORDER,
+      revoked: false,
+      reason: "",
+      by: "ops",
+      atMs: 1,
+      expiresAtMs: null,
+      seq: 5,
+      origin: "old",
+    };
+    list.apply(legacy);
+    expect(list.apply({ ...legacy, revoked: true, reason: "r", seq: 4, origin: "z" })).toBe(false);
+    expect(list.apply({ ...legacy, revoked: true, reason: "r", seq: 6, origin: "a" })).toBe(true);
+    expect(list.identityRevocation(ORDER)?.seq).toBe(6);
+  });
+});
+
+describe("stamps at the bound", () => {
+  const atBound: RevocationRecord = {
+    kind: "spiffeId",
+    subject: WEB,
+    revoked: true,
+    reason: "from the future",
+    by: "ops",
+    atMs: 1,
+    expiresAtMs: null,
+    seq: MAX_SEQUENCE,
+    origin: "future",
+  };
+  it("saturate: a record made after one stamped at the bound is still readable", () => {
+    const list = new RevocationList();
+    list.apply(atBound);
+    const record = revoke(list, ORDER, "a");
+    expect(record.seq).toBe(MAX_SEQUENCE);
+    expect(parseRevocationRecord(JSON.parse(JSON.stringify(record))).ok).toBe(true);
+    expect(list.identityRevocation(ORDER)).toBeDefined();
+  });
+
+  it("a change that could not win at the bound is refused, never returned as if in force", () => {
+    const list = new RevocationList();
+    list.apply(atBound);
+    // The lift wins over the revocation it lifts, even at the bound …
+    const lift = list.lift("spiffeId", WEB, "ops", "a")!;
+    expect(parseRevocationRecord(JSON.parse(JSON.stringify(lift)))).toEqual({ ok: true, record: lift });
+    expect(list.identityRevocation(WEB)).toBeUndefined();
+    // … but no revocation can win over that lift any more: refused (null), not answered and ignored.
+    expect(list.revoke({ kind: "spiffeId", subject: WEB, reason: "r", by: "x", expiresAtMs: null }, "a")).toBeNull();
+  });
+});
+
+describe("expiring revocations between replicas whose clocks disagree", () => {
+  const MIN = 60_000;
+  it("carry their TTL: a receiver never holds one longer than asked, and one from a slow clock is not expired on arrival", () => {
+    const now = 1_000_000_000;
+    // Made on a replica 11 minutes behind, for 5 minutes.
+    const slow = new RevocationList(
+      () => [],
+      () => now - 11 * MIN,
+    );
+    const made = slow.revoke(
+      { kind: "spiffeId", subject: ORDER, reason: "r", by: "x", expiresAtMs: now - 6 * MIN },
+      "s",
+    )!;
+    expect(made.ttlMs).toBe(5 * MIN);
+    const live = localizeExpiry(made, now, true);
+    expect(live.expiresAtMs).toBe(now + 5 * MIN);
+    // Read at start-up from what Redis kept (it may be long past): the sender's expiry, if earlier, stands.
+    expect(localizeExpiry(made, now, false).expiresAtMs).toBe(now - 6 * MIN);
+    // Made on a replica 10 s ahead: never beyond the TTL on the receiver's clock.
+    const fast = new RevocationList(
+      () => [],
+      () => now + 10_000,
+    );
+    const ahead = fast.revoke(
+      { kind: "spiffeId", subject: WEB, reason: "r", by: "x", expiresAtMs: now + 10_000 + MIN },
+      "f",
+    )!;
+    expect(localizeExpiry(ahead, now, true).expiresAtMs).toBe(now + MIN);
+    expect(localizeExpiry(ahead, now, false).expiresAtMs).toBe(now + MIN);
+    // Records of older versions (no TTL) and lifts are held as they are.
+    const { ttlMs: _, ...legacy } = made;
+    expect(localizeExpiry(legacy, now, true)).toBe(legacy);
+  });
+});
+
+describe("revocation records: fields added after format 1", () => {
+  const base = {
+    kind: "spiffeId",
+    subject: ORDER,
+    revoked: false,
+    reason: "",
+    by: "alice",
+    atMs: 1,
+    expiresAtMs: null,
+    seq: 3,
+    origin: "a",
+  };
+  it("are optional, and checked when present", () => {
+    expect(parseRevocationRecord(base).ok).toBe(true);
+    expect(parseRevocationRecord({ ...base, lifts: 2 }).ok).toBe(true);
+    expect(parseRevocationRecord({ ...base, lifts: 4 })).toMatchObject({ ok: false, error: /lifts/ });
+    expect(parseRevocationRecord({ ...base, revoked: true, reason: "r", lifts: 2 })).toMatchObject({ ok: false });
+    const expiring = { ...base, revoked: true, reason: "r", expiresAtMs: 100 };
+    expect(parseRevocationRecord({ ...expiring, ttlMs: 99 })).toEqual({ ok: true, record: { ...expiring, ttlMs: 99 } });
+    expect(parseRevocationRecord({ ...expiring, ttlMs: 0 })).toMatchObject({ ok: false, error: /ttlMs/ });
+    expect(parseRevocationRecord({ ...base, ttlMs: 99 })).toMatchObject({ ok: false, error: /ttlMs/ });
   });
 });

@@ -5,7 +5,8 @@
  *
  * Plain memory with a replication interface and no I/O: `revoke`/`lift` make a record for a request taken here,
  * `apply` merges a record from anywhere else (file, Redis, another process), `records` is the whole state to store or
- * hand over. Merging keeps the record with the higher stamp, so replicas that saw the same records agree.
+ * hand over. Merging keeps the record that supersedes (revocation-record.ts: the higher stamp, except that a lift
+ * overrides only the revocation it lifted and older ones), so replicas that saw the same records agree.
  *
  * The served list's version is a digest of its content: every replica serving the same list serves the same bytes
  * and the same ETag, across restarts, whatever its clock.
@@ -14,6 +15,7 @@ import { createHash } from "node:crypto";
 import { type IdentityNames, SINGLE_NAMES } from "./identity-names.js";
 import {
   isRevocableIdentity,
+  MAX_SEQUENCE,
   type RevocationKind,
   type RevocationRecord,
   recordKey,
@@ -79,23 +81,28 @@ export class RevocationList {
 
   // --- requests taken on this replica: each returns the record to store and share --------------------------------
 
-  /** Null when the list is full. */
+  /**
+   * Null when the list is full, or when the stamps are exhausted (a record stamped at MAX_SEQUENCE already holds the
+   * subject): never a record that is not in force.
+   */
   revoke(request: RevocationRequest, origin: string): RevocationRecord | null {
     if (!this.byKind[request.kind].has(request.subject) && this.recordCount >= MAX_RECORDS) return null;
+    const atMs = this.now();
     const record: RevocationRecord = {
       ...request,
       revoked: true,
-      atMs: this.now(),
-      seq: this.clock + 1,
+      atMs,
+      ...(request.expiresAtMs === null ? {} : { ttlMs: Math.max(1, request.expiresAtMs - atMs) }),
+      seq: this.nextStamp(),
       origin,
     };
-    this.apply(record);
-    return record;
+    return this.apply(record) ? record : null;
   }
 
-  /** Null when the subject is not revoked now. */
+  /** Null when the subject is not revoked now (or, at the stamp bound, when the lift could not win). */
   lift(kind: RevocationKind, subject: string, by: string, origin: string): RevocationRecord | null {
-    if (this.active(kind, subject) === undefined) return null;
+    const current = this.active(kind, subject);
+    if (current === undefined) return null;
     const record: RevocationRecord = {
       kind,
       subject,
@@ -104,11 +111,17 @@ export class RevocationList {
       by,
       atMs: this.now(),
       expiresAtMs: null,
-      seq: this.clock + 1,
+      seq: this.nextStamp(),
       origin,
+      // What this lift overrides: the revocation in force here, and older ones; never one it has not seen.
+      lifts: current.seq,
     };
-    this.apply(record);
-    return record;
+    return this.apply(record) ? record : null;
+  }
+
+  /** Above every stamp seen, saturating at the bound (a stamp above it would be refused on reading). */
+  private nextStamp(): number {
+    return Math.min(this.clock + 1, MAX_SEQUENCE);
   }
 
   // --- replication ------------------------------------------------------------------------------------------------

@@ -22,15 +22,33 @@ export interface RevocationRecord {
   readonly by: string;
   /** When, on the clock of the replica that took the request (for people; never used to order records). */
   readonly atMs: number;
-  /** The revocation stops applying at this time; null = until lifted. */
+  /**
+   * The revocation stops applying at this time (on the clock of the replica holding the record); null = until lifted.
+   * A replica receiving a record with `ttlMs` never trusts the sender's absolute time beyond that duration from its
+   * own receipt (see `localizeExpiry`): another replica's clock may be minutes off.
+   */
   readonly expiresAtMs: number | null;
+  /**
+   * The duration the operator asked for (`expiresAtMs - atMs` on the deciding replica), carried so that each replica
+   * computes the expiry on its own clock. Absent on records from older versions (their `expiresAtMs` is trusted).
+   */
+  readonly ttlMs?: number;
   /** Lamport stamp: greater than every stamp the deciding replica had seen. */
   readonly seq: number;
   /** The replica that made the record (ties between equal stamps). */
   readonly origin: string;
+  /**
+   * On a lift only: the stamp of the revocation it lifted. A lift overrides that revocation and older ones, never a
+   * revocation stamped above it (made concurrently on a replica that had not seen the lift's target, e.g. during a
+   * partition). Absent on lifts from older versions: `seq - 1` (every revocation stamped before the lift).
+   */
+  readonly lifts?: number;
 }
 
-/** Stamps above this are refused: the sequence can never be pushed to where it could not grow any more. */
+/**
+ * Stamps above this are refused. A replica's own stamps saturate at it (never above: it would write records its own
+ * reader refuses); a request whose record could not win at the bound is refused rather than answered and ignored.
+ */
 export const MAX_SEQUENCE = 2 ** 40;
 const MAX_TEXT = 1024;
 
@@ -38,9 +56,41 @@ export function recordKey(kind: RevocationKind, subject: string): string {
   return `${kind === "spiffeId" ? "id" : "fp"}:${subject}`;
 }
 
-/** Whether `a` supersedes `b`: a higher stamp, or the same stamp from a greater origin. */
+/** The stamp of the revocation a lift overrides (and every one below it); for a revocation, its own stamp. */
+export function liftedStamp(r: RevocationRecord): number {
+  return r.revoked ? r.seq : (r.lifts ?? r.seq - 1);
+}
+
+/**
+ * The order records of one subject merge by (the same in the Redis merge script): `[covers, isLift, seq, origin]`
+ * compared in turn, the greater wins. A revocation covers its own stamp, a lift the stamp of what it lifted, so a lift
+ * beats the revocation it lifted and older ones, and a revocation stamped above what a lift lifted beats the lift.
+ * A total order: replicas that saw the same records keep the same one, whatever the order they arrived in.
+ */
+export function orderKey(r: RevocationRecord): [number, number, number, string] {
+  return [liftedStamp(r), r.revoked ? 0 : 1, r.seq, r.origin];
+}
+
+/** Whether `a` supersedes `b` (see `orderKey`). */
 export function supersedes(a: RevocationRecord, b: RevocationRecord): boolean {
-  return a.seq > b.seq || (a.seq === b.seq && a.origin > b.origin);
+  const [ka, kb] = [orderKey(a), orderKey(b)];
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! > kb[i]!;
+  return false;
+}
+
+/**
+ * The record as this replica holds it once received at `nowMs`: with a TTL, the expiry is never later than `nowMs`
+ * plus the TTL (a sender whose clock runs ahead cannot make a revocation last longer than asked). `live`: received as
+ * it happened (the event stream, the hash after this replica's first read): the revocation runs its TTL from now,
+ * whatever the sender's clock said (one running behind would have it expired on arrival). Not live (this replica's
+ * first read of the hash, which may hold records made long ago): the sender's expiry, if earlier, is kept.
+ */
+export function localizeExpiry(r: RevocationRecord, nowMs: number, live: boolean): RevocationRecord {
+  if (!r.revoked || r.expiresAtMs === null || r.ttlMs === undefined) return r;
+  // Never beyond what a reader accepts (a record this replica writes to its file must load again).
+  const fromNow = Math.min(nowMs + r.ttlMs, Number.MAX_SAFE_INTEGER);
+  const expiresAtMs = live ? fromNow : Math.min(r.expiresAtMs, fromNow);
+  return expiresAtMs === r.expiresAtMs ? r : { ...r, expiresAtMs };
 }
 
 /** The wasm filter refuses a whole list over one bad entry, so only workload IDs (with a path) are ever served. */
@@ -84,6 +134,15 @@ export function parseRevocationRecord(value: unknown): RecordResult {
     return fail(`seq must be an integer from 1 to ${MAX_SEQUENCE}`);
   }
   if (!text(v.origin, false) || v.origin.length > 64) return fail("origin must be a replica id");
+  // Fields added after format 1: optional (older files and replicas do without), checked when present.
+  if (v.ttlMs !== undefined) {
+    if (!v.revoked || v.expiresAtMs === null) return fail("ttlMs belongs to an expiring revocation");
+    if (!time(v.ttlMs) || v.ttlMs < 1) return fail("ttlMs must be a duration in milliseconds");
+  }
+  if (v.lifts !== undefined) {
+    if (v.revoked) return fail("lifts belongs to a lift");
+    if (!time(v.lifts) || v.lifts > v.seq) return fail("lifts must be a stamp from 0 to seq");
+  }
   return {
     ok: true,
     record: {
@@ -94,8 +153,10 @@ export function parseRevocationRecord(value: unknown): RecordResult {
       by: v.by,
       atMs: v.atMs,
       expiresAtMs: v.expiresAtMs,
+      ...(v.ttlMs === undefined ? {} : { ttlMs: v.ttlMs }),
       seq: v.seq,
       origin: v.origin,
+      ...(v.lifts === undefined ? {} : { lifts: v.lifts }),
     },
   };
 }

@@ -14,11 +14,21 @@ export const MAX_ALERT_DELAY_MS = 60_000;
 /** How far ahead of this replica's clock another replica's times may be (clocks of a cluster agree within this). */
 export const MAX_CLOCK_SKEW_MS = 5_000;
 
+/**
+ * How far another replica's clock may be from Redis's for its times to be moved onto this replica's clock (see
+ * shared-event.ts): clocks a few minutes off are an operations problem that must not cost a deny; a day is not a
+ * clock that is off but an event that is not believable.
+ */
+export const MAX_SENDER_OFFSET_MS = 86_400_000;
+
 /** The largest weight an alert can carry (configuration is held to it too). */
 export const MAX_WEIGHT = 1_000_000;
 
 /** Scores are kept below this: a sum of bounded, decaying weights, so always finite. */
 export const MAX_SCORE = MAX_WEIGHT * 1_000;
+
+/** The most alert ids an operator clear names (a workload keeps at most 256 alerts of up to 8 ids each by default). */
+export const MAX_CLEAR_IDS = 4096;
 
 /** Between 0 and MAX_WEIGHT; NaN counts as 0. */
 export function boundedWeight(weight: number): number {

@@ -27,7 +27,15 @@ export interface AlertEntry {
   readonly weight: number;
   count: number;
   readonly dedupKey: string;
+  /**
+   * Ids of the alerts recorded into this entry (the first and its repeats), at most MAX_TRACKED_IDS: what a clear
+   * names. The entry goes when a clear names every one of them.
+   */
+  ids: string[];
 }
+
+/** How many ids of coalesced repeats an entry remembers for clears. */
+export const MAX_TRACKED_IDS = 8;
 
 export type RecordOutcome = "added" | "coalesced";
 
@@ -88,6 +96,7 @@ export class IdentityRisk {
       Math.abs(alert.eventMs - latest.eventMs) < this.settings.dedupWindowMs
     ) {
       latest.count += 1;
+      if (latest.ids.length < MAX_TRACKED_IDS && !latest.ids.includes(alert.id)) latest.ids.push(alert.id);
       if (alert.eventMs > latest.lastMs) {
         latest.lastMs = alert.eventMs;
         latest.lastTime = alert.time;
@@ -107,6 +116,7 @@ export class IdentityRisk {
       weight: alert.weight,
       count: 1,
       dedupKey: alert.dedupKey,
+      ids: [alert.id],
     };
     this.entries.push(entry);
     if (latest === undefined || entry.eventMs >= latest.eventMs) this.latestByKey.set(entry.dedupKey, entry);
@@ -123,24 +133,29 @@ export class IdentityRisk {
   }
 
   /**
-   * An operator cleared this workload at `beforeMs`: alerts received up to then go, with the residual. A coalesced
-   * alert that repeated after the clear survives as its latest repeat, so replicas applying a clear late agree.
+   * An operator cleared this workload, naming the alerts the clearing replica held (`named`): an entry goes when every
+   * id it tracks is named; one that also holds alerts the clearing replica never saw survives, without the named ones.
+   * The residual (alerts folded away) goes only with a clear that named something (`resetResidual`). Replicas that
+   * apply the same clear in any order agree, and nothing the clearing replica did not know is erased.
    */
-  clear(beforeMs: number): number {
+  clear(named: ReadonlySet<string>, resetResidual: boolean): number {
     this.cached = null;
     let removed = 0;
     const kept: AlertEntry[] = [];
     for (const e of this.entries) {
-      if (e.receivedMs > beforeMs) kept.push(e);
-      else if (e.lastReceivedMs > beforeMs) {
-        kept.push({ ...e, time: e.lastTime, eventMs: e.lastMs, receivedMs: e.lastReceivedMs, count: 1 });
-        removed += e.count - 1;
-      } else removed += e.count;
+      const rest = e.ids.filter((id) => !named.has(id));
+      if (rest.length === 0) removed += e.count;
+      else if (rest.length === e.ids.length) kept.push(e);
+      else {
+        const gone = e.ids.length - rest.length;
+        kept.push({ ...e, ids: rest, count: Math.max(1, e.count - gone) });
+        removed += e.count - Math.max(1, e.count - gone);
+      }
     }
     this.entries.length = 0;
     this.latestByKey.clear();
     for (const e of kept) this.restore(e);
-    this.residualScore = 0;
+    if (resetResidual) this.residualScore = 0;
     return removed;
   }
 

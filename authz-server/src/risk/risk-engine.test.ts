@@ -58,7 +58,7 @@ describe("RiskEngine: trust-domain aliases", () => {
     expect(e.assess(ORDER).level).toBe("critical");
     expect(e.assess(alias).level).toBe("critical");
     expect(e.criticalIdentities()).toEqual([ORDER]);
-    expect(e.clear(alias, clock.ms, "clear-1")).toBe(1);
+    expect(e.clear(alias, e.alertIds(alias), "clear-1", clock.ms)).toBe(1);
     expect(e.assess(ORDER).level).toBe("low");
   });
 });
@@ -248,19 +248,49 @@ describe("RiskEngine: repeats and duplicates", () => {
 });
 
 describe("RiskEngine: operator clear, feed, capacity, state", () => {
-  it("clears alerts received up to the clear time, once per clear id", () => {
+  it("clears the alerts a clear names, once per clear id", () => {
     const { engine: e, clock } = engine();
     e.record(alert(e, clock, "critical"));
     expect(e.assess(ORDER).level).toBe("critical");
-    expect(e.clear(ORDER, clock.ms, "clear-1")).toBe(1);
+    const named = e.alertIds(ORDER);
+    expect(e.clear(ORDER, named, "clear-1", clock.ms)).toBe(1);
     expect(e.assess(ORDER)).toEqual({ level: "low", highestAlert: "none", explanation: "" });
     clock.advance(10);
     e.record(alert(e, clock, "warning"));
     // The same clear arriving again (from another replica) does not remove the newer alert.
-    expect(e.clear(ORDER, clock.ms - 10, "clear-1")).toBe(0);
-    // A late clear only removes what was received before it.
-    expect(e.clear(ORDER, clock.ms - 10, "clear-2")).toBe(0);
+    expect(e.clear(ORDER, named, "clear-1", clock.ms)).toBe(0);
+    // Another clear naming only the old alert does not remove the newer one either.
+    expect(e.clear(ORDER, named, "clear-2", clock.ms)).toBe(0);
     expect(e.assess(ORDER).level).toBe("medium");
+  });
+
+  it("a clear from a replica that never saw an alert does not erase it, whatever the clocks say", () => {
+    // Replica B took a Critical alert; replica A (cut off, or its clock ahead) cleared the workload knowing nothing.
+    const { engine: b, clock } = engine();
+    b.record(alert(b, clock, "critical", { id: "falco:b1" }));
+    expect(b.clear(ORDER, [], "clear-from-a", clock.ms + 3_600_000)).toBe(0);
+    expect(b.assess(ORDER).level).toBe("critical");
+  });
+
+  it("remembers the alerts a clear named: a late copy of one is a duplicate, not back", () => {
+    const { engine: b, clock } = engine();
+    const late = alert(b, clock, "critical", { id: "falco:c1" });
+    expect(b.clear(ORDER, ["falco:c1"], "clear-1", clock.ms)).toBe(0);
+    expect(b.record(late)).toBe("duplicate");
+    expect(b.assess(ORDER).level).toBe("low");
+  });
+
+  it("a coalesced alert keeps the repeats a clear did not name", () => {
+    const { engine: b, clock } = engine();
+    b.record(alert(b, clock, "critical", { id: "r1", dedupKey: "shell" }));
+    clock.advance(1_000);
+    b.record(alert(b, clock, "critical", { id: "r2", dedupKey: "shell" }));
+    expect(b.identity(ORDER)?.entries).toHaveLength(1);
+    // The clearing replica only knew r1.
+    expect(b.clear(ORDER, ["r1"], "clear-1", clock.ms)).toBe(1);
+    expect(b.assess(ORDER).level).toBe("critical");
+    expect(b.clear(ORDER, ["r2"], "clear-2", clock.ms)).toBe(1);
+    expect(b.assess(ORDER).level).toBe("low");
   });
 
   it("reports the feed stale before it ever spoke, fresh after, stale after staleAfterSeconds of silence", () => {

@@ -15,7 +15,7 @@ import {
   type RiskLevel,
   type RiskView,
 } from "../model/risk-view.js";
-import { MAX_WEIGHT } from "./event-bounds.js";
+import { MAX_CLEAR_IDS, MAX_WEIGHT } from "./event-bounds.js";
 import { IdentityRisk } from "./identity-risk.js";
 import type { RiskAlert } from "./risk-alert.js";
 import type { RiskSettings } from "./risk-settings.js";
@@ -93,19 +93,33 @@ export class RiskEngine implements RiskView {
   }
 
   /**
-   * Clears a workload's alerts received up to `beforeMs` (an operator decided after investigation). `id` makes the
-   * clear idempotent when it arrives again from another replica. Returns the number of alerts removed.
+   * Clears the alerts named by `alertIds` (an operator decided after investigation, on this replica or another; see
+   * IdentityRisk.clear) at `atMs`. `id` makes the clear idempotent when it arrives again from another replica; the
+   * named ids are remembered as applied, so a copy of a named alert arriving later (still queued on a third replica)
+   * is a duplicate instead of coming back. Returns the number of alerts removed.
    */
-  clear(spiffeId: string, beforeMs: number, id: string): number {
+  clear(spiffeId: string, alertIds: readonly string[], id: string, atMs: number): number {
     if (this.seen.has(id)) return 0;
-    this.remember(id, beforeMs + this.settings.forgetAfterMs);
+    const expires = Math.min(atMs, this.now()) + this.settings.forgetAfterMs;
+    this.remember(id, expires);
+    for (const alertId of alertIds) if (!this.seen.has(alertId)) this.remember(alertId, expires);
     const key = this.names.canonical(spiffeId);
     const identity = this.identities.get(key);
     if (identity === undefined) return 0;
     this.changes += 1;
-    const removed = identity.clear(beforeMs);
-    if (identity.entries.length === 0) this.identities.delete(key);
+    const removed = identity.clear(new Set(alertIds), alertIds.length > 0);
+    if (identity.entries.length === 0 && identity.residualScore === 0) this.identities.delete(key);
     return removed;
+  }
+
+  /** The ids of the alerts held for a workload (what a clear made here names), at most MAX_CLEAR_IDS. */
+  alertIds(spiffeId: string): string[] {
+    const ids: string[] = [];
+    for (const e of this.identity(spiffeId)?.entries ?? []) {
+      if (ids.length + e.ids.length > MAX_CLEAR_IDS) break;
+      ids.push(...e.ids);
+    }
+    return ids;
   }
 
   /** Periodic upkeep: folds negligible alerts away, drops workloads with nothing left, forgets old ids. */

@@ -5,7 +5,12 @@
  * before the first Check.
  */
 import type { RevocationList, RevocationRequest } from "../identity/revocation-list.js";
-import type { RevocationKind, RevocationRecord } from "../identity/revocation-record.js";
+import {
+  localizeExpiry,
+  MAX_SEQUENCE,
+  type RevocationKind,
+  type RevocationRecord,
+} from "../identity/revocation-record.js";
 import type { Logger } from "../observability/logger.js";
 import type { RedisRiskSharing, RevocationSink } from "./redis-sharing.js";
 import type { RevocationStore } from "./revocation-store.js";
@@ -15,6 +20,7 @@ export interface SharedRevocationsDeps {
   readonly store: RevocationStore | null;
   readonly logger: Logger;
   readonly replicaId: string;
+  readonly now?: () => number;
 }
 
 export type RevocationChange =
@@ -27,6 +33,10 @@ export class SharedRevocations implements RevocationSink {
   private queued: Promise<void> | null = null;
 
   constructor(private readonly deps: SharedRevocationsDeps) {}
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
 
   get list(): RevocationList {
     return this.deps.list;
@@ -69,12 +79,16 @@ export class SharedRevocations implements RevocationSink {
   // --- requests taken here ---------------------------------------------------------------------------------------
 
   async revoke(request: RevocationRequest): Promise<RevocationChange> {
-    const record = this.deps.list.revoke(request, this.deps.replicaId);
+    const { list } = this.deps;
+    const record = list.revoke(request, this.deps.replicaId);
     if (record === null) {
       return {
         ok: false,
         status: 409,
-        error: "the revocation list is full: lift revocations that are no longer needed",
+        error:
+          list.sequence >= MAX_SEQUENCE
+            ? `the revocation stamps are exhausted (a record is stamped ${MAX_SEQUENCE}): this change could not take effect`
+            : "the revocation list is full: lift revocations that are no longer needed",
       };
     }
     return this.changed(record);
@@ -101,7 +115,18 @@ export class SharedRevocations implements RevocationSink {
     return this.deps.list.records();
   }
 
-  apply(record: RevocationRecord): void {
+  get size(): number {
+    return this.deps.list.size;
+  }
+
+  /** Whether revocations were restored from a file (else a replica must read Redis's before its first Check). */
+  get durable(): boolean {
+    return this.deps.store !== null;
+  }
+
+  /** `live`: received as it happened, not read from what Redis kept (see localizeExpiry). */
+  apply(received: RevocationRecord, live = true): void {
+    const record = localizeExpiry(received, this.now(), live);
     if (!this.deps.list.apply(record)) return;
     this.deps.logger.warn(
       {

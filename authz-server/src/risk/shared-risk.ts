@@ -84,9 +84,14 @@ export class SharedRisk {
     await sharing?.start();
   }
 
+  /**
+   * The final snapshot first (it must not depend on Redis being reachable), then a bounded last flush to Redis, then
+   * the snapshot again if something arrived meanwhile.
+   */
   async stop(): Promise<void> {
-    await this.deps.sharing?.stop();
     await this.save(true);
+    await this.deps.sharing?.stop();
+    await this.save();
   }
 
   // --- alerts accepted on this replica (the Falco ingest's sink) --------------------------------------------------
@@ -140,15 +145,19 @@ export class SharedRisk {
     return allIdentitiesReport(this.deps.engine);
   }
 
-  /** Clears a workload here and on every replica; returns the number of alerts removed locally. */
+  /**
+   * Clears a workload here and on every replica: the clear names the alerts this replica holds, so other replicas
+   * remove those and keep any alert this one never saw. Returns the number of alerts removed locally.
+   */
   clear(spiffeId: string): number {
     const { engine, metrics, sharing, replicaId } = this.deps;
     const id = `clear:${randomUUID()}`;
     const beforeMs = engine.now();
-    const removed = engine.clear(spiffeId, beforeMs, id);
+    const alertIds = engine.alertIds(spiffeId);
+    const removed = engine.clear(spiffeId, alertIds, id, beforeMs);
     metrics.clears.inc();
     this.dirty = true;
-    const event = { kind: "clear", origin: replicaId, id, spiffeId, beforeMs } as const;
+    const event = { kind: "clear", origin: replicaId, id, spiffeId, beforeMs, alertIds } as const;
     sharing?.publish(event);
     this.mirror(event);
     return removed;
@@ -164,7 +173,7 @@ export class SharedRisk {
         this.apply(event.alert, event.origin);
         break;
       case "clear": {
-        const removed = engine.clear(event.spiffeId, event.beforeMs, event.id);
+        const removed = engine.clear(event.spiffeId, event.alertIds, event.id, event.beforeMs);
         this.mirror(event);
         this.dirty = true;
         logger.info(

@@ -26,6 +26,8 @@ const entrySchema = z
     weight: z.number().nonnegative(),
     count: z.number().int().positive(),
     dedupKey: z.string(),
+    // Absent in snapshots written before operator clears named the alerts they clear.
+    ids: z.array(z.string()).optional(),
   })
   .strict();
 

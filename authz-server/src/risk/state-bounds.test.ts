@@ -57,6 +57,39 @@ describe("scores stay finite", () => {
     }
   });
 
+  it("an alert and a residual from a year ahead in a snapshot are held to now (not active or undecayed for a year)", () => {
+    const settings = resolveRiskSettings(testConfig({}).risk);
+    let now = NOW;
+    const engine = new RiskEngine(settings, () => now);
+    const year = NOW + 365 * 86_400_000;
+    const entry = {
+      rule: "Terminal shell in container",
+      priority: "critical" as const,
+      time: new Date(year).toISOString(),
+      eventMs: year,
+      receivedMs: year,
+      lastMs: year,
+      lastTime: new Date(year).toISOString(),
+      lastReceivedMs: year,
+      weight: 50,
+      count: 1,
+      dedupKey: "k",
+    };
+    importEngineState(engine, {
+      lastHeardMs: null,
+      identities: [{ spiffeId: ORDER, residualScore: 500, residualAtMs: year, alerts: [entry] }],
+      seen: [],
+    });
+    const restored = engine.identity(ORDER)!;
+    expect(restored.entries[0]).toMatchObject({ receivedMs: NOW, eventMs: NOW, lastMs: NOW, lastReceivedMs: NOW });
+    expect(restored.residualAtMs).toBe(NOW);
+    expect(engine.assess(ORDER).level).toBe("critical");
+    now += settings.activeWindowMs + 20 * settings.halfLifeMs;
+    expect(engine.assess(ORDER).level).toBe("low");
+    // A clear made here names the restored alert (saved without ids by an older version).
+    expect(engine.alertIds(ORDER)).toHaveLength(1);
+  });
+
   it("a saved feed time ahead of the clock does not keep the feed fresh", () => {
     const settings = resolveRiskSettings(testConfig({}).risk);
     let now = NOW;
@@ -82,7 +115,7 @@ describe("events read from Redis are held to ingest's bounds", () => {
     bad({ kind: "alert", origin: "a", alert: alert({ weight: 1.7e308 }) }, /weight/);
     bad({ kind: "heard", origin: "a", atMs: tenYears }, /future/);
     ok({ kind: "heard", origin: "a", atMs: NOW });
-    bad({ kind: "clear", origin: "a", id: "c", spiffeId: ORDER, beforeMs: tenYears }, /future/);
+    bad({ kind: "clear", origin: "a", id: "c", spiffeId: ORDER, beforeMs: tenYears, alertIds: [] }, /future/);
   });
 
   it("an infinite or non-number weight does not even decode", () => {
