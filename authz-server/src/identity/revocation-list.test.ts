@@ -131,7 +131,81 @@ describe("RevocationList", () => {
       });
     }
     expect(revoke.bind(null, list, ORDER, "a")).toThrow("full");
-    expect(revoke(list, "spiffe://cluster.local/ns/n/sa/w7", "a").seq).toBe(2);
+    expect(revoke(list, "spiffe://cluster.local/ns/n/sa/w7", "a").seq).toBeGreaterThan(1);
+  });
+
+  it("stamps are hybrid: above every stamp seen, and at least the replica's clock (ms since 2020)", () => {
+    let now = Date.UTC(2026, 11, 8);
+    const list = new RevocationList(
+      () => [],
+      () => now,
+    );
+    const first = revoke(list, ORDER, "a");
+    expect(first.seq).toBe(now - Date.UTC(2020, 0, 1));
+    // A stamp seen from elsewhere that is ahead of this clock: the next one is above it.
+    list.apply({ ...first, subject: WEB, seq: first.seq + 5_000, origin: "b" });
+    expect(revoke(list, ORDER, "a").seq).toBe(first.seq + 5_001);
+    now += 60_000;
+    expect(revoke(list, ORDER, "a").seq).toBe(first.seq + 60_000);
+  });
+
+  it("property: after a partition heals, replicas agree, and a revocation made after the one a lift lifted stays", () => {
+    // Three replicas, clocks up to 40 ms apart, operations 100 ms apart in real time on three subjects; records are
+    // delivered late, in random order, or only after the partition heals.
+    const subjects = [ORDER, WEB, "spiffe://cluster.local/ns/shop/sa/store"];
+    for (let seed = 1; seed <= 200; seed++) {
+      let s = seed;
+      const rand = () => {
+        s = (s * 1103515245 + 12345) % 2 ** 31;
+        return s / 2 ** 31;
+      };
+      let realMs = Date.UTC(2026, 11, 8);
+      const skews = [0, 40, -35];
+      const replicas = skews.map(
+        (skew) =>
+          new RevocationList(
+            () => [],
+            () => realMs + skew,
+          ),
+      );
+      const inFlight: Array<{ to: number; record: RevocationRecord }> = [];
+      // For each subject: the real-time order of operations, and what each lift had seen.
+      const history = new Map<string, Array<{ revoked: boolean; seq: number; lifted: number | null }>>();
+      for (let step = 0; step < 40; step++) {
+        realMs += 100;
+        // Deliver some records that are in flight (a partition holds the rest back).
+        for (let i = inFlight.length - 1; i >= 0; i--) {
+          if (rand() < 0.3) {
+            const [m] = inFlight.splice(i, 1);
+            replicas[m!.to]!.apply(m!.record);
+          }
+        }
+        const at = Math.floor(rand() * 3);
+        const subject = subjects[Math.floor(rand() * 3)]!;
+        const list = replicas[at]!;
+        const record =
+          rand() < 0.55 ? revoke(list, subject, `r${at}`) : list.lift("spiffeId", subject, "bob", `r${at}`);
+        if (record === null) continue;
+        const ops = history.get(subject) ?? [];
+        ops.push({ revoked: record.revoked, seq: record.seq, lifted: record.revoked ? null : (record.lifts ?? null) });
+        history.set(subject, ops);
+        for (let to = 0; to < 3; to++) if (to !== at) inFlight.push({ to, record });
+      }
+      for (const m of inFlight) replicas[m.to]!.apply(m.record);
+      const body = replicas[0]!.snapshot().body;
+      for (const r of replicas) expect(r.snapshot().body, `seed ${seed}`).toBe(body);
+      for (const [subject, ops] of history) {
+        const revoked = replicas[0]!.identityRevocation(subject) !== undefined;
+        // A revocation made after (in real time) the revocation that every later lift lifted must hold.
+        const lastRevocation = ops.map((o) => o.revoked).lastIndexOf(true);
+        const liftsAfter = ops.slice(lastRevocation + 1).filter((o) => !o.revoked);
+        const lastSeq = ops[lastRevocation]?.seq;
+        const overridden = liftsAfter.some((o) => (o.lifted ?? -1) >= (lastSeq ?? Number.POSITIVE_INFINITY));
+        if (lastRevocation >= 0 && !overridden) expect(revoked, `seed ${seed} ${subject}`).toBe(true);
+        // With no revocation at all after the last lift that saw the last revocation, the subject is free.
+        if (overridden) expect(revoked, `seed ${seed} ${subject}`).toBe(false);
+      }
+    }
   });
 });
 

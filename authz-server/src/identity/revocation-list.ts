@@ -52,6 +52,13 @@ export function listVersion(spiffeIds: readonly string[], fingerprints: readonly
   return digest.readUIntBE(0, 6) * 16 + (digest[6]! >> 4) + 1;
 }
 
+/** Stamps count milliseconds from 2020 (ms since 1970 would not fit under MAX_SEQUENCE, 2^40: year 2054 here). */
+const STAMP_EPOCH_MS = Date.UTC(2020, 0, 1);
+
+function wallStamp(nowMs: number): number {
+  return Math.floor(nowMs - STAMP_EPOCH_MS);
+}
+
 export class RevocationList {
   /** Per kind, by subject: a lookup on the decision path builds no key. */
   private readonly byKind: Readonly<Record<RevocationKind, Map<string, RevocationRecord>>> = {
@@ -119,9 +126,14 @@ export class RevocationList {
     return this.apply(record) ? record : null;
   }
 
-  /** Above every stamp seen, saturating at the bound (a stamp above it would be refused on reading). */
+  /**
+   * Above every stamp seen and at least this replica's clock (a hybrid logical clock), saturating at the bound (a
+   * stamp above it would be refused on reading). The clock part is what lets a revocation made during a partition
+   * on a quiet replica (few records seen, a low Lamport count) outrank the revocation a lift on a busy one lifted:
+   * "made later" then holds across replicas, up to their clock skew, while the order stays total (replicas converge).
+   */
   private nextStamp(): number {
-    return Math.min(this.clock + 1, MAX_SEQUENCE);
+    return Math.min(Math.max(this.clock + 1, wallStamp(this.now())), MAX_SEQUENCE);
   }
 
   // --- replication ------------------------------------------------------------------------------------------------

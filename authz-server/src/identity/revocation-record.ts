@@ -3,8 +3,10 @@
  * certificate fingerprint), revoked or lifted. Lifts are kept (as tombstones) so that an older "revoked" arriving
  * late from a slow replica, Redis or a file cannot bring a lifted revocation back.
  *
- * Records are ordered by a Lamport stamp (`seq`, then `origin`), never by a clock: every replica that has seen the
- * same records holds the same list, whatever order they arrived in and whatever the replicas' clocks say.
+ * Records are ordered by their stamps (`seq`, then `origin`; see `orderKey`): every replica that has seen the same
+ * records holds the same list, whatever order they arrived in and whatever the replicas' clocks say. A stamp is a
+ * hybrid logical clock: above every stamp its replica had seen, and at least that replica's clock in milliseconds
+ * since 2020, so a record made later (beyond the replicas' clock skew) is stamped higher even on another replica.
  */
 import { FINGERPRINT_FORMAT, isFingerprint } from "./fingerprint.js";
 import { parseSpiffeId } from "./spiffe-id.js";
@@ -33,7 +35,7 @@ export interface RevocationRecord {
    * computes the expiry on its own clock. Absent on records from older versions (their `expiresAtMs` is trusted).
    */
   readonly ttlMs?: number;
-  /** Lamport stamp: greater than every stamp the deciding replica had seen. */
+  /** Hybrid stamp: greater than every stamp the deciding replica had seen, at least its clock (ms since 2020). */
   readonly seq: number;
   /** The replica that made the record (ties between equal stamps). */
   readonly origin: string;
