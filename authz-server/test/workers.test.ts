@@ -281,7 +281,9 @@ describe.each(["socket", "pipe", "file"] as const)("two workers sharing one prim
 
   it("decision lines longer than 4 KiB from both workers reach stdout whole", async () => {
     const clients = [...byWorker.values()].flat();
-    const big = (i: number) => ({ "x-evidence": `${i}:${"e".repeat(20_000 + (i % 7) * 1000)}` });
+    // Three headers (each under the 8,192-character cut of a logged header value): lines of 21 to 27 KB.
+    const part = (i: number, n: number) => `${i}:${n}:${"e".repeat(7_000 + (i % 7) * 150)}`;
+    const big = (i: number) => ({ "x-evidence": part(i, 1), "x-evidence-2": part(i, 2), "x-evidence-3": part(i, 3) });
     const rounds = 30;
     for (let r = 0; r < rounds; r++) {
       await Promise.all(clients.map((c, k) => c.check(call(workloadId(2), "/blocked", big(r * 10 + k)))));
@@ -294,9 +296,9 @@ describe.each(["socket", "pipe", "file"] as const)("two workers sharing one prim
     // Every line of stdout is one whole JSON document (decisionLines parsed them all), and each long one is intact.
     for (const l of completeLines(serve).filter((x) => x !== "")) expect(() => JSON.parse(l)).not.toThrow();
     for (const l of long) {
-      const value = (l.headers as Record<string, string>)["x-evidence"]!;
-      const i = Number(value.split(":")[0]);
-      expect(value).toBe(big(i)["x-evidence"]);
+      const headers = l.headers as Record<string, string>;
+      const i = Number(headers["x-evidence"]!.split(":")[0]);
+      for (const [name, value] of Object.entries(big(i))) expect(headers[name]).toBe(value);
     }
     expect(new Set(long.map((l) => l.worker))).toEqual(new Set([1, 2]));
   });
@@ -304,7 +306,7 @@ describe.each(["socket", "pipe", "file"] as const)("two workers sharing one prim
   it("long and short lines written at the same time by both workers all arrive whole", async () => {
     const clients = [...byWorker.values()].flat();
     const tag = `mixed-${stdout}`;
-    const evidence = (k: number, i: number) => `${tag}:${k}:${i}:${"m".repeat(5_000 + i * 37)}`;
+    const evidence = (k: number, i: number) => `${tag}:${k}:${i}:${"m".repeat(5_000 + (i % 80) * 37)}`;
     const perClient = 400;
     await Promise.all(
       clients.map(async (c, k) => {

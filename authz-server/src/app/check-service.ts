@@ -45,13 +45,47 @@ export interface CheckServing {
   listen(): Promise<number>;
   /** gRPC health: SERVING or NOT_SERVING. */
   setServing(serving: boolean): void;
-  /** Stops accepting calls and finishes in-flight ones (forced after `graceMs`). */
+  /**
+   * Stops accepting calls and finishes in-flight ones (forced after `graceMs`), then exports what telemetry is
+   * buffered (for what remains of `graceMs`, at least MIN_TELEMETRY_FLUSH_MS).
+   */
   shutdown(graceMs: number): Promise<void>;
 }
 
 export interface CheckService extends CheckServing {
   readonly authorizer: Authorizer;
   readonly grpc: GrpcServer;
+  /**
+   * shutdown() without the telemetry export: stops accepting calls, finishes in-flight ones (forced after `graceMs`)
+   * and writes out the decision log. The caller saves its state, then calls flushTelemetry.
+   */
+  drain(graceMs: number): Promise<void>;
+  /**
+   * Exports buffered traces and shipped decision logs, giving up after `deadlineMs`: a collector that has stopped
+   * answering must not hold the exit (the exporters' own timeout is 10 s).
+   */
+  flushTelemetry(deadlineMs: number): Promise<void>;
+}
+
+/** The least time the telemetry export gets at shutdown, when the grace period is already used up. */
+export const MIN_TELEMETRY_FLUSH_MS = 500;
+
+/** Resolves when `work` does or after `ms`, whichever is first; true when `work` finished in time. */
+export function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
 }
 
 export async function createCheckService(deps: CheckServiceDeps): Promise<CheckService> {
@@ -96,15 +130,30 @@ export async function createCheckService(deps: CheckServiceDeps): Promise<CheckS
     logger,
     addressSetting: deps.addressSetting,
   });
+  const drain = async (graceMs: number) => {
+    await grpc.shutdown(graceMs);
+    decisionLog.flush();
+  };
+  const flushTelemetry = async (deadlineMs: number) => {
+    if (!(await within(telemetry.shutdown(), deadlineMs))) {
+      logger.warn(
+        { event: "telemetry flush timed out", deadline_ms: deadlineMs },
+        `traces and shipped decision logs not exported within ${deadlineMs} ms (collector not answering); exiting without them`,
+      );
+    }
+  };
   return {
     authorizer,
     grpc,
     listen: () => grpc.listen(),
     setServing: (serving) => grpc.setServing(serving),
+    drain,
+    flushTelemetry,
     async shutdown(graceMs) {
-      await grpc.shutdown(graceMs);
-      decisionLog.flush();
-      await telemetry.shutdown();
+      const started = Date.now();
+      await drain(graceMs);
+      // What is left of the grace period, and a little at least.
+      await flushTelemetry(Math.max(MIN_TELEMETRY_FLUSH_MS, graceMs - (Date.now() - started)));
     },
   };
 }

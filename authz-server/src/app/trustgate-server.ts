@@ -29,7 +29,13 @@ import { lintSteps } from "../policy-tools/lint.js";
 import { exportEngineState } from "../risk/engine-state.js";
 import { TimeSlices } from "../util/time-slices.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
-import { type CheckServing, createCheckService } from "./check-service.js";
+import {
+  type CheckService,
+  type CheckServing,
+  createCheckService,
+  MIN_TELEMETRY_FLUSH_MS,
+  within,
+} from "./check-service.js";
 import { clusterMetrics } from "./cluster-metrics.js";
 import { StateHub } from "./cluster-state.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";
@@ -142,6 +148,9 @@ function workerPool(deps: {
 function defaultTrustDomain(config: Config): string {
   return config.identity.trustDomains[0] ?? config.falco.mapping.trustDomain;
 }
+
+/** How long a shutdown step other than draining, closing listeners and saving state may take before it is left. */
+const STOP_STEP_DEADLINE_MS = 2_000;
 
 const HTTP_ADDR_SETTING = "--http-addr (or TRUSTGATE_HTTP_ADDR, http.addr)";
 
@@ -288,22 +297,24 @@ async function start(
         })
       : null;
   if (pool === null) metrics.workersDesired.set(1);
-  const serving: CheckServing =
-    pool ??
-    (await createCheckService({
-      config,
-      logger,
-      metrics,
-      env,
-      policies,
-      risk,
-      revocations,
-      labelsOf,
-      clusterLabelsOf: kubernetes.clusterLabelsOf,
-      request: requestSettings,
-      sightings,
-      addressSetting: GRPC_ADDR_SETTING,
-    }));
+  const service: CheckService | null =
+    pool !== null
+      ? null
+      : await createCheckService({
+          config,
+          logger,
+          metrics,
+          env,
+          policies,
+          risk,
+          revocations,
+          labelsOf,
+          clusterLabelsOf: kubernetes.clusterLabelsOf,
+          request: requestSettings,
+          sightings,
+          addressSetting: GRPC_ADDR_SETTING,
+        });
+  const serving: CheckServing = pool ?? service!;
   cleanup.opened(pool === null ? "gRPC listener" : "worker processes", () => serving.shutdown(0));
 
   const readiness: Readiness = {
@@ -424,19 +435,37 @@ async function start(
     reload: (trigger) => loader.reload(trigger),
     stop(reason) {
       stopping ??= (async () => {
+        const started = Date.now();
+        const graceMs = config.shutdownGraceSeconds * 1000;
         logger.info(
           { event: "shutting down", reason },
           `shutting down (${reason}): reporting NOT_SERVING, finishing in-flight calls`,
         );
+        // gRPC health and /readyz turn together, before anything that can take time.
         readiness.shuttingDown = true;
-        await watcher?.stop();
         serving.setServing(false);
-        await kubernetes.stop();
-        await serving.shutdown(config.shutdownGraceSeconds * 1000);
+        // Every step is bounded, so that no client (a half-sent admin request, a stalled collector) and no stuck
+        // dependency holds the exit, and with it the saving of state, past the grace period.
+        const step = async (what: string, work: Promise<unknown> | undefined) => {
+          if (work !== undefined && !(await within(work, STOP_STEP_DEADLINE_MS))) {
+            logger.warn(
+              { event: "shutdown step timed out", step: what, deadline_ms: STOP_STEP_DEADLINE_MS },
+              `shutdown: ${what} did not stop within ${STOP_STEP_DEADLINE_MS} ms; going on without it`,
+            );
+          }
+        };
+        await step("policy watcher", watcher?.stop());
+        await step("Kubernetes policy source", kubernetes.stop());
+        // Telemetry is exported last, after state is saved: a collector that does not answer costs nothing else.
+        if (service !== null) await service.drain(graceMs);
+        else await serving.shutdown(graceMs);
         if (pool === null) metrics.workersAlive.set(0);
+        // Requests in progress get CLOSE_DEADLINE_MS (http/listen.ts), then their connections are cut.
         await admin.close();
+        // The ingest listener (bounded the same way), then the risk snapshot and the revocations file.
         await falcoRisk.stop();
-        await loader.close();
+        await step("policy worker", loader.close());
+        await service?.flushTelemetry(Math.max(MIN_TELEMETRY_FLUSH_MS, graceMs - (Date.now() - started)));
         logger.info({ event: "stopped" }, "stopped");
         flushLogger(logger);
       })();

@@ -1,4 +1,6 @@
 import { Writable } from "node:stream";
+import type { Tracer } from "@opentelemetry/api";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
 import { policySet } from "../../test/support/fixtures.js";
 import { buildCheckRequest } from "../extauthz/build-check-request.js";
@@ -13,7 +15,7 @@ import { Authorizer } from "./authorizer.js";
 
 const PAYMENT = "spiffe://cluster.local/ns/services/sa/payment";
 
-function authorizer(set: PolicySet) {
+function authorizer(set: PolicySet, tracer: Tracer | null = null) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -35,6 +37,7 @@ function authorizer(set: PolicySet) {
     decisionLog,
     logger,
     dryRun: false,
+    tracer,
   });
   return { a, metrics, decisionLog, lines };
 }
@@ -103,6 +106,19 @@ describe("Authorizer", () => {
     );
     expect(r.spoofedHeaders).toEqual(["x-trustgate-peer-spiffe-id"]);
     expect(await metrics.registry.metrics()).toMatch(/trustgate_spoofed_identity_headers_total 1/);
+  });
+
+  it("names the trace in lower case when its span inherits an upper-case B3 trace id", async () => {
+    const tracer = new BasicTracerProvider().getTracer("t");
+    const { a, decisionLog, lines } = authorizer(denyAll, tracer);
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const headers = { "x-b3-traceid": traceId.toUpperCase(), "x-b3-spanid": "00F067AA0BA902B7", "x-b3-sampled": "1" };
+    a.authorize(buildCheckRequest({ destination: { principal: PAYMENT }, path: "/admin/x", headers }));
+    decisionLog.flush();
+    await new Promise((r) => setImmediate(r));
+    const [line] = lines.map((l) => JSON.parse(l)).filter((l) => l.event === "decision");
+    expect(line.trace_id).toBe(traceId);
+    expect(line.span_id).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it("denies instead of throwing when deciding fails", () => {

@@ -13,7 +13,7 @@ import { decision, INTERNAL_ERROR_POLICY } from "../model/decision.js";
 import type { DecisionLog, TraceIds } from "../observability/decision-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
-import { parentContext } from "../observability/trace-context.js";
+import { lowerHex, parentContext } from "../observability/trace-context.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
 import type { Authorization } from "./authorization.js";
 import type { CertificateSightings } from "./certificate-sightings.js";
@@ -114,8 +114,9 @@ export class Authorizer {
     if (span !== null) {
       if (span.isRecording()) {
         describeSpan(span, result);
+        // Our span inherits the caller's trace id as sent, upper-case B3 included; the line names it as exported.
         const ids = span.spanContext();
-        trace = { traceId: ids.traceId, spanId: ids.spanId };
+        trace = { traceId: lowerHex(ids.traceId), spanId: lowerHex(ids.spanId) };
       }
       span.end();
     }

@@ -56,18 +56,31 @@ export function structToJson(s: StructMessage | null | undefined): StructResult 
   }
 }
 
+/**
+ * How deep jsonToStruct builds: protobuf's own recursion limit, so no Envoy can send anything deeper. Beyond it a
+ * value becomes null — never seen by a decision, since structToJson already refuses anything past MAX_DEPTH — so
+ * that a description nested tens of thousands of levels deep (a JWT payload given to `explain`) is a malformed-request
+ * deny, not a stack overflow.
+ */
+export const BUILD_MAX_DEPTH = 100;
+
 /** The reverse, for building CheckRequests (tests, `check`, `explain`): JSON → Struct fields. */
 export function jsonToStruct(value: Readonly<Record<string, unknown>>): StructMessage {
+  return structOf(value, 0);
+}
+
+function structOf(value: Readonly<Record<string, unknown>>, depth: number): StructMessage {
   const fields: Record<string, StructValueMessage> = {};
-  for (const [k, v] of Object.entries(value)) fields[k] = jsonToValue(v);
+  for (const [k, v] of Object.entries(value)) fields[k] = jsonToValue(v, depth);
   return { fields };
 }
 
-function jsonToValue(v: unknown): StructValueMessage {
+function jsonToValue(v: unknown, depth: number): StructValueMessage {
   if (typeof v === "string") return { stringValue: v };
   if (typeof v === "number") return { numberValue: v };
   if (typeof v === "boolean") return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
-  if (typeof v === "object" && v !== null) return { structValue: jsonToStruct(v as Record<string, unknown>) };
+  if (depth >= BUILD_MAX_DEPTH) return { nullValue: 0 };
+  if (Array.isArray(v)) return { listValue: { values: v.map((item) => jsonToValue(item, depth + 1)) } };
+  if (typeof v === "object" && v !== null) return { structValue: structOf(v as Record<string, unknown>, depth + 1) };
   return { nullValue: 0 };
 }

@@ -21,7 +21,7 @@ export function tokensEqual(presented: string, expected: string): boolean {
 }
 
 export function checkAdminToken(req: IncomingMessage, expected: string): AuthResult {
-  if (expected === "") {
+  if (expected.trim() === "") {
     return {
       ok: false,
       status: 403,

@@ -4,6 +4,11 @@
  * and whenever the admin listener is reachable from other hosts. Only a loopback-only listener without a token
  * answers loopback clients without one. (A client's loopback address proves nothing on a reachable listener: behind
  * a sidecar every client connects from 127.0.0.1.)
+ *
+ * A web page in the operator's browser can reach a loopback listener too: a cross-site "simple" POST (text/plain, no
+ * preflight) or, to read the answer, a DNS-rebinding page whose requests carry its own host name. So in that mode a
+ * request must also name a loopback host (`localhost`, `127.x.x.x`, `[::1]`, any port; not checked on a unix socket,
+ * which no browser reaches), carry no Origin other than a loopback one, and be `application/json`.
  */
 import type { IncomingMessage } from "node:http";
 import type { RevocationLookup } from "../identity/caller-identity.js";
@@ -34,6 +39,41 @@ function isLoopback(req: IncomingMessage): boolean {
   return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1" || address === "";
 }
 
+/** `localhost`, `*.localhost`, `127.x.x.x` or `[::1]`, with or without a port. */
+const LOOPBACK_HOST =
+  /^(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.localhost|127(?:\.\d{1,3}){3}|\[::1\])\.?(?::\d{1,5})?$/i;
+
+function loopbackOrigin(origin: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false; // "null" (a sandboxed page, a file) or garbage
+  }
+  return (url.protocol === "http:" || url.protocol === "https:") && LOOPBACK_HOST.test(url.host);
+}
+
+/**
+ * Why a tokenless loopback explain request is refused as possibly a browser page's, or null when it is a local
+ * client's (the CLI sends Host 127.0.0.1 or localhost, application/json, no Origin).
+ */
+export function browserRefusal(req: IncomingMessage): string | null {
+  const onSocketFile = (req.socket.remoteAddress ?? "") === "";
+  const host = req.headers.host ?? "";
+  if (!onSocketFile && !LOOPBACK_HOST.test(host)) {
+    return `explain without http.adminToken needs a loopback Host (localhost, 127.0.0.1, [::1]); got ${JSON.stringify(host.slice(0, 100))} (a DNS-rebinding page?)`;
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !loopbackOrigin(origin)) {
+    return `explain without http.adminToken refuses requests from another origin (${JSON.stringify(origin.slice(0, 100))}): a web page cannot ask it`;
+  }
+  const type = (req.headers["content-type"] ?? "").split(";", 1)[0]!.trim().toLowerCase();
+  if (type !== "application/json") {
+    return "explain without http.adminToken needs Content-Type: application/json (a web page can send other types without a preflight)";
+  }
+  return null;
+}
+
 export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
   router.on("POST", "/v1/explain", async (req, res) => {
     if (deps.adminToken !== "" || !deps.loopbackOnly) {
@@ -47,6 +87,9 @@ export function registerExplainRoutes(router: Router, deps: ExplainDeps): void {
       }
     } else if (!isLoopback(req)) {
       return sendJson(res, 403, { error: "explain is only answered on loopback unless http.adminToken is set" });
+    } else {
+      const refusal = browserRefusal(req);
+      if (refusal !== null) return sendJson(res, 403, { error: refusal });
     }
     let raw: unknown;
     try {

@@ -73,7 +73,7 @@ function ingestRequest(endpoint: FalcoEndpoint): Handler {
           `Falco ingest refused: ${auth.error}`,
         );
       }
-      req.resume();
+      // The body is not read: sendJson closes the connection rather than reading whatever a refused client sends.
       return sendJson(res, 401, { error: auth.error }, { "www-authenticate": 'Bearer realm="trustgate-falco"' });
     }
     let body: Buffer;

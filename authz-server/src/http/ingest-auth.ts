@@ -3,14 +3,15 @@
  *  - a bearer token (`Authorization: Bearer <token>`; Falcosidekick's webhook `customHeaders`),
  *  - the same token as `?token=` (Falco's own http_output cannot set headers),
  *  - a client certificate verified against `falco.ingest.tls.clientCaFile` (on the separate TLS ingest listener).
- * With neither a token nor client-certificate verification configured, everything is refused.
+ * With neither a token nor client-certificate verification configured, everything is refused. A token of only
+ * whitespace is no token (config/secrets.ts trims it to ""; checked here again so no caller can open ingest to it).
  */
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { bearerToken, tokensEqual } from "./admin-auth.js";
 
 export interface IngestCredentials {
-  /** "" = no token accepted. */
+  /** "" (or whitespace only) = no token accepted. */
   readonly token: string;
   /** Whether a verified client certificate authenticates (only on the TLS listener). */
   readonly clientCertificates: boolean;
@@ -20,8 +21,12 @@ export type IngestAuthResult =
   | { ok: true; method: "bearer" | "query" | "client-certificate" }
   | { ok: false; reason: "not_configured" | "unauthenticated"; error: string };
 
+function hasToken(credentials: IngestCredentials): boolean {
+  return credentials.token.trim() !== "";
+}
+
 export function ingestConfigured(credentials: IngestCredentials): boolean {
-  return credentials.token !== "" || credentials.clientCertificates;
+  return hasToken(credentials) || credentials.clientCertificates;
 }
 
 export function authenticateIngest(req: IncomingMessage, url: URL, credentials: IngestCredentials): IngestAuthResult {
@@ -37,7 +42,7 @@ export function authenticateIngest(req: IncomingMessage, url: URL, credentials: 
   if (credentials.clientCertificates && socket.encrypted === true && socket.authorized === true) {
     return { ok: true, method: "client-certificate" };
   }
-  if (credentials.token !== "") {
+  if (hasToken(credentials)) {
     const header = req.headers.authorization;
     if (header !== undefined) {
       const presented = bearerToken(req);
@@ -46,7 +51,8 @@ export function authenticateIngest(req: IncomingMessage, url: URL, credentials: 
     }
     const query = url.searchParams.get("token");
     if (query !== null) {
-      if (tokensEqual(query, credentials.token)) return { ok: true, method: "query" };
+      const presented = query.trim();
+      if (presented !== "" && tokensEqual(presented, credentials.token)) return { ok: true, method: "query" };
       return { ok: false, reason: "unauthenticated", error: "the ?token= value is not valid" };
     }
   }

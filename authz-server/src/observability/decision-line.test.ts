@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { type Decision, decision } from "../model/decision.js";
 import type { RequestModel } from "../model/request-model.js";
 import { SENSITIVE_HEADERS } from "../model/sensitive-headers.js";
-import { DecisionLineFormatter, type DecisionRecord, type LineFormat, type TraceIds } from "./decision-line.js";
+import {
+  DecisionLineFormatter,
+  type DecisionRecord,
+  type LineFormat,
+  MAX_HEADER_VALUE,
+  type TraceIds,
+  truncatedHeaderValue,
+} from "./decision-line.js";
 
 /** A small seeded generator, so a failing sequence can be replayed. */
 function random(seed: number): () => number {
@@ -194,5 +201,47 @@ describe("DecisionLineFormatter", () => {
       "spiffe://cluster.local/ns/a/sa/one",
       "spiffe://cluster.local/ns/a/sa/two",
     ]);
+  });
+
+  it("cuts a header value past MAX_HEADER_VALUE characters, naming the bytes left out, and stays valid JSON", () => {
+    const format: LineFormat = { prefix: "", sensitiveHeaders: SENSITIVE_HEADERS, allowHeaders: false };
+    const formatter = new DecisionLineFormatter(format);
+    const huge = "\u0001".repeat(150_000);
+    const headers = {
+      "x-payload": huge,
+      "x-small": "ok",
+      authorization: "Bearer t",
+      "x-emoji": `${"a".repeat(MAX_HEADER_VALUE - 1)}😀tail`,
+    };
+    const record: DecisionRecord = {
+      decisionId: "d",
+      decision: decision("deny", "no", "b/p", 0),
+      policyVersion: "v",
+      model: requestModel({
+        caller: "spiffe://cluster.local/ns/a/sa/one",
+        destination: "spiffe://cluster.local/ns/b/sa/api",
+        fingerprint: "",
+        sourceIp: "10.0.0.1",
+        namespace: "b",
+        method: "GET",
+        host: "api.b",
+        path: "/",
+        http: true,
+        headers,
+      }),
+      rejection: null,
+      evaluation: null,
+    };
+    const line = formatter.line(record, 0.1, null, 0);
+    expect(line.length).toBeLessThan(6 * MAX_HEADER_VALUE + 2 * MAX_HEADER_VALUE + 2048);
+    const parsed = JSON.parse(line);
+    expect(parsed.headers["x-payload"]).toBe(
+      `${"\u0001".repeat(MAX_HEADER_VALUE)}…(${150_000 - MAX_HEADER_VALUE} bytes more)`,
+    );
+    expect(parsed.headers["x-small"]).toBe("ok");
+    expect(parsed.headers.authorization).toBe("[redacted]");
+    // The emoji's surrogate pair straddles the cut: it is kept whole on neither side, the value stays valid UTF-16.
+    expect(parsed.headers["x-emoji"]).toBe(`${"a".repeat(MAX_HEADER_VALUE - 1)}…(8 bytes more)`);
+    expect(truncatedHeaderValue("short")).toBe("short");
   });
 });

@@ -4,13 +4,15 @@
  * open every line (`prefix`, e.g. the worker number) are passed in.
  *
  * A deny line also carries the request headers (credentials redacted): the evidence an operator needs to investigate
- * it. An allow line keeps to who, what and why, unless `allowHeaders` asks for them. When the request carried a trace
+ * it. An allow line keeps to who, what and why, unless `allowHeaders` asks for them. A header value longer than
+ * MAX_HEADER_VALUE characters is cut there and ends in `…(N bytes more)`, so one request cannot make a line (and what
+ * holds it: stdout's buffer, the shipper's queue) megabytes long. When the request carried a trace
  * context the line names the trace and span, so a decision can be found from a trace and the other way round.
  */
 import type { Decision } from "../model/decision.js";
 import type { RejectedRequest } from "../model/rejected-request.js";
 import type { RequestModel } from "../model/request-model.js";
-import { redactHeaders } from "../model/sensitive-headers.js";
+import { REDACTED } from "../model/sensitive-headers.js";
 
 /** The trace a decision belongs to (ids in lower-case hex). */
 export interface TraceIds {
@@ -39,6 +41,39 @@ export interface DecisionRecord {
    */
   readonly rejection: { readonly principal: string; readonly request?: RejectedRequest | null } | null;
   readonly evaluation: { readonly shadow: Decision | null; readonly audit: readonly string[] | null } | null;
+}
+
+/** Characters of a header value a decision line keeps; the rest is replaced by `…(N bytes more)`. */
+export const MAX_HEADER_VALUE = 8192;
+
+/** `value` cut to MAX_HEADER_VALUE characters (never inside a surrogate pair) with the UTF-8 bytes left out named. */
+export function truncatedHeaderValue(value: string): string {
+  if (value.length <= MAX_HEADER_VALUE) return value;
+  let end = MAX_HEADER_VALUE;
+  const last = value.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1; // a high surrogate: keep the pair together
+  return `${value.slice(0, end)}…(${Buffer.byteLength(value.slice(end), "utf8")} bytes more)`;
+}
+
+/**
+ * Headers as a decision line carries them: credential values redacted, long values cut. The same object when neither
+ * applies (the common case: one pass over the names and lengths, no copy).
+ */
+export function loggedHeaders(
+  headers: Readonly<Record<string, string>>,
+  sensitive: ReadonlySet<string>,
+): Readonly<Record<string, string>> {
+  let found = false;
+  for (const name in headers) {
+    if (sensitive.has(name) || headers[name]!.length > MAX_HEADER_VALUE) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return headers;
+  const copy: Record<string, string> = Object.create(null);
+  for (const name in headers) copy[name] = sensitive.has(name) ? REDACTED : truncatedHeaderValue(headers[name]!);
+  return copy;
 }
 
 /** A JSON string literal; the common case (nothing to escape) skips JSON.stringify. */
@@ -110,7 +145,7 @@ export class DecisionLineFormatter {
     if (http !== null) line += `,"path":${jsonString(http.path)}`;
     if (trace !== null) line += `,"trace_id":"${trace.traceId}","span_id":"${trace.spanId}"`;
     if (http !== null && (!decision.allowed || this.format.allowHeaders)) {
-      line += `,"headers":${JSON.stringify(redactHeaders(http.headers, this.format.sensitiveHeaders))}`;
+      line += `,"headers":${JSON.stringify(loggedHeaders(http.headers, this.format.sensitiveHeaders))}`;
     }
     const shadow = record.evaluation?.shadow ?? null;
     const audit = record.evaluation?.audit ?? null;

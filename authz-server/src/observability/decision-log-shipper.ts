@@ -3,8 +3,9 @@
  * stdout. Each record's body is the decision line itself (JSON), with the decision, policy and decision id as
  * attributes and the request's trace context on the record. OpenTelemetry's exporter does the protocol, compression
  * and retries with backoff; batching is its batch processor's. In front of it sits a bound: at most `maxQueue`
- * lines waiting or in flight. A burst beyond that drops lines and counts them: a Check never waits for the collector
- * and memory never grows without bound.
+ * lines, and at most `maxQueueBytes` of them (a deny line carries the request's headers, so lines differ in size by
+ * orders of magnitude), waiting or in flight. A burst beyond either drops lines and counts them: a Check never waits
+ * for the collector and memory never grows without bound.
  */
 import { ROOT_CONTEXT, type TraceFlags, trace } from "@opentelemetry/api";
 import type { Logger as OtelLogger } from "@opentelemetry/api-logs";
@@ -14,6 +15,8 @@ import type { DecisionLineShipper, DecisionRecord, TraceIds } from "./decision-l
 export interface ShipperSettings {
   /** Lines waiting or being exported at most; beyond that new lines are dropped (and counted). */
   readonly maxQueue: number;
+  /** Characters (≈ bytes) of lines waiting or being exported at most; default DEFAULT_SHIP_QUEUE_BYTES. */
+  readonly maxQueueBytes?: number;
   readonly batchSize: number;
   readonly intervalMs: number;
 }
@@ -25,6 +28,8 @@ export interface RunningShipper extends DecisionLineShipper {
   readonly endpoint: string;
   /** Lines accepted and not yet sent or failed. */
   readonly pending: number;
+  /** Characters of those lines. */
+  readonly pendingBytes: number;
   flush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -32,6 +37,9 @@ export interface RunningShipper extends DecisionLineShipper {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const SAMPLED = 1 as TraceFlags;
+
+/** 32 MiB of lines waiting for the collector, as much as stdout's own bound. */
+export const DEFAULT_SHIP_QUEUE_BYTES = 32 * 1024 * 1024;
 
 export async function startDecisionLogShipper(
   settings: ShipperSettings,
@@ -49,7 +57,9 @@ export async function startDecisionLogShipper(
   const sent = counter.labels("sent");
   const dropped = counter.labels("dropped");
   const failed = counter.labels("failed");
+  const maxBytes = settings.maxQueueBytes ?? DEFAULT_SHIP_QUEUE_BYTES;
   let pending = 0;
+  let pendingBytes = 0;
 
   // The exporter reads OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT, _HEADERS and _TIMEOUT; gzip unless told otherwise.
   const exporter = new OTLPLogExporter({
@@ -62,6 +72,7 @@ export async function startDecisionLogShipper(
   exporter.export = (records, done) =>
     exportBatch(records, (result) => {
       pending -= records.length;
+      for (const r of records) pendingBytes -= (r.body as string).length;
       (result.code === 0 ? sent : failed).inc(records.length);
       done(result);
     });
@@ -86,18 +97,23 @@ export async function startDecisionLogShipper(
     get pending() {
       return pending;
     },
+    get pendingBytes() {
+      return pendingBytes;
+    },
     ship(line: string, record: DecisionRecord, ids: TraceIds | null): void {
-      if (pending >= settings.maxQueue) {
+      const body = line.endsWith("\n") ? line.slice(0, -1) : line;
+      if (pending >= settings.maxQueue || pendingBytes + body.length > maxBytes) {
         dropped.inc();
         return;
       }
       pending += 1;
+      pendingBytes += body.length;
       const { decision } = record;
       logger.emit({
         severityNumber: SeverityNumber.INFO,
         severityText: "INFO",
         eventName: "trustgate.decision",
-        body: line.endsWith("\n") ? line.slice(0, -1) : line,
+        body,
         attributes: {
           "trustgate.decision": decision.allowed ? "allow" : "deny",
           "trustgate.policy": decision.policy,

@@ -71,8 +71,25 @@ describe("traceIdsOf (the decision line's fast reader)", () => {
     ];
     for (const headers of cases) {
       const reference = parentSpanContext(headers);
-      const expected = reference === null ? null : { traceId: reference.traceId, spanId: reference.spanId };
+      const expected =
+        reference === null
+          ? null
+          : { traceId: reference.traceId.toLowerCase(), spanId: reference.spanId.toLowerCase() };
       expect(traceIdsOf(headers), JSON.stringify(headers)).toEqual(expected);
+    }
+  });
+
+  it("gives ids in lower case, whatever case the headers used", () => {
+    const upper = { traceId: TRACE.toUpperCase(), spanId: SPAN.toUpperCase() };
+    const cases: Array<Record<string, string>> = [
+      { "x-b3-traceid": upper.traceId, "x-b3-spanid": upper.spanId, "x-b3-sampled": "1" },
+      { "x-b3-traceid": upper.traceId.slice(16), "x-b3-spanid": upper.spanId },
+    ];
+    for (const headers of cases) {
+      const ids = traceIdsOf(headers);
+      expect(ids, JSON.stringify(headers)).not.toBeNull();
+      expect(ids!.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(ids!.spanId).toBe(SPAN);
     }
   });
 });

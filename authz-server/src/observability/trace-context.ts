@@ -78,10 +78,20 @@ const INVALID_TRACE_ID = "0".repeat(32);
 const INVALID_SPAN_ID = "0".repeat(16);
 const B3_SAMPLED = new Set(["true", "True", "1", "false", "False", "0"]);
 
+const UPPER_HEX = /[A-F]/;
+
+/**
+ * A hex id in lower case, as decision lines carry it and as OTLP exports it (B3 and the propagators accept upper
+ * case): the same string, no copy, unless it has an upper-case digit.
+ */
+export function lowerHex(id: string): string {
+  return UPPER_HEX.test(id) ? id.toLowerCase() : id;
+}
+
 function ids(traceId: string, spanId: string): TraceIdPair | null {
   const valid =
     TRACE_ID.test(traceId) && traceId !== INVALID_TRACE_ID && SPAN_ID.test(spanId) && spanId !== INVALID_SPAN_ID;
-  return valid ? { traceId, spanId } : null;
+  return valid ? { traceId: lowerHex(traceId), spanId: lowerHex(spanId) } : null;
 }
 
 function fromTraceparent(value: string): TraceIdPair | null {
@@ -107,7 +117,7 @@ function fromB3(headers: Headers): TraceIdPair | null {
 }
 
 /**
- * The caller's trace and span ids, exactly what `parentSpanContext` gives (W3C if valid, else B3), without loading
+ * The caller's trace and span ids, exactly what `parentSpanContext` gives (W3C if valid, else B3) in lower case, without loading
  * or building any OpenTelemetry object: this runs for every logged decision.
  */
 export function traceIdsOf(headers: Headers): TraceIdPair | null {
