@@ -3,20 +3,15 @@
  * configuration file and environment (so a probe can skew its clock), Falco alerts about the example mesh's workloads,
  * operator calls, Checks over gRPC, and polling with a deadline.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CheckClient } from "../../authz-server/src/grpc/check-client.js";
 import { at, falcoJson, SHELL_IN_ORDER } from "../../authz-server/test/support/falco-alerts.js";
-import { checkRequest } from "../../authz-server/test/support/fixtures.js";
-import { type ServeProcess, startServe } from "../../authz-server/test/support/process.js";
+import { type Replica, startReplica } from "../../authz-server/test/support/replica.js";
 import {
   ADMIN_TOKEN,
   DENY_RISKY_CALLERS,
   FALCO_TOKEN,
   falcoNow,
   ID,
-  INVENTORY,
 } from "../../authz-server/test/support/risk-server.js";
 
 export { ADMIN_TOKEN, DENY_RISKY_CALLERS, FALCO_TOKEN, falcoNow, ID };
@@ -26,22 +21,15 @@ export type Workload = keyof typeof ID;
 /** A module that shifts this process's clock (Date) by SKEW_MS: `NODE_OPTIONS=--import <it>`. */
 export const SKEW_CLOCK = fileURLToPath(new URL("./skew-clock.mjs", import.meta.url));
 
-export interface Node {
-  readonly name: string;
-  readonly serve: ServeProcess;
-  readonly httpUrl: string;
-  logs(): Array<Record<string, unknown>>;
-  check(principal: string, path?: string): Promise<{ allowed: boolean; reason: string }>;
-  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+/** A replica (authz-server/test/support/replica.ts) with operator calls by workload name. */
+export interface Node extends Replica {
   revoke(who: Workload, reason?: string): Promise<{ status: number; body: Record<string, unknown> }>;
   lift(who: Workload): Promise<{ status: number; body: Record<string, unknown> }>;
   clear(who: Workload): Promise<{ status: number; body: Record<string, unknown> }>;
   post(body: string): Promise<{ status: number; text: string }>;
-  metric(name: string): Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `<dir>/<name>.yaml` (JSON is YAML) and starts `trustgate serve --config` with `env` added. */
+/** Starts a one-process replica (`workers: 1`) with `env` added; DENY_RISKY_CALLERS unless `policies` says. */
 export async function startNode(
   name: string,
   dir: string,
@@ -49,81 +37,20 @@ export async function startNode(
   env: Record<string, string> = {},
   policies = DENY_RISKY_CALLERS,
 ): Promise<Node> {
-  const policyDir = join(dir, `${name}-policies`);
-  await mkdir(policyDir, { recursive: true });
-  await writeFile(join(policyDir, "policies.yaml"), policies);
-  const inventory = join(dir, "workloads.yaml");
-  await writeFile(inventory, INVENTORY);
-  const file = join(dir, `${name}.yaml`);
-  const falco = (config.falco ?? {}) as Record<string, unknown>;
-  await writeFile(
-    file,
-    JSON.stringify({
-      workers: 1,
-      policies: { dir: policyDir, watch: false },
-      identity: { trustDomains: ["cluster.local"] },
-      workloads: { file: inventory },
-      log: { decisions: "none" },
-      shutdownGraceSeconds: 2,
-      ...config,
-      http: { adminToken: ADMIN_TOKEN, ...((config.http as object) ?? {}) },
-      falco: { token: FALCO_TOKEN, ...falco },
-    }),
-  );
-  const serve = await startServe(["--config", file], env);
-  const client = new CheckClient(serve.grpcAddress);
-  const httpUrl = serve.httpUrl;
-  const logs = () =>
-    serve.output.stdout
-      .split("\n")
-      .slice(0, -1)
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${httpUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  };
+  const replica = await startReplica(name, dir, { workers: 1, ...config }, policies, env);
+  const admin = replica.admin.bind(replica);
   return {
-    name,
-    serve,
-    httpUrl,
-    logs,
-    async check(principal, path = "/api/v1/items") {
-      const response = await client.check(
-        checkRequest({ principal, destinationPrincipal: ID.payment, labels: { app: "payment" }, path }),
-      );
-      const body = response.deniedResponse?.body;
-      return {
-        allowed: response.status.code === 0,
-        reason: body ? ((JSON.parse(body) as { reason?: string }).reason ?? "") : "",
-      };
-    },
-    admin,
+    ...replica,
     revoke: (who, reason = "probe") => admin("POST", "/v1/revocations", { spiffeId: ID[who], reason, by: name }),
     lift: (who) => admin("DELETE", `/v1/revocations?spiffeId=${encodeURIComponent(ID[who])}&by=${name}`),
     clear: (who) => admin("DELETE", `/v1/risk?id=${encodeURIComponent(ID[who])}`),
     async post(body) {
-      const res = await fetch(`${httpUrl}/v1/falco`, {
+      const res = await fetch(`${replica.httpUrl}/v1/falco`, {
         method: "POST",
         headers: { authorization: `Bearer ${FALCO_TOKEN}`, "content-type": "application/json" },
         body,
       });
       return { status: res.status, text: await res.text() };
-    },
-    async metric(metricName) {
-      const text = await (await fetch(`${httpUrl}/metrics`)).text();
-      const escaped = metricName.replace(/[{}"]/g, (c) => `\\${c}`);
-      const m = new RegExp(`^${escaped} (\\S+)$`, "m").exec(text);
-      return m ? Number(m[1]) : null;
-    },
-    async stop(signal) {
-      client.close();
-      return serve.stop(signal);
     },
   };
 }

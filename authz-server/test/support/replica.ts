@@ -18,7 +18,8 @@ export interface Replica {
   logs(): Array<Record<string, unknown>>;
   /** Waits (up to 5 s: log lines are written in batches) for a log line with this event. */
   logged(event: string): Promise<Record<string, unknown>>;
-  check(principal: string): Promise<{ allowed: boolean; reason: string }>;
+  /** A Check from `principal` to payment (`path` default /api/v1/items). */
+  check(principal: string, path?: string): Promise<{ allowed: boolean; reason: string }>;
   revocations(etag?: string): Promise<{ status: number; etag: string; body: string }>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   postAlerts(body: string): Promise<number>;
@@ -26,12 +27,16 @@ export interface Replica {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Writes `<dir>/<name>.yaml` and starts the replica; state files named in `config` stay where they are. */
+/**
+ * Writes `<dir>/<name>.yaml` and starts the replica with `env` added (e.g. a clock skew); state files named in `config`
+ * stay where they are. `http` and `falco` in `config` are merged over the tokens, everything else replaces.
+ */
 export async function startReplica(
   name: string,
   dir: string,
   config: Record<string, unknown>,
   policies = "",
+  env: Record<string, string> = {},
 ): Promise<Replica> {
   const policyDir = join(dir, `${name}-policies`);
   await mkdir(policyDir, { recursive: true });
@@ -43,16 +48,16 @@ export async function startReplica(
     file,
     JSON.stringify({
       policies: { dir: policyDir, watch: false },
-      http: { adminToken: ADMIN_TOKEN },
       identity: { trustDomains: ["cluster.local"] },
       workloads: { file: inventory },
       log: { decisions: "none" },
-      falco: { token: FALCO_TOKEN },
       shutdownGraceSeconds: 2,
       ...config,
+      http: { adminToken: ADMIN_TOKEN, ...((config.http as object) ?? {}) },
+      falco: { token: FALCO_TOKEN, ...((config.falco as object) ?? {}) },
     }),
   );
-  const serve = await startServe(["--config", file]);
+  const serve = await startServe(["--config", file], env);
   const client = new CheckClient(serve.grpcAddress);
   const httpUrl = serve.httpUrl;
   // Complete lines only: the last one may still be arriving.
@@ -76,14 +81,9 @@ export async function startReplica(
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    async check(principal) {
+    async check(principal, path = "/api/v1/items") {
       const response = await client.check(
-        checkRequest({
-          principal,
-          destinationPrincipal: ID.payment,
-          labels: { app: "payment" },
-          path: "/api/v1/items",
-        }),
+        checkRequest({ principal, destinationPrincipal: ID.payment, labels: { app: "payment" }, path }),
       );
       const body = response.deniedResponse?.body;
       return {
