@@ -82,6 +82,15 @@ export class AtomicFile {
       await unlink(temp).catch(() => undefined);
       throw err;
     }
+    // The rename is durable only once the directory is: without this a power loss can bring the old file back.
+    const dir = await open(dirname(this.file), "r");
+    try {
+      await dir.sync();
+    } catch {
+      // Some file systems cannot fsync a directory (EINVAL): the rename is then as durable as they make it.
+    } finally {
+      await dir.close();
+    }
   }
 }
 
