@@ -16,6 +16,7 @@ import { DecisionLog } from "../observability/decision-log.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { PolicyHolder } from "../policy/policy-holder.js";
+import { within } from "../util/within.js";
 import { startTelemetry } from "./telemetry.js";
 
 export interface CheckServiceDeps {
@@ -69,24 +70,6 @@ export interface CheckService extends CheckServing {
 
 /** The least time the telemetry export gets at shutdown, when the grace period is already used up. */
 export const MIN_TELEMETRY_FLUSH_MS = 500;
-
-/** Resolves when `work` does or after `ms`, whichever is first; true when `work` finished in time. */
-export function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-    work.then(
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-    );
-  });
-}
 
 export async function createCheckService(deps: CheckServiceDeps): Promise<CheckService> {
   const { config, logger, metrics } = deps;

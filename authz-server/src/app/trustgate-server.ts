@@ -28,14 +28,9 @@ import type { PolicySet } from "../policy/policy-set.js";
 import { lintSteps } from "../policy-tools/lint.js";
 import { exportEngineState } from "../risk/engine-state.js";
 import { TimeSlices } from "../util/time-slices.js";
+import { within } from "../util/within.js";
 import { loadWorkloadInventory, type WorkloadInventory } from "../workloads/workload-inventory.js";
-import {
-  type CheckService,
-  type CheckServing,
-  createCheckService,
-  MIN_TELEMETRY_FLUSH_MS,
-  within,
-} from "./check-service.js";
+import { type CheckService, type CheckServing, createCheckService, MIN_TELEMETRY_FLUSH_MS } from "./check-service.js";
 import { clusterMetrics } from "./cluster-metrics.js";
 import { StateHub } from "./cluster-state.js";
 import { createFalcoRisk, type FalcoRisk } from "./falco-risk.js";

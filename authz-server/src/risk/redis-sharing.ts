@@ -23,6 +23,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { RevocationRecord } from "../identity/revocation-record.js";
 import { orderKey, recordKey, supersedes } from "../identity/revocation-record.js";
 import type { Logger } from "../observability/logger.js";
+import { within } from "../util/within.js";
 import type { EventSigner } from "./event-signing.js";
 import { Outbox } from "./outbox.js";
 import type { RiskMetrics, SharedRefusal } from "./risk-metrics.js";
@@ -154,19 +155,6 @@ function connectionOptions(extra: RedisOptions): RedisOptions {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits for `work`, but at most `ms` (the timer does not keep the process alive); true when it finished. */
-async function within(work: Promise<unknown> | null, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms).unref();
-  });
-  try {
-    return await Promise.race([(work ?? Promise.resolve()).then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Outbox retries while Redis refuses writes with the connection up (NOREPLICAS, OOM, READONLY): 100 ms … 2 s. */
@@ -349,7 +337,7 @@ export class RedisRiskSharing {
     await within(this.flush(), 1_000);
     this.reader.disconnect();
     this.writer.disconnect();
-    await within(this.readLoop, 1_000);
+    await within(this.readLoop ?? Promise.resolve(), 1_000);
     if (this.outbox.size > 0) {
       this.options.logger.warn(
         { event: "shared risk events not published", pending: this.outbox.size },
