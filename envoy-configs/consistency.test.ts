@@ -256,7 +256,12 @@ describe("trustgate's ports and cluster names", () => {
     expect(portOf(envs.TRUSTGATE_HTTP_ADDR)).toBe(adminPort);
     expect(portOf(envs.TRUSTGATE_WEBHOOK_ADDR)).toBe(webhookPort);
     const np = istioDocs.find((d) => d.kind === "NetworkPolicy") as Obj;
-    expect(np.spec.ingress[0].ports.map((p: Obj) => p.port)).toEqual([grpcPort, adminPort]);
+    // Sidecars reach the admin port only in the variants whose wasm filter polls it (component revocation-poll).
+    expect(np.spec.ingress[0].ports.map((p: Obj) => p.port)).toEqual([grpcPort]);
+    const wasmNp = (renderKustomization(join(here, "istio", "wasm-oci")).docs as Obj[]).find(
+      (d) => d.kind === "NetworkPolicy",
+    ) as Obj;
+    expect(wasmNp.spec.ingress[0].ports.map((p: Obj) => p.port)).toEqual([grpcPort, adminPort]);
     expect(meshConfig.extensionProviders[0].envoyExtAuthzGrpc).toMatchObject({ service: svcHost, port: grpcPort });
   });
 

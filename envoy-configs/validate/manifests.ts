@@ -22,6 +22,8 @@ export const istioSchemaFile = join(dirname(fileURLToPath(import.meta.url)), "sc
 const CUSTOM_KINDS: Record<string, string> = {
   "security.istio.io/v1/AuthorizationPolicy": "trustgate.schema.istio.AuthorizationPolicy",
   "security.istio.io/v1beta1/AuthorizationPolicy": "trustgate.schema.istio.AuthorizationPolicy",
+  "security.istio.io/v1/PeerAuthentication": "trustgate.schema.istio.PeerAuthentication",
+  "security.istio.io/v1beta1/PeerAuthentication": "trustgate.schema.istio.PeerAuthentication",
   "extensions.istio.io/v1alpha1/WasmPlugin": "trustgate.schema.istio.WasmPlugin",
   "networking.istio.io/v1alpha3/EnvoyFilter": "trustgate.schema.istio.EnvoyFilter",
   "monitoring.coreos.com/v1/ServiceMonitor": "trustgate.schema.istio.ServiceMonitor",
