@@ -23,24 +23,3 @@ export function sensitiveHeaders(extra: readonly string[]): ReadonlySet<string> 
   if (extra.length === 0) return SENSITIVE_HEADERS;
   return new Set([...SENSITIVE_HEADERS, ...extra.map((name) => name.toLowerCase())]);
 }
-
-/**
- * Headers safe to log: the same object when it holds nothing sensitive (the common case, no copy), otherwise a copy
- * with credential values replaced.
- */
-export function redactHeaders(
-  headers: Readonly<Record<string, string>>,
-  sensitive: ReadonlySet<string> = SENSITIVE_HEADERS,
-): Readonly<Record<string, string>> {
-  let found = false;
-  for (const name in headers) {
-    if (sensitive.has(name)) {
-      found = true;
-      break;
-    }
-  }
-  if (!found) return headers;
-  const copy: Record<string, string> = Object.create(null);
-  for (const name in headers) copy[name] = sensitive.has(name) ? REDACTED : headers[name]!;
-  return copy;
-}

@@ -6,6 +6,7 @@ import {
   DecisionLineFormatter,
   type DecisionRecord,
   type LineFormat,
+  loggedHeaders,
   MAX_HEADER_VALUE,
   type TraceIds,
   truncatedHeaderValue,
@@ -243,5 +244,18 @@ describe("DecisionLineFormatter", () => {
     // The emoji's surrogate pair straddles the cut: it is kept whole on neither side, the value stays valid UTF-16.
     expect(parsed.headers["x-emoji"]).toBe(`${"a".repeat(MAX_HEADER_VALUE - 1)}…(8 bytes more)`);
     expect(truncatedHeaderValue("short")).toBe("short");
+  });
+});
+
+describe("loggedHeaders", () => {
+  it("redacts secrets and keeps every other header, even one named __proto__", () => {
+    const headers = JSON.parse('{"authorization": "Bearer x", "__proto__": "p", "x-id": "1"}');
+    const logged = loggedHeaders(headers, SENSITIVE_HEADERS);
+    expect(logged.authorization).toBe("[redacted]");
+    expect(Object.keys(logged)).toEqual(["authorization", "__proto__", "x-id"]);
+    expect(JSON.parse(JSON.stringify(logged))).toMatchObject({ "x-id": "1" });
+    expect(Object.hasOwn(logged, "__proto__")).toBe(true);
+    const plain = { "x-id": "1" };
+    expect(loggedHeaders(plain, SENSITIVE_HEADERS)).toBe(plain);
   });
 });
