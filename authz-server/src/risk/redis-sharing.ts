@@ -23,6 +23,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { RevocationRecord } from "../identity/revocation-record.js";
 import { orderKey, recordKey, supersedes } from "../identity/revocation-record.js";
 import type { Logger } from "../observability/logger.js";
+import { RetryTimer } from "../util/retry-timer.js";
 import { within } from "../util/within.js";
 import type { EventSigner } from "./event-signing.js";
 import { Outbox } from "./outbox.js";
@@ -71,7 +72,7 @@ const MAX_URGENT_OUTBOX = 100_000;
 /** How often a replica checks that the revocation hash still holds at least its records (FLUSHALL, eviction). */
 const REVOCATION_CHECK_MS = 1_000;
 /** Retries of revocation records Redis refused (NOREPLICAS, OOM, READONLY…): from this, doubling, up to the max. */
-const REVOCATION_RETRY_MIN_MS = 200;
+const REVOCATION_RETRY_FIRST_MS = 200;
 const REVOCATION_RETRY_MAX_MS = 5_000;
 
 /**
@@ -168,8 +169,8 @@ export class RedisRiskSharing {
   private readonly writer: MergingRedis;
   private readonly now: () => number;
   private readonly outbox = new Outbox(MAX_URGENT_OUTBOX, MAX_OUTBOX);
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryDelayMs = 0;
+  /** Flushes the outbox again while Redis refuses writes with the connection up. */
+  private readonly outboxRetry = new RetryTimer(RETRY_FIRST_MS, RETRY_MAX_MS);
   private droppedSinceLog = 0;
   private lastDropLogMs = 0;
   /** Ends a read loop waiting on Redis (stop() must not wait for a command queued while disconnected). */
@@ -184,8 +185,8 @@ export class RedisRiskSharing {
   /** Records made or changed here not yet written to Redis (refused, or sent while disconnected), by key. */
   private readonly pendingRevocations = new Map<string, RevocationRecord>();
   private writingRevocations = false;
-  private revocationRetry: NodeJS.Timeout | null = null;
-  private revocationRetryMs = 0;
+  /** Writes the pending revocation records again while Redis refuses them. */
+  private readonly revocationRetry = new RetryTimer(REVOCATION_RETRY_FIRST_MS, REVOCATION_RETRY_MAX_MS);
   private revocationCheck: NodeJS.Timeout | null = null;
   private flushing = false;
   private flushScheduled = false;
@@ -333,7 +334,10 @@ export class RedisRiskSharing {
   async stop(): Promise<void> {
     this.stopped = true;
     this.halt();
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.outboxRetry.cancel();
+    this.revocationRetry.cancel();
+    if (this.revocationCheck !== null) clearInterval(this.revocationCheck);
+    this.revocationCheck = null;
     await within(this.flush(), 1_000);
     this.reader.disconnect();
     this.writer.disconnect();
@@ -406,17 +410,8 @@ export class RedisRiskSharing {
     }
     // Redis refused writes with the connection up (NOREPLICAS, OOM, READONLY): no 'ready' will come to flush again,
     // so retry on a timer, backing off. A dropped connection is retried on 'ready' (and by the timer, harmlessly).
-    if (failedAny) this.scheduleRetry();
-    else this.retryDelayMs = 0;
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped || this.retryTimer !== null) return;
-    this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs === 0 ? RETRY_FIRST_MS : this.retryDelayMs * 2);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      void this.flush();
-    }, this.retryDelayMs).unref();
+    if (!failedAny) this.outboxRetry.succeeded();
+    else if (!this.stopped) this.outboxRetry.failed(() => void this.flush());
   }
 
   private async read(): Promise<void> {
@@ -502,8 +497,8 @@ export class RedisRiskSharing {
           this.revocationWriteFailed(failed.length, error);
           return;
         }
-        if (this.revocationRetryMs > 0) {
-          this.revocationRetryMs = 0;
+        if (this.revocationRetry.failing) {
+          this.revocationRetry.succeeded();
           this.options.logger.info(
             { event: "revocations written to redis", hash: this.revocationsKey },
             "Redis took the revocation records it had refused",
@@ -517,21 +512,13 @@ export class RedisRiskSharing {
 
   /** Logs the first refusal of a streak and schedules a retry (unref'd: it never keeps the process alive). */
   private revocationWriteFailed(count: number, error: string): void {
-    if (this.revocationRetryMs === 0) {
+    if (!this.revocationRetry.failing) {
       this.options.logger.warn(
         { event: "revocation write to redis failed", records: count, error, hash: this.revocationsKey },
         "Redis refused revocation records: retrying until it takes them (other replicas learn of them only then)",
       );
     }
-    this.revocationRetryMs = Math.min(
-      Math.max(REVOCATION_RETRY_MIN_MS, this.revocationRetryMs * 2),
-      REVOCATION_RETRY_MAX_MS,
-    );
-    if (this.revocationRetry !== null || this.stopped) return;
-    this.revocationRetry = setTimeout(() => {
-      this.revocationRetry = null;
-      void this.writePendingRevocations();
-    }, this.revocationRetryMs).unref();
+    if (!this.stopped) this.revocationRetry.failed(() => void this.writePendingRevocations());
   }
 
   /**
@@ -540,19 +527,14 @@ export class RedisRiskSharing {
    * failed while the connection stayed up, and pending records whose retry is not scheduled.
    */
   private async checkRevocations(): Promise<void> {
-    if (this.stopped) {
-      if (this.revocationCheck !== null) clearInterval(this.revocationCheck);
-      this.revocationCheck = null;
-      return;
-    }
-    if (this.writer.status !== "ready" || this.revocationSync !== null) return;
+    if (this.stopped || this.writer.status !== "ready" || this.revocationSync !== null) return;
     if (!this.revocationsLive) {
       await this.syncRevocations();
       return;
     }
-    if (this.pendingRevocations.size > 0 && this.revocationRetry === null) void this.writePendingRevocations();
+    if (this.pendingRevocations.size > 0 && !this.revocationRetry.scheduled) void this.writePendingRevocations();
     // While Redis refuses writes, the retries of what is pending are enough: no full push every second.
-    if (this.revocationRetryMs > 0) return;
+    if (this.revocationRetry.failing) return;
     const held = this.options.revocations.size ?? this.options.revocations.records().length;
     if (held === 0) return;
     try {
